@@ -1,0 +1,33 @@
+"""automl-guide: plugin-based AutoML for a shop's smart shopping guide.
+
+``fit_and_export`` goes from a table to one ONNX graph (preprocessing included) that any service
+runs with onnxruntime; ``load`` gives an onnxruntime-backed predictor for that file. Plugins
+implement the hooks in :mod:`automl_guide.hookspecs` with ``hookimpl`` and register the specs
+defined here. Heavy modules (ray, onnx, scikit-learn pipelines) load only when first used.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import (AutoMLGuideError, DataError, ExportError, ParityError, PluginError,
+                     SearchError)
+from .hookspecs import hookimpl
+from .specs import FeatureContext, FeatureSpec, ModelSpec, SearcherSpec, SearchProblem
+
+__version__ = "0.1.0"
+
+_LAZY = {"fit_and_export": "api", "FitResult": "api", "load": "predictor",
+         "Predictor": "predictor", "load_registry": "registry", "PluginRegistry": "registry"}
+
+__all__ = ["AutoMLGuideError", "DataError", "ExportError", "FeatureContext", "FeatureSpec",
+           "FitResult", "ModelSpec", "ParityError", "PluginError", "PluginRegistry", "Predictor",
+           "SearchError", "SearchProblem", "SearcherSpec", "fit_and_export", "hookimpl", "load",
+           "load_registry", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'automl_guide' has no attribute {name!r}")

@@ -1,0 +1,335 @@
+"""``fit_and_export``: load -> validate -> features -> search -> select -> refit -> evaluate ->
+export -> parity, as small stage functions over frozen values."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import card as cards
+from .columns import coerce_frame
+from .data import Dataset, load_table, prepare, test_split, validation_splits
+from .errors import ExportError, PluginError, SearchError
+from .metrics import Metric, get_metric, report
+from .pipeline import (build_features, build_model, build_pipeline, feature_plan, model_output)
+from .progress import Progress
+from .registry import PluginRegistry, load_registry
+from .specs import FeatureContext, ModelSpec, SearchProblem
+from .trial import Fold, TrialData
+
+ARTIFACTS = ("model.onnx", "model_card.json", "leaderboard.csv")
+RESERVE_FRACTION = 0.1  # of the budget, kept for refit, evaluation and export
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Every option of a run; the CLI builds the same object."""
+
+    target: str
+    task: str | None = None
+    time_budget: float | None = 60.0
+    max_trials: int | None = None
+    models: tuple[str, ...] | None = None
+    searcher: str = "random"
+    metric: str | None = None
+    out: Path | None = Path("automl_guide_run")
+    seed: int = 0
+    validation: str = "auto"
+    folds: int = 5
+    test_size: float = 0.2
+    address: str | None = None
+    cpus_per_trial: float = 1.0
+    overwrite: bool = False
+    quiet: bool = False
+
+
+@dataclass
+class FitResult:
+    """What a run produced. ``predict`` goes through onnxruntime and the exported graph."""
+
+    leaderboard: pd.DataFrame
+    model: Any
+    onnx_path: Path | None
+    card: dict[str, Any]
+    onnx_bytes: bytes = field(repr=False, default=b"")
+
+    @property
+    def predictor(self):
+        if not hasattr(self, "_predictor"):
+            from .predictor import Predictor
+
+            self._predictor = Predictor(self.onnx_bytes, "the exported model")
+        return self._predictor
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.predictor.predict(frame)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.predictor.predict_proba(frame)
+
+
+def fit_and_export(data: pd.DataFrame | str | os.PathLike, target: str, *, task: str | None = None,
+                   time_budget: float | None = 60.0, max_trials: int | None = None,
+                   models: Sequence[str] | None = None, searcher: str = "random",
+                   metric: str | None = None, out: str | os.PathLike | None = "automl_guide_run",
+                   seed: int = 0, validation: str = "auto", folds: int = 5,
+                   test_size: float = 0.2, address: str | None = None,
+                   cpus_per_trial: float = 1.0, overwrite: bool = False, quiet: bool = False,
+                   plugins: Iterable[Any] = ()) -> FitResult:
+    """Search model families with Ray Tune, refit the best and export it as one ONNX graph.
+
+    :param data: a DataFrame, or the path of a CSV or Parquet file.
+    :param target: the column to predict.
+    :param task: ``binary``, ``multiclass`` or ``regression``; inferred from the target if None.
+    :param time_budget: seconds for the whole run (Ray start, refit and export included).
+    :param max_trials: stop after this many trials (with ``time_budget``, whichever comes first).
+    :param models: model plugin names to try; all that support the task when None.
+    :param searcher: searcher plugin name (``random``, ``grid`` or a third-party one).
+    :param metric: metric to optimise; ROC AUC, log loss or RMSE by task when None.
+    :param out: directory for ``model.onnx``, ``model_card.json`` and ``leaderboard.csv``; None
+        keeps everything in memory. An existing non-empty directory needs ``overwrite=True``.
+    :param seed: seeds the splits, the searcher and the models.
+    :param validation: ``auto`` (k-fold CV up to 3,000 rows, else a 20 % holdout), ``cv`` or
+        ``holdout``; ``folds`` sets k.
+    :param test_size: share of rows held out before the search for the final test metrics.
+    :param address: a Ray cluster to join (else ``RAY_ADDRESS``, else a local Ray).
+    :param plugins: extra plugin objects registered in-process beside the installed ones.
+    """
+    config = FitConfig(target, task, time_budget, max_trials, tuple(models) if models else None,
+                       searcher, metric, Path(out) if out is not None else None, seed, validation,
+                       folds, test_size, address, cpus_per_trial, overwrite, quiet)
+    return run(data, config, load_registry(plugins))
+
+
+def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
+        registry: PluginRegistry) -> FitResult:
+    start = time.monotonic()
+    deadline = start + config.time_budget if config.time_budget else None
+    if config.out is not None:
+        _check_out_dir(config.out, config.overwrite)
+    frame = data if isinstance(data, pd.DataFrame) else load_table(data)
+    dataset = prepare(frame, config.target, config.task)
+    metric = get_metric(config.metric, dataset.task)
+    specs = _model_specs(registry, config.models, dataset.task)
+    progress = Progress(metric, deadline, config.quiet)
+    train, test = test_split(dataset.y, dataset.task, config.test_size, config.seed)
+    splits = validation_splits(dataset.y[train], dataset.task, config.validation, config.folds,
+                               config.seed)
+    plan = feature_plan(registry, dataset.columns)
+    trial_data = _trial_data(dataset, train, splits, plan, specs, metric, config.seed)
+    progress.say(f"automl-guide: {dataset.task} on {len(dataset.y)} rows x "
+                 f"{len(dataset.columns)} columns; {len(specs)} model families; "
+                 f"{len(splits)}-split validation; metric {metric.name}")
+    records = _search(trial_data, specs, registry, config, metric, deadline, progress)
+    board = leaderboard(records, metric)
+    try:
+        best = _best(board)
+        pipeline = _refit(dataset, train, plan, specs[best["model"]], best["config"], config.seed)
+        return _finish(dataset, train, test, splits, plan, specs, registry, pipeline, board,
+                       metric, config, start, progress)
+    except Exception:
+        if config.out is not None:  # nothing is lost: the leaderboard survives a failed export
+            _write_atomic(config.out / "leaderboard.csv", board.to_csv(index=False).encode())
+        raise
+
+
+def _check_out_dir(out: Path, overwrite: bool) -> None:
+    existing = [name for name in ARTIFACTS if (out / name).exists()]
+    if existing and not overwrite:
+        raise ExportError(f"{out} already holds {', '.join(existing)}; choose another --out or "
+                          "pass --overwrite to replace them.")
+
+
+def _model_specs(registry: PluginRegistry, names: Sequence[str] | None, task: str
+                 ) -> dict[str, ModelSpec]:
+    if names:
+        specs = {name: registry.model(name) for name in names}
+        unfit = [n for n, s in specs.items() if task not in s.tasks]
+        if unfit:
+            raise PluginError(f"Model plugin(s) {', '.join(unfit)} do not support {task} tasks.")
+        return specs
+    specs = {r.name: r.spec for r in registry.models.values() if task in r.spec.tasks}
+    if not specs:
+        raise PluginError(f"No registered model plugin supports {task} tasks.")
+    return specs
+
+
+def _trial_data(dataset: Dataset, train: np.ndarray, splits: Sequence, plan: Mapping,
+                specs: Mapping[str, ModelSpec], metric: Metric, seed: int) -> TrialData:
+    typed = coerce_frame(dataset.features.iloc[train], dataset.columns)
+    y = dataset.y[train]
+    folds: dict[bool, list[Fold]] = {}
+    for scaled in sorted({spec.needs_scaling for spec in specs.values()}):
+        folds[scaled] = []
+        for fit_rows, val_rows in splits:
+            ctx = FeatureContext(dataset.task, scaled, len(fit_rows), seed)
+            features = build_features(plan, ctx).fit(typed.iloc[fit_rows], y[fit_rows])
+            folds[scaled].append(Fold(
+                np.asarray(features.transform(typed.iloc[fit_rows]), dtype=np.float32),
+                y[fit_rows],
+                np.asarray(features.transform(typed.iloc[val_rows]), dtype=np.float32),
+                y[val_rows]))
+    return TrialData(folds, dict(specs), dataset.task, dataset.classes, metric, seed)
+
+
+def _search(data: TrialData, specs: Mapping[str, ModelSpec], registry: PluginRegistry,
+            config: FitConfig, metric: Metric, deadline: float | None, progress: Progress) -> list:
+    from . import search  # ray loads here, and only here
+
+    n_rows = len(data.folds[next(iter(data.folds))][0].y_train)
+    problem = SearchProblem(
+        spaces={n: dict(s.search_space(data.task, n_rows)) for n, s in specs.items()},
+        defaults={n: dict(s.default_config(data.task, n_rows)) for n, s in specs.items()},
+        metric=metric.name, mode=metric.mode, seed=config.seed, max_trials=config.max_trials)
+    searcher = registry.searcher(config.searcher).build(problem)
+    search.ensure_ray(config.address)
+    budget = None
+    if deadline is not None:
+        reserve = max(3.0, RESERVE_FRACTION * config.time_budget)
+        budget = max(1.0, deadline - time.monotonic() - reserve)
+        progress.say(f"Ray ready; searching for {budget:.0f} s with {config.searcher!r}")
+    return search.run_search(data, searcher, time_budget_s=budget, max_trials=config.max_trials,
+                             cpus_per_trial=config.cpus_per_trial, on_record=progress.trial)
+
+
+def leaderboard(records: Sequence, metric: Metric) -> pd.DataFrame:
+    """Trials best first (failed ones last, with their error)."""
+    rows = [{"model": r.model, metric.name: r.score, "status": r.status,
+             "fit_seconds": round(r.fit_seconds, 3), "finished_at_s": round(r.finished_at, 2),
+             "config": json.dumps(dict(r.config), sort_keys=True, default=str),
+             "error": r.error, "trial_id": r.trial_id} for r in records]
+    board = pd.DataFrame(rows, columns=["model", metric.name, "status", "fit_seconds",
+                                        "finished_at_s", "config", "error", "trial_id"])
+    ok = (board["status"] == "ok") & np.isfinite(board[metric.name].astype(float))
+    key = board[metric.name].astype(float) * (-1 if metric.mode == "max" else 1)
+    board = board.assign(_failed=~ok, _key=key.where(ok, np.inf))
+    board = board.sort_values(["_failed", "_key", "finished_at_s"], kind="stable")
+    board = board.drop(columns=["_failed", "_key"]).reset_index(drop=True)
+    board.insert(0, "rank", np.arange(1, len(board) + 1))
+    return board
+
+
+def _best(board: pd.DataFrame) -> dict[str, Any]:
+    ok = board[board["status"] == "ok"]
+    if ok.empty:
+        errors = "; ".join(f"{m}: {e}" for m, e in
+                           board[["model", "error"]].drop_duplicates("model").values[:5])
+        raise SearchError(f"No trial succeeded ({len(board)} ran). "
+                          f"{errors or 'Raise --time-budget so that at least one can finish.'}")
+    row = ok.iloc[0]
+    return {"model": row["model"], "config": json.loads(row["config"])}
+
+
+def _refit(dataset: Dataset, rows: np.ndarray, plan: Mapping, spec: ModelSpec,
+           params: Mapping[str, Any], seed: int) -> Any:
+    ctx = FeatureContext(dataset.task, spec.needs_scaling, len(rows), seed)
+    model = build_model(spec, params, dataset.task, seed, dataset.classes)
+    pipeline = build_pipeline(dataset.columns, build_features(plan, ctx), model)
+    return pipeline.fit(dataset.features.iloc[rows], dataset.y[rows])
+
+
+def _finish(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Sequence,
+            plan: Mapping, specs: Mapping[str, ModelSpec], registry: PluginRegistry,
+            pipeline: Any, board: pd.DataFrame, metric: Metric, config: FitConfig,
+            start: float, progress: Progress) -> FitResult:
+    from . import export  # onnx loads here, and only here
+
+    test_frame = dataset.features.iloc[test].reset_index(drop=True)
+    test_metrics = report(dataset.task, dataset.y[test],
+                          model_output(pipeline, test_frame, dataset.task))
+    best = board.iloc[0]
+    used = [reg for reg in registry.all() if reg.kind == "feature" and reg.name in plan
+            or reg.kind == "model" and reg.name == best["model"]
+            or reg.kind == "searcher" and reg.name == config.searcher]
+    graph = export.to_onnx(pipeline, dataset.columns, dataset.task, dataset.classes,
+                           [reg.spec for reg in used])
+    parity = export.check_parity(graph.SerializeToString(), pipeline, test_frame,
+                                 dataset.columns, dataset.task, dataset.classes)
+    card = build_card(dataset, train, test, splits, board, metric, config, test_metrics,
+                      parity.to_card(), used, time.monotonic() - start)
+    cards.validate_card(card)
+    card_json = cards.to_json(card)
+    model_bytes = export.with_metadata(graph, card_json)
+    onnx_path = None
+    if config.out is not None:
+        onnx_path = _write_run(config.out, model_bytes, card_json, board)
+        progress.say(f"Exported {best['model']} to {onnx_path} (test {metric.name} "
+                     f"{test_metrics.get(metric.name, float('nan')):.4f}, parity max diff "
+                     f"{parity.max_abs_diff:.2g})")
+    return FitResult(board, pipeline, onnx_path, card, model_bytes)
+
+
+def build_card(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Sequence,
+               board: pd.DataFrame, metric: Metric, config: FitConfig,
+               test_metrics: Mapping[str, float], parity: Mapping[str, Any], used: Sequence,
+               seconds: float) -> dict[str, Any]:
+    from .export import onnx_label_values
+
+    best = board.iloc[0]
+    if dataset.task == "regression":
+        outputs = [{"name": "value", "dtype": "float", "shape": ["N"]}]
+    else:
+        label_dtype = "int64" if onnx_label_values(dataset.classes).dtype == np.int64 else "string"
+        outputs = [{"name": "label", "dtype": label_dtype, "shape": ["N"]},
+                   {"name": "probabilities", "dtype": "float",
+                    "shape": ["N", len(dataset.classes)]}]
+    card = {
+        "format_version": cards.FORMAT_VERSION, "task": dataset.task, "target": dataset.target,
+        "inputs": [c.to_card() for c in dataset.columns],
+        "dropped_columns": [{"name": n, "reason": r} for n, r in dataset.dropped],
+        "outputs": outputs, "metric": {"name": metric.name, "mode": metric.mode},
+        "validation": {"strategy": "cv" if len(splits) > 1 else "holdout", "folds": len(splits),
+                       "score": float(best[metric.name])},
+        "test_metrics": dict(test_metrics),
+        "best": {"model": best["model"], "config": json.loads(best["config"])},
+        "leaderboard": _summary(board, metric),
+        "search": {"searcher": config.searcher, "trials": int(len(board)),
+                   "failed": int((board["status"] != "ok").sum()), "seed": config.seed,
+                   "time_budget_s": config.time_budget, "max_trials": config.max_trials,
+                   "wall_seconds": round(seconds, 2)},
+        "rows": {"train": int(len(train)), "test": int(len(test))},
+        "parity": dict(parity),
+        "plugins": [{"name": r.name, "kind": r.kind, "plugin": r.plugin,
+                     "distribution": r.distribution, "version": r.version} for r in used],
+        "versions": cards.library_versions(),
+        "data_fingerprint": cards.data_fingerprint(dataset.features.assign(
+            **{dataset.target: dataset.y})),
+        "created": cards.now(),
+    }
+    if dataset.task != "regression":
+        card["class_labels"] = list(dataset.classes)
+    return card
+
+
+def _summary(board: pd.DataFrame, metric: Metric, top: int = 10) -> list[dict[str, Any]]:
+    best_per_model = board[board["status"] == "ok"].drop_duplicates("model")
+    return [{"model": row["model"], metric.name: _finite(row[metric.name]),
+             "fit_seconds": float(row["fit_seconds"])} for _, row in best_per_model.head(top).iterrows()]
+
+
+def _finite(value: Any) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _write_run(out: Path, model_bytes: bytes, card_json: str, board: pd.DataFrame) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    _write_atomic(out / "leaderboard.csv", board.to_csv(index=False).encode())
+    _write_atomic(out / "model_card.json", card_json.encode())
+    _write_atomic(out / "model.onnx", model_bytes)
+    return out / "model.onnx"
+
+
+def _write_atomic(path: Path, payload: bytes) -> None:
+    """Write to a temporary name, then rename: a half-written file never replaces a good one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(payload)
+    os.replace(tmp, path)

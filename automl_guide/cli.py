@@ -1,0 +1,143 @@
+"""``automl-guide``: fit, predict, plugins, demo.
+
+Errors the user can fix print one paragraph and exit with status 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Sequence
+
+from .errors import AutoMLGuideError
+
+DEMO_TARGET = "Recommended IND"
+
+
+def _add_fit_options(parser: argparse.ArgumentParser, *, data: bool = True) -> None:
+    if data:
+        parser.add_argument("data", help="CSV or Parquet file")
+        parser.add_argument("--target", required=True, help="column to predict")
+    parser.add_argument("--task", choices=["binary", "multiclass", "regression"])
+    parser.add_argument("--time-budget", type=float, default=60.0, metavar="S",
+                        help="seconds for the whole run, Ray start and export included (60)")
+    parser.add_argument("--max-trials", type=int, metavar="N")
+    parser.add_argument("--models", help="comma-separated model plugin names (default: all)")
+    parser.add_argument("--searcher", default="random", help="searcher plugin (random, grid)")
+    parser.add_argument("--metric", help="roc_auc, log_loss, accuracy, f1, rmse, mae, r2, ...")
+    parser.add_argument("--out", default="automl_guide_run", metavar="DIR")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--validation", choices=["auto", "holdout", "cv"], default="auto")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS or local)")
+    parser.add_argument("--cpus-per-trial", type=float, default=1.0)
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing run in DIR")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="automl-guide", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_fit_options(sub.add_parser("fit", help="search, refit and export one ONNX model"))
+    predict = sub.add_parser("predict", help="score a table with an exported model")
+    predict.add_argument("model", help="model.onnx, or the run directory holding it")
+    predict.add_argument("data", help="CSV or Parquet file")
+    predict.add_argument("--out", metavar="FILE", help="write CSV here (default: stdout)")
+    sub.add_parser("plugins", help="list every plugin: name, kind, distribution, version")
+    demo = sub.add_parser("demo", help="fit the bundled clothing-reviews data (offline)")
+    _add_fit_options(demo, data=False)
+    demo.set_defaults(out="automl_guide_demo", overwrite=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return {"fit": _fit, "predict": _predict, "plugins": _plugins, "demo": _demo}[
+            args.command](args)
+    except AutoMLGuideError as exc:
+        print(f"automl-guide: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("automl-guide: interrupted", file=sys.stderr)
+        return 130
+
+
+def _fit_kwargs(args: argparse.Namespace) -> dict:
+    return dict(task=args.task, time_budget=args.time_budget, max_trials=args.max_trials,
+                models=[m.strip() for m in args.models.split(",")] if args.models else None,
+                searcher=args.searcher, metric=args.metric, out=args.out, seed=args.seed,
+                validation=args.validation, folds=args.folds, address=args.address,
+                cpus_per_trial=args.cpus_per_trial, overwrite=args.overwrite, quiet=args.quiet)
+
+
+def _show(result) -> None:
+    import pandas as pd
+
+    board = result.leaderboard.drop(columns=["config", "trial_id"])
+    best_per_family = board[board["status"] == "ok"].drop_duplicates("model")
+    with pd.option_context("display.width", 140, "display.max_columns", 20):
+        print("Leaderboard (best trial of each model family):")
+        print(best_per_family.drop(columns=["error"]).to_string(index=False))
+        failed = int((board["status"] != "ok").sum())
+        print(f"{len(board)} trials, {failed} failed. Full leaderboard: "
+              f"{result.onnx_path.parent / 'leaderboard.csv'}")
+    card = result.card
+    scores = ", ".join(f"{k}={v:.4f}" for k, v in card["test_metrics"].items())
+    print(f"Best: {card['best']['model']}; held-out test: {scores}")
+    print(f"Parity (ONNX vs native, {card['parity']['rows']} test rows): max diff "
+          f"{card['parity']['max_abs_diff']:.2g}, label agreement "
+          f"{card['parity']['label_agreement']}")
+    print(f"Model: {result.onnx_path}  Card: {result.onnx_path.parent / 'model_card.json'}")
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from .api import fit_and_export
+
+    _show(fit_and_export(args.data, args.target, **_fit_kwargs(args)))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .api import fit_and_export
+
+    data = resources.files("automl_guide.datasets").joinpath("clothing_reviews.csv")
+    print(f"Demo: will a shopper recommend the dress she reviewed? {data.name} "
+          "(Women's E-Commerce Clothing Reviews, CC0; see automl_guide/datasets/README.md)")
+    with resources.as_file(data) as path:
+        _show(fit_and_export(path, DEMO_TARGET, **_fit_kwargs(args)))
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .data import load_table
+    from .predictor import load
+
+    predictor = load(args.model)
+    predictions = predictor.predict_frame(load_table(args.data))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        predictions.to_csv(args.out, index=False)
+    else:
+        predictions.to_csv(sys.stdout, index=False)
+    return 0
+
+
+def _plugins(args: argparse.Namespace) -> int:
+    from .registry import load_registry
+
+    registry = load_registry()
+    rows = [(r.name, r.kind, r.distribution, r.version or "-", r.spec.description)
+            for r in registry.all()]
+    header = ("NAME", "KIND", "DISTRIBUTION", "VERSION", "DESCRIPTION")
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)][:4]
+    for row in [header, *rows]:
+        print("  ".join(str(v).ljust(w) for v, w in zip(row, widths)) + "  " + row[4])
+    for broken in registry.broken:
+        print(f"BROKEN {broken.plugin} ({broken.distribution} {broken.version}): {broken.error}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

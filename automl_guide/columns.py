@@ -1,0 +1,205 @@
+"""Raw columns: what kind each is, what it is called in ONNX, and how raw values are coerced.
+
+Pure pandas and numpy, shared by training (the native pipeline's first step) and serving
+(:mod:`automl_guide.predictor`), so both see exactly the same typed values: numeric columns as
+float32, integer/boolean/datetime columns as int64 (datetimes as seconds since the epoch, a missing
+one as the smallest int64), categorical and text columns as strings (a missing one as ``""``).
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+
+ONNX_TYPES = {"numeric": "float", "integer": "int64", "boolean": "int64", "datetime": "int64",
+              "categorical": "string", "text": "string"}
+MISSING_DATETIME = np.iinfo(np.int64).min
+RESERVED_NAMES = frozenset({"label", "probabilities", "value"})
+_MAX_CARD_CATEGORIES = 50
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """One raw input column as the model sees it."""
+
+    name: str
+    onnx_name: str
+    kind: str
+    n_missing: int = 0
+    categories: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+    @property
+    def onnx_type(self) -> str:
+        return ONNX_TYPES[self.kind]
+
+    def to_card(self) -> dict[str, Any]:
+        card: dict[str, Any] = {"name": self.name, "onnx_name": self.onnx_name, "kind": self.kind,
+                                "dtype": self.onnx_type, "missing_in_training": self.n_missing}
+        if self.categories:
+            card["categories"] = list(self.categories)
+        if self.minimum is not None:
+            card["range"] = [self.minimum, self.maximum]
+        return card
+
+    @classmethod
+    def from_card(cls, entry: Mapping[str, Any]) -> "ColumnInfo":
+        low, high = entry.get("range", [None, None])
+        return cls(entry["name"], entry["onnx_name"], entry["kind"],
+                   entry.get("missing_in_training", 0), tuple(entry.get("categories", ())),
+                   low, high)
+
+
+def onnx_names(names: Sequence[str]) -> list[str]:
+    """Graph input names for raw column names.
+
+    skl2onnx rewrites names with characters outside ``\\w``; doing it here, once, lets the model
+    card record the mapping. Names that collide after rewriting, or with an output name, get a
+    numeric suffix.
+    """
+    taken: set[str] = set(RESERVED_NAMES)
+    result = []
+    for name in names:
+        base = re.sub(r"\W", "_", str(name)) or "column"
+        if base[0].isdigit():
+            base = f"c_{base}"
+        candidate, k = base, 1
+        while candidate in taken:
+            k += 1
+            candidate = f"{base}_{k}"
+        taken.add(candidate)
+        result.append(candidate)
+    return result
+
+
+def infer_kind(series: pd.Series) -> str:
+    """The column kind of a training column."""
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean" if not series.isna().any() else "categorical"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "integer" if not series.isna().any() else "numeric"
+    if pd.api.types.is_numeric_dtype(dtype):
+        return "numeric"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    values = series.dropna()
+    if len(values) and _looks_like_datetimes(values):
+        return "datetime"
+    return "categorical"
+
+
+def _looks_like_datetimes(values: pd.Series) -> bool:
+    sample = values.iloc[:200]
+    if not all(isinstance(v, str) for v in sample):
+        return False
+    if not sample.str.contains(r"^\d{4}-\d{1,2}-\d{1,2}|^\d{1,2}/\d{1,2}/\d{4}", regex=True).all():
+        return False
+    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return bool(parsed.notna().all())
+
+
+def profile_columns(frame: pd.DataFrame) -> tuple[ColumnInfo, ...]:
+    """Kinds, ONNX names and training statistics of the feature columns of ``frame``."""
+    names = [str(c) for c in frame.columns]
+    infos = []
+    for name, onnx_name in zip(names, onnx_names(names)):
+        series = frame[name]
+        kind = infer_kind(series)
+        typed = coerce_column(series, ColumnInfo(name, onnx_name, kind))
+        infos.append(_with_stats(ColumnInfo(name, onnx_name, kind), series, typed))
+    return tuple(infos)
+
+
+def _with_stats(info: ColumnInfo, raw: pd.Series, typed: np.ndarray) -> ColumnInfo:
+    n_missing = int(raw.isna().sum())
+    if info.onnx_type == "string":
+        top = pd.Series(typed).value_counts().index[:_MAX_CARD_CATEGORIES]
+        return ColumnInfo(info.name, info.onnx_name, info.kind, n_missing, tuple(map(str, top)))
+    valid = typed[typed != MISSING_DATETIME] if info.kind == "datetime" else typed
+    valid = valid[~np.isnan(valid)] if valid.dtype.kind == "f" else valid
+    if not len(valid):
+        return ColumnInfo(info.name, info.onnx_name, info.kind, n_missing)
+    return ColumnInfo(info.name, info.onnx_name, info.kind, n_missing,
+                      minimum=float(valid.min()), maximum=float(valid.max()))
+
+
+def coerce_column(series: pd.Series, info: ColumnInfo) -> np.ndarray:
+    """Raw values of one column as the typed 1-D array the model takes; bad values raise."""
+    kind = info.kind
+    if kind == "numeric":
+        values = _to_numbers(series, info)
+        return np.where(np.isinf(values), np.nan, values).astype(np.float32)
+    if kind in ("integer", "boolean"):
+        values = _to_numbers(series.map(_bool_to_int) if kind == "boolean" else series, info)
+        bad = np.isnan(values) | (values != np.round(values))
+        if bad.any():
+            _fail(info, series, bad, "needs whole numbers without missing values (it had none "
+                  "in training)")
+        return values.astype(np.int64)
+    if kind == "datetime":
+        parsed = pd.to_datetime(series, errors="coerce", utc=True, format="mixed")
+        bad = parsed.isna().to_numpy() & series.notna().to_numpy()
+        if bad.any():
+            _fail(info, series, bad, "needs dates or datetimes")
+        seconds = parsed.dt.tz_localize(None).to_numpy().astype("datetime64[s]").astype(np.int64)
+        return seconds
+    text = series.astype(object)
+    return np.where(text.isna().to_numpy(), "", text.astype(str).to_numpy()).astype(object)
+
+
+def _bool_to_int(value: Any) -> Any:
+    lookup = {"true": 1, "false": 0, "yes": 1, "no": 0}
+    if isinstance(value, str):
+        return lookup.get(value.strip().lower(), value)
+    return value
+
+
+def _to_numbers(series: pd.Series, info: ColumnInfo) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return series.astype(np.float64).to_numpy()
+    numbers = pd.to_numeric(series, errors="coerce")
+    bad = numbers.isna().to_numpy() & series.notna().to_numpy()
+    if bad.any():
+        _fail(info, series, bad, f"needs numbers ({info.kind} in training)")
+    return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _fail(info: ColumnInfo, series: pd.Series, bad: np.ndarray, need: str) -> None:
+    rows = np.flatnonzero(bad)
+    shown = ", ".join(f"row {r}: {series.iloc[r]!r}" for r in rows[:5])
+    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    raise DataError(f"Column {info.name!r} {need}, but {len(rows)} value(s) do not fit: "
+                    f"{shown}{more}.")
+
+
+def check_columns_present(frame: pd.DataFrame, columns: Iterable[ColumnInfo]) -> None:
+    names = {str(c) for c in frame.columns}
+    missing = [c.name for c in columns if c.name not in names]
+    if missing:
+        extra = sorted(names - {c.name for c in columns})
+        hint = f" The data has other columns: {', '.join(map(repr, extra[:10]))}." if extra else ""
+        raise DataError(f"Missing column(s) {', '.join(map(repr, missing))} that the model needs."
+                        f"{hint} Rename them back or refit the model.")
+
+
+def coerce_frame(frame: pd.DataFrame, columns: Sequence[ColumnInfo]) -> pd.DataFrame:
+    """The typed frame (columns named by their ONNX names) that the feature transformers take."""
+    check_columns_present(frame, columns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # pandas' per-element date parsing note
+        data = {c.onnx_name: coerce_column(frame[c.name], c) for c in columns}
+    return pd.DataFrame(data, index=range(len(frame)))
+
+
+def onnx_feeds(frame: pd.DataFrame, columns: Sequence[ColumnInfo]) -> dict[str, np.ndarray]:
+    """onnxruntime inputs (``[N, 1]`` per column) for a raw frame."""
+    typed = coerce_frame(frame, columns)
+    return {c.onnx_name: typed[c.onnx_name].to_numpy().reshape(-1, 1) for c in columns}

@@ -1,0 +1,156 @@
+"""Load a table, separate the target, infer the task and make the splits."""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
+from .columns import ColumnInfo, profile_columns
+from .errors import DataError
+
+TASKS = ("binary", "multiclass", "regression")
+CV_MAX_ROWS = 3000  # below this, k-fold CV; above, one stratified holdout
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Feature columns and an encoded target: class indices ``0..K-1`` or float values."""
+
+    features: pd.DataFrame
+    y: np.ndarray
+    task: str
+    target: str
+    columns: tuple[ColumnInfo, ...]
+    classes: tuple[Any, ...] = ()
+    dropped: tuple[tuple[str, str], ...] = ()
+
+
+def load_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file into a DataFrame with a clear error for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"No such file: {path}")
+    suffixes = "".join(path.suffixes).lower()
+    try:
+        if ".parquet" in suffixes or suffixes.endswith(".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty: it has no header and no rows.") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it "
+                        "as UTF-8 and try again.") from None
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise DataError(f"Could not read {path} as {'Parquet' if 'parquet' in suffixes else 'CSV'}"
+                        f": {exc}") from None
+
+
+def infer_task(y: pd.Series) -> str:
+    """binary for two distinct values, multiclass for few labels, regression for numbers."""
+    n_unique = y.nunique(dropna=True)
+    if n_unique <= 2:
+        return "binary"
+    if pd.api.types.is_float_dtype(y.dtype) and not np.all(np.mod(y.dropna(), 1) == 0):
+        return "regression"
+    if pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype):
+        return "multiclass" if n_unique <= min(20, max(3, len(y) // 20)) else "regression"
+    return "multiclass"
+
+
+def prepare(frame: pd.DataFrame, target: str, task: str | None = None) -> Dataset:
+    """Validate the target, drop unusable columns (with a warning) and encode the labels."""
+    if frame.columns.duplicated().any():
+        dups = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
+        raise DataError(f"Duplicate column name(s) {', '.join(map(repr, dups))}; names must be "
+                        "unique.")
+    if target not in frame.columns:
+        raise DataError(f"Target column {target!r} is not in the data; columns are: "
+                        f"{', '.join(map(repr, map(str, frame.columns[:20])))}.")
+    if len(frame) == 0:
+        raise DataError("The table has a header but no rows.")
+    y_raw = frame[target]
+    if y_raw.isna().all():
+        raise DataError(f"Target column {target!r} has no values (all missing).")
+    keep = y_raw.notna().to_numpy()
+    if not keep.all():
+        warnings.warn(f"Dropped {int((~keep).sum())} row(s) whose target {target!r} is missing.",
+                      UserWarning, stacklevel=2)
+    frame, y_raw = frame.loc[keep].reset_index(drop=True), y_raw[keep].reset_index(drop=True)
+    task = task or infer_task(y_raw)
+    if task not in TASKS:
+        raise DataError(f"Unknown task {task!r}; choose one of {', '.join(TASKS)}.")
+    y, classes = _encode_target(y_raw, task, target)
+    features, dropped = _usable_features(frame.drop(columns=[target]))
+    return Dataset(features, y, task, target, profile_columns(features), classes, dropped)
+
+
+def _encode_target(y: pd.Series, task: str, target: str) -> tuple[np.ndarray, tuple[Any, ...]]:
+    if task == "regression":
+        values = pd.to_numeric(y, errors="coerce")
+        if values.isna().any():
+            raise DataError(f"Target {target!r} must be numeric for regression; e.g. "
+                            f"{y[values.isna()].iloc[0]!r} is not.")
+        if values.nunique() < 2:
+            raise DataError(f"Target {target!r} is constant; there is nothing to learn.")
+        return values.to_numpy(np.float64), ()
+    classes = tuple(sorted(y.unique(), key=lambda v: (str(type(v)), v)))
+    if len(classes) < 2:
+        raise DataError(f"Target {target!r} has a single class ({classes[0]!r}); a classifier "
+                        "needs at least two.")
+    if task == "binary" and len(classes) > 2:
+        raise DataError(f"Target {target!r} has {len(classes)} classes; use task='multiclass'.")
+    lookup = {c: i for i, c in enumerate(classes)}
+    return y.map(lookup).to_numpy(np.int64), tuple(_plain(c) for c in classes)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _usable_features(features: pd.DataFrame) -> tuple[pd.DataFrame, tuple[tuple[str, str], ...]]:
+    dropped = []
+    for name in features.columns:
+        series = features[name]
+        n_unique = series.nunique(dropna=True)
+        if series.isna().all():
+            dropped.append((str(name), "all values are missing"))
+        elif n_unique == 1 and not series.isna().any():
+            dropped.append((str(name), "it holds a single value"))
+        elif (len(series) >= 20 and n_unique == len(series)
+              and not pd.api.types.is_float_dtype(series.dtype)):
+            dropped.append((str(name), "it looks like an ID (a distinct value in every row)"))
+    for name, reason in dropped:
+        warnings.warn(f"Column {name!r} is not used: {reason}.", UserWarning, stacklevel=3)
+    if len(dropped) == features.shape[1]:
+        raise DataError("No usable feature columns: " + "; ".join(f"{n!r}: {r}" for n, r in dropped))
+    return features.drop(columns=[n for n, _ in dropped]), tuple(dropped)
+
+
+def test_split(y: np.ndarray, task: str, test_size: float, seed: int) -> tuple[np.ndarray, ...]:
+    """Indices of the train and test rows; stratified for classification where possible."""
+    index = np.arange(len(y))
+    stratify = y if task != "regression" and np.bincount(y).min() >= 2 else None
+    train, test = train_test_split(index, test_size=test_size, random_state=seed, stratify=stratify)
+    return np.sort(train), np.sort(test)
+
+
+def validation_splits(y: np.ndarray, task: str, strategy: str, folds: int, seed: int
+                      ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Train/validation index pairs: one holdout (20 %) or ``folds``-fold CV, stratified."""
+    if strategy == "auto":
+        strategy = "cv" if len(y) <= CV_MAX_ROWS else "holdout"
+    stratified = task != "regression" and np.bincount(y).min() >= max(2, folds if strategy == "cv"
+                                                                     else 2)
+    if strategy == "holdout":
+        train, val = train_test_split(np.arange(len(y)), test_size=0.2, random_state=seed,
+                                      stratify=y if stratified else None)
+        return [(np.sort(train), np.sort(val))]
+    if strategy != "cv":
+        raise DataError(f"Unknown validation {strategy!r}; choose auto, holdout or cv.")
+    splitter = (StratifiedKFold if stratified else KFold)(folds, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(len(y)), y))

@@ -1,0 +1,188 @@
+"""Export stage: the refitted pipeline as ONE ONNX graph, and its parity with the native model.
+
+The graph takes one input per raw column (named by ``ColumnInfo.onnx_name``; float, int64 or
+string, shape ``[N, 1]``) and returns ``label`` and ``probabilities`` (classification, no ZipMap)
+or ``value`` (regression). ``label`` is the arg-max of ``probabilities`` mapped to the class labels,
+the same rule as :class:`automl_guide.pipeline.LabelledClassifier`. This is the only module that
+imports onnx and skl2onnx.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import onnx
+import pandas as pd
+from onnx import TensorProto, helper, numpy_helper
+from sklearn.pipeline import Pipeline
+
+from .columns import ColumnInfo, onnx_feeds
+from .errors import ExportError, ParityError
+
+OPSET = {"": 17, "ai.onnx.ml": 3}
+PROBABILITY_TOLERANCE = 1e-4
+LABEL_AGREEMENT = 0.999
+_RAW = "automl_guide_raw_output"
+
+
+def onnx_label_values(classes: Sequence[Any]) -> np.ndarray:
+    """How class labels travel in the ``label`` output: int64 when all are whole numbers (or
+    booleans), strings otherwise."""
+    if all(isinstance(c, (bool, int, np.integer)) or (isinstance(c, float) and c.is_integer())
+           for c in classes):
+        return np.asarray([int(c) for c in classes], dtype=np.int64)
+    return np.asarray([str(c) for c in classes], dtype=object)
+
+
+def to_onnx(pipeline: Pipeline, columns: Sequence[ColumnInfo], task: str,
+            classes: Sequence[Any], plugin_specs: Iterable[Any]) -> onnx.ModelProto:
+    """Convert a fitted native pipeline (see :func:`automl_guide.pipeline.build_pipeline`)."""
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType, Int64TensorType, StringTensorType
+
+    for spec in plugin_specs:
+        if getattr(spec, "register_onnx", None):
+            spec.register_onnx()
+    tensor_types = {"float": FloatTensorType, "int64": Int64TensorType, "string": StringTensorType}
+    model = pipeline.named_steps["model"]
+    estimator = model if task == "regression" else model.estimator_
+    inner = Pipeline([("features", pipeline.named_steps["features"]), ("model", estimator)])
+    inputs = [(c.onnx_name, tensor_types[c.onnx_type]([None, 1])) for c in columns]
+    options = {} if task == "regression" else {id(estimator): {"zipmap": False}}
+    try:
+        graph = convert_sklearn(inner, initial_types=inputs, target_opset=OPSET, options=options)
+    except Exception as exc:
+        raise ExportError(f"skl2onnx could not convert {type(estimator).__name__}: "
+                          f"{type(exc).__name__}: {exc}") from exc
+    names = [i.name for i in graph.graph.input]
+    if names != [c.onnx_name for c in columns]:
+        raise ExportError(f"ONNX inputs {names} differ from the planned names "
+                          f"{[c.onnx_name for c in columns]}.")
+    if task == "regression":
+        _finish_regression(graph)
+    else:
+        seen = np.asarray(estimator.classes_, dtype=np.int64)
+        _finish_classification(graph, onnx_label_values(classes), seen)
+    _prune(graph)
+    graph.producer_name = "automl-guide"
+    onnx.checker.check_model(graph)
+    return graph
+
+
+def _take_output(graph: onnx.ModelProto, name: str) -> None:
+    """Rename the graph output ``name`` to an internal tensor and drop all outputs."""
+    for node in graph.graph.node:
+        node.output[:] = [_RAW if o == name else o for o in node.output]
+        node.input[:] = [_RAW if i == name else i for i in node.input]
+    del graph.graph.output[:]
+
+
+def _finish_regression(graph: onnx.ModelProto) -> None:
+    _take_output(graph, graph.graph.output[0].name)
+    shape = numpy_helper.from_array(np.array([-1], dtype=np.int64), "automl_guide_flat")
+    graph.graph.initializer.append(shape)
+    graph.graph.node.append(helper.make_node("Reshape", [_RAW, shape.name], ["value"]))
+    graph.graph.output.append(helper.make_tensor_value_info("value", TensorProto.FLOAT, [None]))
+
+
+def _finish_classification(graph: onnx.ModelProto, labels: np.ndarray, seen: np.ndarray) -> None:
+    _take_output(graph, "probabilities")
+    nodes, inits = graph.graph.node, graph.graph.initializer
+    probs = _RAW
+    if len(seen) < len(labels):  # classes absent from the training rows get probability 0
+        expand = np.zeros((len(seen), len(labels)), dtype=np.float32)
+        expand[np.arange(len(seen)), seen] = 1.0
+        inits.append(numpy_helper.from_array(expand, "automl_guide_expand"))
+        nodes.append(helper.make_node("MatMul", [_RAW, "automl_guide_expand"], ["automl_guide_p"]))
+        probs = "automl_guide_p"
+    nodes.append(helper.make_node("Identity", [probs], ["probabilities"]))
+    nodes.append(helper.make_node("ArgMax", ["probabilities"], ["automl_guide_argmax"], axis=1,
+                                  keepdims=0))
+    label_type = TensorProto.INT64 if labels.dtype == np.int64 else TensorProto.STRING
+    if label_type == TensorProto.STRING:
+        table = helper.make_tensor("automl_guide_classes", TensorProto.STRING, [len(labels)],
+                                   [s.encode("utf-8") for s in labels])
+    else:
+        table = numpy_helper.from_array(labels, "automl_guide_classes")
+    inits.append(table)
+    nodes.append(helper.make_node("Gather", ["automl_guide_classes", "automl_guide_argmax"],
+                                  ["label"], axis=0))
+    graph.graph.output.extend([
+        helper.make_tensor_value_info("label", label_type, [None]),
+        helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, len(labels)])])
+
+
+def _prune(graph: onnx.ModelProto) -> None:
+    """Drop nodes and initializers that no output depends on (e.g. the converter's own label)."""
+    needed = {o.name for o in graph.graph.output}
+    kept = []
+    for node in reversed(graph.graph.node):
+        if any(o in needed for o in node.output):
+            kept.append(node)
+            needed.update(i for i in node.input if i)
+    kept.reverse()
+    del graph.graph.node[:]
+    graph.graph.node.extend(kept)
+    inits = [t for t in graph.graph.initializer if t.name in needed]
+    del graph.graph.initializer[:]
+    graph.graph.initializer.extend(inits)
+
+
+@dataclass(frozen=True)
+class Parity:
+    """How the ONNX graph agrees with the native pipeline on held-out rows."""
+
+    rows: int
+    max_abs_diff: float
+    label_agreement: float | None
+    tolerance: float
+    passed: bool
+
+    def to_card(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_onnx(model_bytes: bytes, frame: pd.DataFrame, columns: Sequence[ColumnInfo]
+             ) -> dict[str, np.ndarray]:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(names, onnx_feeds(frame, columns))))
+
+
+def check_parity(model_bytes: bytes, pipeline: Pipeline, frame: pd.DataFrame,
+                 columns: Sequence[ColumnInfo], task: str, classes: Sequence[Any],
+                 tolerance: float = PROBABILITY_TOLERANCE) -> Parity:
+    """Compare ONNX and native outputs on ``frame``; raise :class:`ParityError` beyond tolerance."""
+    outputs = run_onnx(model_bytes, frame, columns)
+    if task == "regression":
+        native = np.asarray(pipeline.predict(frame), dtype=np.float64)
+        scale = max(1.0, float(np.max(np.abs(native))) if len(native) else 1.0)
+        diff = float(np.max(np.abs(outputs["value"] - native))) / scale if len(native) else 0.0
+        agreement = None
+        passed = diff <= tolerance
+    else:
+        native = pipeline.predict_proba(frame)
+        diff = float(np.max(np.abs(outputs["probabilities"] - native))) if len(native) else 0.0
+        labels = onnx_label_values(classes)
+        native_labels = labels[native.argmax(axis=1)]
+        agreement = float(np.mean(native_labels == outputs["label"])) if len(native) else 1.0
+        passed = diff <= tolerance and agreement >= LABEL_AGREEMENT
+    parity = Parity(len(frame), diff, agreement, tolerance, passed)
+    if not passed:
+        raise ParityError(
+            f"The ONNX export disagrees with the native model on {len(frame)} held-out rows: "
+            f"max {'relative value' if task == 'regression' else 'probability'} difference "
+            f"{diff:.3g} (tolerance {tolerance:g}), label agreement {agreement}. Nothing was "
+            "written; try another model family (--models) or report the plugin.")
+    return parity
+
+
+def with_metadata(graph: onnx.ModelProto, card_json: str) -> bytes:
+    """The serialized graph with the model card embedded in its metadata."""
+    del graph.metadata_props[:]
+    graph.metadata_props.add(key="model_card", value=card_json)
+    graph.doc_string = "automl-guide model; see metadata 'model_card'"
+    return graph.SerializeToString()

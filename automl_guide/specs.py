@@ -1,0 +1,123 @@
+"""What plugins register: frozen specs of model, feature and searcher plugins.
+
+A plugin hands one of these to the ``register`` callable its hook receives (see
+:mod:`automl_guide.hookspecs`). The core validates each spec at once (every field without a default here is
+required, and a missing one is named in the error), so a plugin with a typo fails when it is
+loaded, naming itself, and never half-way through a search.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+TASKS = frozenset({"binary", "multiclass", "regression"})
+COLUMN_KINDS = frozenset({"numeric", "integer", "boolean", "categorical", "datetime", "text"})
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model family that the search can try.
+
+    :param name: unique name used in ``models=[...]``, leaderboards and model cards.
+    :param tasks: the tasks it supports, a subset of ``{"binary", "multiclass", "regression"}``.
+    :param build: ``build(config, task, seed) -> estimator``: a scikit-learn-compatible estimator
+        (``fit``/``predict``, plus ``predict_proba`` for classification) configured by ``config``,
+        whose randomness comes from ``seed``. Classifiers are fitted on labels ``0..K-1``.
+    :param search_space: ``search_space(task, n_rows) -> {param: ray.tune domain}``. Called only by
+        the search stage, so a plugin imports ``ray.tune`` inside this function, never at import.
+    :param default_config: ``default_config(task, n_rows) -> {param: value}``: a strong configuration
+        that the search tries before any sampled one.
+    :param register_onnx: registers skl2onnx converters for estimators skl2onnx does not know
+        (``skl2onnx.update_registered_converter``), importing them inside the function; called by
+        the export stage only. ``None`` when skl2onnx converts the estimator already. The
+        estimator's ``probabilities`` (classification) or ``variable`` (regression) output is
+        what the exported graph uses; labels are the arg-max of the probabilities.
+    :param needs_scaling: whether numeric features must be standardized for this model (SVM,
+        linear); trees get raw values, which keeps ONNX split decisions identical to the native ones.
+    :param description: one line for ``automl-guide plugins``.
+    """
+
+    name: str = ""
+    tasks: frozenset[str] = frozenset()
+    build: Callable[[Mapping[str, Any], str, int], Any] | None = None
+    search_space: Callable[[str, int], Mapping[str, Any]] | None = None
+    default_config: Callable[[str, int], Mapping[str, Any]] | None = None
+    register_onnx: Callable[[], None] | None = None
+    needs_scaling: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class FeatureContext:
+    """What a feature plugin may know when it builds its transformer."""
+
+    task: str
+    needs_scaling: bool
+    n_rows: int
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Preprocessing for one or more column kinds, ending up inside the exported ONNX graph.
+
+    :param name: unique name.
+    :param kinds: column kinds it handles: ``numeric`` (float), ``integer``, ``boolean``,
+        ``categorical``, ``datetime``, ``text``.
+    :param build: ``build(columns, context) -> transformer``: a scikit-learn transformer over those
+        columns of the coerced frame (see :mod:`automl_guide.columns`) that skl2onnx can convert.
+    :param register_onnx: registers skl2onnx converters for any custom transformer ``build`` returns;
+        called by the export stage before conversion. ``None`` when skl2onnx knows them all.
+    :param priority: for each column kind the highest-priority plugin that handles it wins, so a
+        third-party plugin can replace a built-in one by declaring a higher priority.
+    """
+
+    name: str = ""
+    kinds: frozenset[str] = frozenset()
+    build: Callable[[list[str], FeatureContext], Any] | None = None
+    register_onnx: Callable[[], None] | None = None
+    priority: int = 0
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SearchProblem:
+    """What a searcher gets: the space, the goal and the budget."""
+
+    spaces: Mapping[str, Mapping[str, Any]]
+    defaults: Mapping[str, Mapping[str, Any]]
+    metric: str
+    mode: str
+    seed: int
+    max_trials: int | None
+
+
+@dataclass(frozen=True)
+class SearcherSpec:
+    """A search strategy.
+
+    :param name: unique name used in ``searcher=...``.
+    :param build: ``build(problem) -> searcher``: an object with ``suggest(trial_id) -> config or
+        None`` (``None`` once it has nothing more to propose) and ``on_trial_complete(trial_id,
+        result=None, error=False)``, the shape of Ray Tune's ``Searcher``; a real
+        ``ray.tune.search.Searcher`` is used as it is. A config is ``{"model": name, **params}``.
+    """
+
+    name: str = ""
+    build: Callable[[SearchProblem], Any] | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A spec together with who registered it, for listings, error messages and model cards."""
+
+    spec: Any
+    kind: str
+    plugin: str
+    distribution: str
+    version: str
+
+    @property
+    def name(self) -> str:
+        return self.spec.name

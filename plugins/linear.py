@@ -1,0 +1,33 @@
+"""Linear baselines: logistic regression (classification) and ridge regression."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from sklearn.linear_model import LogisticRegression, Ridge
+
+from automl_guide import ModelSpec, hookimpl
+
+
+def _space(task: str, n_rows: int) -> Mapping[str, Any]:
+    from ray import tune
+
+    if task == "regression":
+        return {"alpha": tune.loguniform(1e-4, 1e3)}
+    return {"C": tune.loguniform(1e-3, 1e3)}
+
+
+def _default(task: str, n_rows: int) -> Mapping[str, Any]:
+    return {"alpha": 1.0} if task == "regression" else {"C": 1.0}
+
+
+def _build(config: Mapping[str, Any], task: str, seed: int) -> Any:
+    if task == "regression":
+        return Ridge(random_state=seed, **config)
+    return LogisticRegression(max_iter=2000, random_state=seed, **config)
+
+
+@hookimpl
+def automl_guide_register_models(register):
+    register(ModelSpec("linear", frozenset({"binary", "multiclass", "regression"}), _build, _space,
+                       _default, needs_scaling=True,
+                       description="LogisticRegression / Ridge on standardized features"))

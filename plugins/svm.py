@@ -1,0 +1,36 @@
+"""Support vector machines: SVC with Platt-scaled probabilities, and SVR."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from sklearn.svm import SVC, SVR
+
+from automl_guide import ModelSpec, hookimpl
+
+
+def _space(task: str, n_rows: int) -> Mapping[str, Any]:
+    from ray import tune
+
+    space = {"C": tune.loguniform(1e-2, 1e3), "gamma": tune.choice(["scale", 0.001, 0.01, 0.1]),
+             "kernel": tune.choice(["rbf", "linear"])}
+    if task == "regression":
+        space["epsilon"] = tune.loguniform(1e-3, 1.0)
+    return space
+
+
+def _default(task: str, n_rows: int) -> Mapping[str, Any]:
+    config = {"C": 1.0, "gamma": "scale", "kernel": "rbf"}
+    return {**config, "epsilon": 0.1} if task == "regression" else config
+
+
+def _build(config: Mapping[str, Any], task: str, seed: int) -> Any:
+    if task == "regression":
+        return SVR(cache_size=500, **config)
+    return SVC(probability=True, cache_size=500, random_state=seed, **config)
+
+
+@hookimpl
+def automl_guide_register_models(register):
+    register(ModelSpec("svm", frozenset({"binary", "multiclass", "regression"}), _build, _space,
+                       _default, needs_scaling=True,
+                       description="scikit-learn SVC (probability=True) / SVR"))

@@ -1,0 +1,65 @@
+"""Decision tree, random forest and extra trees from scikit-learn."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from sklearn import ensemble, tree
+
+from automl_guide import ModelSpec, hookimpl
+
+ALL_TASKS = frozenset({"binary", "multiclass", "regression"})
+
+
+def _criterion(task: str) -> str:
+    return "squared_error" if task == "regression" else "gini"
+
+
+def _tree_space(task: str, n_rows: int) -> Mapping[str, Any]:
+    from ray import tune
+
+    return {"max_depth": tune.randint(2, 21), "min_samples_leaf": tune.lograndint(1, 64),
+            "max_features": tune.choice([1.0, 0.8, 0.5, "sqrt"])}
+
+
+def _build_tree(config: Mapping[str, Any], task: str, seed: int) -> Any:
+    cls = tree.DecisionTreeRegressor if task == "regression" else tree.DecisionTreeClassifier
+    return cls(criterion=_criterion(task), random_state=seed, **config)
+
+
+def _forest_space(task: str, n_rows: int) -> Mapping[str, Any]:
+    from ray import tune
+
+    return {"n_estimators": tune.qrandint(50, 400, 25), "min_samples_leaf": tune.lograndint(1, 32),
+            "max_features": tune.choice(["sqrt", 0.3, 0.5, 0.8, 1.0]),
+            "max_depth": tune.choice([None, 8, 16, 32])}
+
+
+def _forest_default(task: str, n_rows: int) -> Mapping[str, Any]:
+    # scikit-learn's defaults, but a larger leaf on large data keeps the ONNX file and latency small
+    leaf = 1 if n_rows < 20_000 else 3
+    return {"n_estimators": 100, "min_samples_leaf": leaf,
+            "max_features": 1.0 if task == "regression" else "sqrt", "max_depth": None}
+
+
+def _forest_builder(classifier: type, regressor: type):
+    def build(config: Mapping[str, Any], task: str, seed: int) -> Any:
+        cls = regressor if task == "regression" else classifier
+        return cls(random_state=seed, n_jobs=1, **config)
+
+    return build
+
+
+@hookimpl
+def automl_guide_register_models(register):
+    register(ModelSpec(
+        "decision_tree", ALL_TASKS, _build_tree, _tree_space,
+        lambda task, n: {"max_depth": 8, "min_samples_leaf": 5, "max_features": 1.0},
+        description="scikit-learn DecisionTree; a fast, readable baseline"))
+    register(ModelSpec(
+        "random_forest", ALL_TASKS,
+        _forest_builder(ensemble.RandomForestClassifier, ensemble.RandomForestRegressor),
+        _forest_space, _forest_default, description="scikit-learn RandomForest"))
+    register(ModelSpec(
+        "extra_trees", ALL_TASKS,
+        _forest_builder(ensemble.ExtraTreesClassifier, ensemble.ExtraTreesRegressor),
+        _forest_space, _forest_default, description="scikit-learn ExtraTrees"))

@@ -1,0 +1,50 @@
+"""XGBoost gradient-boosted trees, exported through onnxmltools' converter registered in skl2onnx."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from automl_guide import ModelSpec, hookimpl
+
+
+def _space(task: str, n_rows: int) -> Mapping[str, Any]:
+    from ray import tune
+
+    return {"n_estimators": tune.qrandint(50, 600, 25), "max_depth": tune.randint(2, 11),
+            "learning_rate": tune.loguniform(0.01, 0.3), "subsample": tune.uniform(0.6, 1.0),
+            "colsample_bytree": tune.uniform(0.5, 1.0),
+            "min_child_weight": tune.loguniform(1.0, 20.0),
+            "reg_lambda": tune.loguniform(1e-3, 10.0)}
+
+
+def _default(task: str, n_rows: int) -> Mapping[str, Any]:
+    return {"n_estimators": 200, "max_depth": 6, "learning_rate": 0.1, "subsample": 0.9,
+            "colsample_bytree": 0.9, "min_child_weight": 1.0, "reg_lambda": 1.0}
+
+
+def _build(config: Mapping[str, Any], task: str, seed: int) -> Any:
+    import xgboost
+
+    cls = xgboost.XGBRegressor if task == "regression" else xgboost.XGBClassifier
+    return cls(tree_method="hist", n_jobs=1, random_state=seed, **config)
+
+
+def _register_onnx() -> None:
+    import xgboost
+    from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes, calculate_linear_regressor_output_shapes)
+
+    update_registered_converter(
+        xgboost.XGBClassifier, "XGBoostXGBClassifier", calculate_linear_classifier_output_shapes,
+        convert_xgboost, options={"nocl": [True, False], "zipmap": [True, False, "columns"]})
+    update_registered_converter(
+        xgboost.XGBRegressor, "XGBoostXGBRegressor", calculate_linear_regressor_output_shapes,
+        convert_xgboost)
+
+
+@hookimpl
+def automl_guide_register_models(register):
+    register(ModelSpec("xgboost", frozenset({"binary", "multiclass", "regression"}), _build, _space,
+                       _default, register_onnx=_register_onnx,
+                       description="XGBoost (hist) gradient boosting"))
