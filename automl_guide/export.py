@@ -8,6 +8,7 @@ imports onnx and skl2onnx.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Sequence
 
@@ -51,7 +52,10 @@ def to_onnx(pipeline: Pipeline, columns: Sequence[ColumnInfo], task: str,
     inputs = [(c.onnx_name, tensor_types[c.onnx_type]([None, 1])) for c in columns]
     options = {} if task == "regression" else {id(estimator): {"zipmap": False}}
     try:
-        graph = convert_sklearn(inner, initial_types=inputs, target_opset=OPSET, options=options)
+        with warnings.catch_warnings():  # converters read attributes scikit-learn deprecates
+            warnings.simplefilter("ignore", FutureWarning)
+            graph = convert_sklearn(inner, initial_types=inputs, target_opset=OPSET,
+                                    options=options)
     except Exception as exc:
         raise ExportError(f"skl2onnx could not convert {type(estimator).__name__}: "
                           f"{type(exc).__name__}: {exc}") from exc
@@ -71,10 +75,13 @@ def to_onnx(pipeline: Pipeline, columns: Sequence[ColumnInfo], task: str,
 
 
 def _take_output(graph: onnx.ModelProto, name: str) -> None:
-    """Rename the graph output ``name`` to an internal tensor and drop all outputs."""
+    """Rename the graph output ``name`` to an internal tensor, the converter's other outputs out
+    of the way of ours, and drop all graph outputs."""
+    renames = {o.name: f"automl_guide_unused_{o.name}" for o in graph.graph.output}
+    renames[name] = _RAW
     for node in graph.graph.node:
-        node.output[:] = [_RAW if o == name else o for o in node.output]
-        node.input[:] = [_RAW if i == name else i for i in node.input]
+        node.output[:] = [renames.get(o, o) for o in node.output]
+        node.input[:] = [renames.get(i, i) for i in node.input]
     del graph.graph.output[:]
 
 

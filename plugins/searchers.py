@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -22,38 +22,60 @@ def _key(config: Mapping[str, Any]) -> str:
     return json.dumps(config, sort_keys=True, default=str)
 
 
-class _ListedSearch:
-    """Proposes configurations from an iterator, skipping repeats, up to ``max_trials``."""
+class _Search:
+    """Defaults first, then ``_next()``, skipping repeats, up to ``max_trials``.
 
-    def __init__(self, configs: Iterator[dict[str, Any]], max_trials: int | None):
-        self._configs, self._max, self._seen = configs, max_trials, set()
+    Plain state (no generators): Ray Tune pickles the searcher with its experiment state.
+    """
+
+    def __init__(self, problem: SearchProblem):
+        self.problem = problem
+        self.pending = [{"model": n, **c} for n, c in problem.defaults.items()]
+        self.seen: set[str] = set()
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
-        if self._max is not None and len(self._seen) >= self._max:
+        if self.problem.max_trials is not None and len(self.seen) >= self.problem.max_trials:
             return None
-        for config in self._configs:
-            if _key(config) not in self._seen:
-                self._seen.add(_key(config))
+        for _ in range(1000):  # bounded: a small space runs out of new configurations
+            config = self.pending.pop(0) if self.pending else self._next()
+            if config is None:
+                return None
+            if _key(config) not in self.seen:
+                self.seen.add(_key(config))
                 return config
         return None
+
+    def _next(self) -> dict[str, Any] | None:
+        raise NotImplementedError
 
     def on_trial_complete(self, trial_id: str, result: Any = None, error: bool = False) -> None:
         """Neither strategy learns from results."""
 
 
-def _defaults(problem: SearchProblem) -> Iterator[dict[str, Any]]:
-    for name, config in problem.defaults.items():
-        yield {"model": name, **config}
+class RandomSearch(_Search):
+    def __init__(self, problem: SearchProblem):
+        super().__init__(problem)
+        self.rng = np.random.RandomState(problem.seed)
+
+    def _next(self) -> dict[str, Any]:
+        names = list(self.problem.spaces)
+        name = names[self.rng.randint(len(names))]
+        params = {k: _plain(d.sample(random_state=self.rng)) if hasattr(d, "sample") else d
+                  for k, d in self.problem.spaces[name].items()}
+        return {"model": name, **params}
 
 
-def _random_configs(problem: SearchProblem) -> Iterator[dict[str, Any]]:
-    rng = np.random.RandomState(problem.seed)
-    names = list(problem.spaces)
-    for _ in range(100_000):  # a bound that a real search never reaches; repeats are skipped
-        name = names[rng.randint(len(names))]
-        params = {k: _plain(d.sample(random_state=rng)) if hasattr(d, "sample") else d
-                  for k, d in problem.spaces[name].items()}
-        yield {"model": name, **params}
+class GridSearch(_Search):
+    def __init__(self, problem: SearchProblem):
+        super().__init__(problem)
+        self.grid = _grid_configs(problem)
+        self.position = 0
+
+    def _next(self) -> dict[str, Any] | None:
+        if self.position >= len(self.grid):
+            return None
+        self.position += 1
+        return self.grid[self.position - 1]
 
 
 def _plain(value: Any) -> Any:
@@ -83,29 +105,19 @@ def grid_levels(domain: Any, levels: int = GRID_LEVELS) -> list[Any]:
     return list(dict.fromkeys(_plain(p) for p in points))
 
 
-def _grid_configs(problem: SearchProblem) -> Iterator[dict[str, Any]]:
+def _grid_configs(problem: SearchProblem) -> list[dict[str, Any]]:
     per_family = []
     for name, space in problem.spaces.items():
         keys = list(space)
         grids = itertools.product(*(grid_levels(space[k]) for k in keys))
-        per_family.append(({"model": name, **dict(zip(keys, values))} for values in grids))
-    for round_ in itertools.zip_longest(*per_family):
-        yield from (config for config in round_ if config is not None)
-
-
-def _build_random(problem: SearchProblem) -> _ListedSearch:
-    return _ListedSearch(itertools.chain(_defaults(problem), _random_configs(problem)),
-                         problem.max_trials)
-
-
-def _build_grid(problem: SearchProblem) -> _ListedSearch:
-    return _ListedSearch(itertools.chain(_defaults(problem), _grid_configs(problem)),
-                         problem.max_trials)
+        per_family.append([{"model": name, **dict(zip(keys, values))} for values in grids])
+    return [config for round_ in itertools.zip_longest(*per_family)
+            for config in round_ if config is not None]
 
 
 @hookimpl
 def automl_guide_register_searchers(register):
-    register(SearcherSpec("random", _build_random,
+    register(SearcherSpec("random", RandomSearch,
                           "defaults first, then random families and parameters"))
-    register(SearcherSpec("grid", _build_grid,
+    register(SearcherSpec("grid", GridSearch,
                           "defaults first, then a 3-level grid per family, families interleaved"))

@@ -1,8 +1,13 @@
-"""Support vector machines: SVC with Platt-scaled probabilities, and SVR."""
+"""Support vector machines: SVC with sigmoid-calibrated (Platt) probabilities, and SVR.
+
+Probabilities come from ``CalibratedClassifierCV(SVC(), ensemble=False)``, scikit-learn's
+replacement for the deprecated ``SVC(probability=True)``; skl2onnx converts both parts.
+"""
 from __future__ import annotations
 
 from typing import Any, Mapping
 
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.svm import SVC, SVR
 
 from automl_guide import ModelSpec, hookimpl
@@ -26,11 +31,12 @@ def _default(task: str, n_rows: int) -> Mapping[str, Any]:
 def _build(config: Mapping[str, Any], task: str, seed: int) -> Any:
     if task == "regression":
         return SVR(cache_size=500, **config)
-    return SVC(probability=True, cache_size=500, random_state=seed, **config)
+    svc = SVC(cache_size=500, random_state=seed, **config)
+    return CalibratedClassifierCV(svc, method="sigmoid", cv=3, ensemble=False)
 
 
 @hookimpl
 def automl_guide_register_models(register):
     register(ModelSpec("svm", frozenset({"binary", "multiclass", "regression"}), _build, _space,
                        _default, needs_scaling=True,
-                       description="scikit-learn SVC (probability=True) / SVR"))
+                       description="scikit-learn SVC with calibrated probabilities / SVR"))
