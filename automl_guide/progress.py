@@ -15,13 +15,13 @@ class Progress:
     def __init__(self, metric: Metric, deadline: float | None, quiet: bool = False,
                  stream: TextIO | None = None):
         self.metric, self.deadline, self.quiet = metric, deadline, quiet
-        self.stream = stream or sys.stderr
+        self.stream = stream  # None: sys.stderr at print time (Ray Tune pickles callbacks)
         self.done = 0
         self.best: tuple[float, str] | None = None
 
     def say(self, message: str) -> None:
         if not self.quiet:
-            print(message, file=self.stream, flush=True)
+            print(message, file=self.stream or sys.stderr, flush=True)
 
     def trial(self, record) -> None:
         self.done += 1

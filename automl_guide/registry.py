@@ -144,6 +144,10 @@ def _register(pm: pluggy.PluginManager, plugin: Any, origin: _Origin, origins: d
         pm.register(plugin, name=key)
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"{origin.describe()}: {exc}") from None
+    except ValueError:  # the same module behind two entry points
+        other = next(n for n, p in pm.list_name_plugin() if p is plugin)
+        raise PluginError(f"{origin.describe()} points at the module that {other!r} already "
+                          "registered.") from None
     origins[key] = origin
 
 

@@ -112,13 +112,16 @@ def run_search(data: TrialData, searcher: Any, *, time_budget_s: float | None,
     """Run the search until the searcher is exhausted, ``max_trials`` or the time budget."""
     search_alg = searcher if isinstance(searcher, Searcher) else _SearcherAdapter(searcher)
     collector = _Collector(on_record)
+    # One trial per free CPU slot; without this cap Tune queues many trials and churns actors.
+    slots = max(1, int(ray.available_resources().get("CPU", 1) // cpus_per_trial))
     trainable = tune.with_resources(tune.with_parameters(_trainable, data=data),
                                     {"cpu": cpus_per_trial})
     with tempfile.TemporaryDirectory(prefix="automl_guide_tune_") as storage:
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(search_alg=search_alg, num_samples=max_trials or -1,
-                                        time_budget_s=time_budget_s, reuse_actors=True),
+                                        time_budget_s=time_budget_s, reuse_actors=True,
+                                        max_concurrent_trials=slots),
             run_config=tune.RunConfig(
                 name="search", storage_path=storage, verbose=0, callbacks=[collector],
                 failure_config=tune.FailureConfig(max_failures=0),

@@ -1,0 +1,146 @@
+"""fit_and_export end to end: search through Ray Tune, refit, evaluate, export, parity."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl_guide import (ExportError, ModelSpec, PluginError, SearchError, fit_and_export,
+                          hookimpl, load)
+from automl_guide.card import validate_card
+
+from conftest import TARGETS, shop_frame
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_fit_and_export_every_task(task, tmp_path):
+    frame = shop_frame(320, task, seed=1)
+    result = fit_and_export(frame, TARGETS[task], max_trials=8, time_budget=None,
+                            out=tmp_path / "run", quiet=True)
+    board, card = result.leaderboard, result.card
+    assert {"model.onnx", "model_card.json", "leaderboard.csv"} <= {
+        p.name for p in (tmp_path / "run").iterdir()}
+    assert len(board) == 8 and board["model"].nunique() == 6  # every family's default first
+    assert board["rank"].tolist() == list(range(1, 9))
+    validate_card(card)
+    assert json.loads((tmp_path / "run" / "model_card.json").read_text()) == card
+    assert card["task"] == task and card["best"]["model"] == board.iloc[0]["model"]
+    assert card["parity"]["passed"] and card["parity"]["rows"] == card["rows"]["test"]
+    assert card["rows"]["test"] == 64  # held out before the search (20 %)
+    assert set(card["test_metrics"]) and card["validation"]["score"] == board.iloc[0, 2]
+
+    new_rows = shop_frame(50, task, seed=7).drop(columns=[TARGETS[task]])
+    served = load(tmp_path / "run").predict(new_rows)
+    native = result.model.predict(new_rows)
+    assert np.array_equal(result.predict(new_rows), served)
+    if task == "regression":
+        np.testing.assert_allclose(served, native, rtol=1e-4, atol=1e-3)
+    else:
+        assert np.mean(served == native) >= 0.98
+        np.testing.assert_allclose(result.predict_proba(new_rows),
+                                   result.model.predict_proba(new_rows), atol=1e-4)
+
+
+def test_labels_keep_their_original_values(tmp_path):
+    frame = shop_frame(200, "binary", seed=2)
+    result = fit_and_export(frame, "bought", models=["linear"], max_trials=2, time_budget=None,
+                            out=None, quiet=True)
+    assert result.card["class_labels"] == ["no", "yes"]
+    assert set(result.predict(frame.drop(columns=["bought"]))) <= {"no", "yes"}
+    assert result.onnx_path is None and result.onnx_bytes
+
+
+def test_existing_run_is_not_overwritten_silently(tmp_path):
+    frame = shop_frame(200, "binary")
+    out = tmp_path / "run"
+    fit_and_export(frame, "bought", models=["linear"], max_trials=1, time_budget=None, out=out,
+                   quiet=True)
+    before = (out / "model.onnx").read_bytes()
+    with pytest.raises(ExportError, match="--overwrite"):
+        fit_and_export(frame, "bought", models=["decision_tree"], max_trials=1, out=out,
+                       quiet=True)
+    assert (out / "model.onnx").read_bytes() == before
+    fit_and_export(frame, "bought", models=["decision_tree"], max_trials=1, time_budget=None,
+                   out=out, overwrite=True, quiet=True)
+    assert json.loads((out / "model_card.json").read_text())["best"]["model"] == "decision_tree"
+
+
+class _Exploding:
+    """An estimator whose fit raises: a failing trial must not kill the run."""
+
+    def __init__(self, **params):
+        self.params = params
+
+    def get_params(self, deep=True):
+        return dict(self.params)
+
+    def set_params(self, **params):
+        self.params.update(params)
+        return self
+
+    def fit(self, X, y):
+        raise MemoryError("pretend this trial ran out of memory")
+
+
+@hookimpl
+def automl_guide_register_models(register):
+    register(ModelSpec("exploding", frozenset({"binary"}), build=lambda c, t, s: _Exploding(),
+                       search_space=lambda t, n: {}, default_config=lambda t, n: {}))
+
+
+def test_failing_trial_is_recorded_and_the_search_goes_on(tmp_path):
+    import ray.cloudpickle
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers can't import tests
+    plugin = types.SimpleNamespace(__name__="exploding_plugin",
+                                   automl_guide_register_models=automl_guide_register_models)
+    result = fit_and_export(shop_frame(200, "binary"), "bought", models=["exploding", "linear"],
+                            max_trials=2, time_budget=None, out=None, quiet=True,
+                            plugins=[plugin])
+    board = result.leaderboard.set_index("model")
+    assert board.loc["exploding", "status"] == "error"
+    assert "MemoryError: pretend" in board.loc["exploding", "error"]
+    assert result.card["best"]["model"] == "linear" and result.card["search"]["failed"] == 1
+
+    with pytest.raises(SearchError, match="No trial succeeded.*exploding: MemoryError"):
+        fit_and_export(shop_frame(200, "binary"), "bought", models=["exploding"], max_trials=1,
+                       time_budget=None, out=tmp_path / "r", quiet=True, plugins=[plugin])
+    assert "exploding" in (tmp_path / "r" / "leaderboard.csv").read_text()  # nothing lost
+
+
+def test_time_budget_bounds_the_whole_run():
+    frame = shop_frame(600, "binary", seed=3)
+    start = time.monotonic()
+    result = fit_and_export(frame, "bought", time_budget=20, out=None, quiet=True)
+    elapsed = time.monotonic() - start
+    assert elapsed <= 20 + 15, f"took {elapsed:.1f} s for a 20 s budget"
+    assert len(result.leaderboard) >= 6
+
+
+def test_bad_options_fail_before_any_work():
+    frame = shop_frame(100, "binary")
+    with pytest.raises(PluginError, match="No model plugin named 'catboost'"):
+        fit_and_export(frame, "bought", models=["catboost"], out=None)
+    with pytest.raises(Exception, match="does not apply to a binary task"):
+        fit_and_export(frame, "bought", metric="rmse", out=None)
+    with pytest.raises(PluginError, match="No searcher plugin named 'bayes'"):
+        fit_and_export(frame, "bought", searcher="bayes", max_trials=1, out=None)
+
+
+def test_inputs_and_card_describe_the_raw_columns(tmp_path):
+    frame = shop_frame(200, "binary").rename(columns={"price": "单价 (元)"})
+    result = fit_and_export(frame, "bought", models=["linear"], max_trials=1, time_budget=None,
+                            out=None, quiet=True)
+    inputs = {c["name"]: c for c in result.card["inputs"]}
+    assert inputs["单价 (元)"]["onnx_name"] == "单价__元_" and inputs["单价 (元)"]["dtype"] == "float"
+    assert inputs["visits"]["dtype"] == "int64" and inputs["member"]["kind"] == "boolean"
+    assert inputs["category"]["dtype"] == "string" and inputs["last_seen"]["kind"] == "datetime"
+    assert "dress" in inputs["category"]["categories"]
+    assert len(result.predict(pd.DataFrame(frame.drop(columns=["bought"]).iloc[:3]))) == 3

@@ -1,0 +1,97 @@
+"""The command line, as a user runs it: fit, predict, plugins, errors without tracebacks."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from automl_guide.cli import main
+
+from conftest import shop_frame
+
+BIN = Path(sys.executable).parent
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _cli(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "automl-guide"), *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_fit_then_predict_in_process(tmp_path, capsys):
+    data = tmp_path / "shop.csv"
+    shop_frame(260, "binary").to_csv(data, index=False)
+    assert main(["fit", str(data), "--target", "bought", "--max-trials", "7", "--time-budget",
+                 "120", "--out", str(tmp_path / "run")]) == 0
+    shown = capsys.readouterr()
+    assert "Leaderboard" in shown.out and "Parity" in shown.out
+    assert "trial   1" in shown.err and "best" in shown.err  # progress on stderr
+    for name in ("model.onnx", "model_card.json", "leaderboard.csv"):
+        assert (tmp_path / "run" / name).is_file()
+
+    new = tmp_path / "new.parquet"
+    shop_frame(30, "binary", seed=5).drop(columns=["bought"]).to_parquet(new)
+    assert main(["predict", str(tmp_path / "run" / "model.onnx"), str(new), "--out",
+                 str(tmp_path / "pred.csv")]) == 0
+    predictions = pd.read_csv(tmp_path / "pred.csv")
+    assert list(predictions.columns) == ["prediction", "proba_no", "proba_yes"]
+    assert len(predictions) == 30 and set(predictions["prediction"]) <= {"yes", "no"}
+
+    assert main(["fit", str(data), "--target", "bought", "--max-trials", "1", "--out",
+                 str(tmp_path / "run"), "--quiet"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+
+
+def test_user_errors_print_one_line_and_no_traceback(tmp_path):
+    data = tmp_path / "shop.csv"
+    shop_frame(50, "binary").to_csv(data, index=False)
+    result = _cli("fit", str(data), "--target", "nope")
+    assert result.returncode == 2
+    assert "Target column 'nope' is not in the data" in result.stderr
+    assert "Traceback" not in result.stderr
+
+    broken = shop_frame(10, "binary").drop(columns=["bought", "price"])
+    broken.to_csv(tmp_path / "renamed.csv", index=False)
+    result = _cli("predict", str(tmp_path / "missing.onnx"), str(tmp_path / "renamed.csv"))
+    assert result.returncode == 2 and "No model file" in result.stderr
+
+
+def test_plugins_lists_name_kind_distribution_version():
+    result = _cli("plugins")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:4] == ["NAME", "KIND", "DISTRIBUTION", "VERSION"]
+    rows = {line.split()[0]: line.split()[1:4] for line in lines[1:]}
+    assert rows["xgboost"] == ["model", "automl-guide", "0.1.0"]
+    assert rows["categorical"][0] == "feature" and rows["grid"][0] == "searcher"
+
+
+def test_third_party_plugin_installed_with_pip_competes_in_fit(tmp_path):
+    site = tmp_path / "site"
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(site), str(FIXTURES / "ext_plugin")],
+        capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stderr
+    env = {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+
+    listed = _cli("plugins", env=env)
+    assert listed.returncode == 0, listed.stderr
+    knn = [line.split()[:4] for line in listed.stdout.splitlines() if line.startswith("knn ")]
+    assert knn == [["knn", "model", "ext-guide-plugin", "1.2.3"]]
+
+    hidden = _cli("plugins", env={**env, "AUTOML_GUIDE_DISABLE_EXTERNAL_PLUGINS": "1"})
+    assert "knn" not in hidden.stdout and "xgboost" in hidden.stdout
+
+    data = tmp_path / "shop.csv"
+    shop_frame(200, "binary").to_csv(data, index=False)
+    fit = _cli("fit", str(data), "--target", "bought", "--models", "knn,linear", "--max-trials",
+               "3", "--out", str(tmp_path / "run"), "--quiet", env=env)
+    assert fit.returncode == 0, fit.stderr
+    board = pd.read_csv(tmp_path / "run" / "leaderboard.csv")
+    assert "knn" in set(board["model"]) and (board["status"] == "ok").all()

@@ -1,0 +1,52 @@
+"""One contract test over every registered model plugin: sample its space, build, fit on small
+data, export one ONNX graph, check parity with onnxruntime. A new plugin is tested by being
+registered."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from automl_guide import export, load_registry
+from automl_guide.api import _refit
+from automl_guide.data import prepare
+from automl_guide.pipeline import feature_plan
+
+from conftest import TARGETS, shop_frame
+
+REGISTRY = load_registry()
+CASES = [(name, task) for name, reg in sorted(REGISTRY.models.items())
+         for task in sorted(reg.spec.tasks)]
+
+
+def _sampled(spec, task: str, n_rows: int, seed: int) -> dict:
+    rng = np.random.RandomState(seed)
+    return {k: d.sample(random_state=rng) if hasattr(d, "sample") else d
+            for k, d in spec.search_space(task, n_rows).items()}
+
+
+@pytest.mark.parametrize("name,task", CASES, ids=[f"{n}-{t}" for n, t in CASES])
+@pytest.mark.parametrize("which", ["default", "sampled"])
+def test_model_plugin_contract(name: str, task: str, which: str):
+    spec = REGISTRY.model(name)
+    dataset = prepare(shop_frame(240, task), TARGETS[task])
+    config = (dict(spec.default_config(task, 240)) if which == "default"
+              else _sampled(spec, task, 240, seed=len(name)))
+    estimator = spec.build(config, task, 0)
+    copy = clone(estimator)  # the scikit-learn contract: parameters survive a clone
+    assert repr(copy.get_params()) == repr(estimator.get_params())
+
+    rows = np.arange(len(dataset.y))
+    plan = feature_plan(REGISTRY, dataset.columns)
+    pipeline = _refit(dataset, rows, plan, spec, config, seed=0)
+    used = [reg.spec for reg in REGISTRY.all() if reg.kind == "feature" or reg.name == name]
+    graph = export.to_onnx(pipeline, dataset.columns, task, dataset.classes, used)
+
+    names = [o.name for o in graph.graph.output]
+    assert names == (["value"] if task == "regression" else ["label", "probabilities"])
+    assert [i.name for i in graph.graph.input] == [c.onnx_name for c in dataset.columns]
+    parity = export.check_parity(graph.SerializeToString(), pipeline, dataset.features,
+                                 dataset.columns, task, dataset.classes)
+    assert parity.passed and parity.max_abs_diff <= export.PROBABILITY_TOLERANCE
+    if task != "regression":
+        assert parity.label_agreement >= export.LABEL_AGREEMENT

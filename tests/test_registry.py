@@ -1,0 +1,152 @@
+"""Plugin discovery and validation (pluggy, entry-point group ``automl_guide``)."""
+from __future__ import annotations
+
+import types
+
+import pytest
+
+from automl_guide import FeatureSpec, ModelSpec, PluginError, SearcherSpec, hookimpl
+from automl_guide.registry import DISABLE_EXTERNAL_ENV, IN_PROCESS, load_registry
+
+BUILTIN_MODELS = {"decision_tree", "random_forest", "extra_trees", "xgboost", "svm", "linear"}
+
+
+def _model(name: str = "toy", **overrides) -> ModelSpec:
+    fields = dict(name=name, tasks=frozenset({"binary"}), build=lambda c, t, s: None,
+                  search_space=lambda t, n: {}, default_config=lambda t, n: {})
+    fields.update(overrides)
+    return ModelSpec(**fields)
+
+
+def _plugin(name: str, **hooks) -> types.SimpleNamespace:
+    return types.SimpleNamespace(__name__=name, **{k: hookimpl(v) for k, v in hooks.items()})
+
+
+def test_builtins_come_through_the_entry_point_group():
+    registry = load_registry()
+    assert BUILTIN_MODELS <= set(registry.models)
+    assert {"numeric", "integer", "categorical", "datetime"} <= set(registry.features)
+    assert {"random", "grid"} <= set(registry.searchers)
+    for reg in registry.all():
+        if reg.name in BUILTIN_MODELS | {"random", "grid"}:
+            assert reg.distribution == "automl-guide" and reg.version
+            assert not reg.spec.build.__module__.startswith("plugins.")
+            assert reg.spec.build.__module__.startswith("automl_guide_plugins.")
+
+
+def test_without_entry_points_only_in_process_plugins_load():
+    def automl_guide_register_models(register):
+        register(_model("toy"))
+
+    registry = load_registry([_plugin("mine", automl_guide_register_models=automl_guide_register_models)],
+                             load_entrypoints=False)
+    assert list(registry.models) == ["toy"]
+    assert registry.models["toy"].distribution == IN_PROCESS
+    assert registry.models["toy"].plugin == "mine"
+
+
+def test_duplicate_name_names_both_plugins():
+    def automl_guide_register_models(register):
+        register(_model("xgboost"))
+
+    with pytest.raises(PluginError, match=r"'copycat'.*'xgboost'.*plugin 'xgboost' \(distribution "
+                                          r"automl-guide"):
+        load_registry([_plugin("copycat", automl_guide_register_models=automl_guide_register_models)])
+
+
+def test_missing_required_field_is_named():
+    def automl_guide_register_models(register):
+        register(ModelSpec(name="half", tasks=frozenset({"binary"})))
+
+    with pytest.raises(PluginError, match=r"plugin 'halfdone'.*'half' without the required "
+                                          r"field\(s\) build, search_space, default_config"):
+        load_registry([_plugin("halfdone", automl_guide_register_models=automl_guide_register_models)],
+                      load_entrypoints=False)
+
+
+def test_wrong_spec_type_and_bad_values_are_rejected():
+    def wrong_type(register):
+        register({"name": "dict"})
+
+    def bad_task(register):
+        register(_model("odd", tasks=frozenset({"ranking?"})))
+
+    def bad_kind(register):
+        register(FeatureSpec("f", frozenset({"audio"}), build=lambda cols, ctx: None))
+
+    for hook, hook_name, pattern in [
+            (wrong_type, "automl_guide_register_models", "registered a dict where"),
+            (bad_task, "automl_guide_register_models", "unknown tasks"),
+            (bad_kind, "automl_guide_register_features", "unknown kinds")]:
+        with pytest.raises(PluginError, match=pattern):
+            load_registry([_plugin("bad", **{hook_name: hook})], load_entrypoints=False)
+
+
+def test_hookimpl_matching_no_spec_is_an_error_naming_the_plugin():
+    def automl_guide_register_modles(register):  # the typo this check exists for
+        pass
+
+    with pytest.raises(PluginError, match=r"plugin 'typo'.*automl_guide_register_modles"):
+        load_registry([_plugin("typo", automl_guide_register_modles=automl_guide_register_modles)],
+                      load_entrypoints=False)
+
+
+def test_plugin_that_crashes_while_registering_is_reported_and_others_load():
+    def automl_guide_register_searchers(register):
+        raise RuntimeError("boom")
+
+    def fine(register):
+        register(SearcherSpec("fine", build=lambda problem: None))
+
+    with pytest.warns(RuntimeWarning, match=r"plugin 'crashy'.*boom"):
+        registry = load_registry([
+            _plugin("crashy", automl_guide_register_searchers=automl_guide_register_searchers),
+            _plugin("ok", automl_guide_register_searchers=fine)])
+    assert "fine" in registry.searchers and BUILTIN_MODELS <= set(registry.models)
+    assert [b.plugin for b in registry.broken] == ["crashy"]
+
+
+def test_unknown_plugin_name_lists_the_choices():
+    with pytest.raises(PluginError, match="registered models: .*xgboost"):
+        load_registry().model("catboost")
+
+
+def test_env_var_keeps_builtins_and_drops_external(monkeypatch):
+    import importlib.metadata as md
+
+    real = md.entry_points
+
+    class FakeDist:
+        metadata = {"Name": "someone-elses-plugin"}
+        version = "9.9"
+
+    fake = md.EntryPoint("intruder", "duplicate_linear_plugin", "automl_guide")
+    fake = fake._for(FakeDist()) if hasattr(fake, "_for") else fake
+
+    def entry_points(**kwargs):
+        found = list(real(**kwargs))
+        return found + [fake] if kwargs.get("group") == "automl_guide" else found
+
+    monkeypatch.setattr(md, "entry_points", entry_points)
+    with pytest.raises(PluginError, match="someone-elses-plugin 9.9"):  # 'linear' twice
+        load_registry()
+    monkeypatch.setenv(DISABLE_EXTERNAL_ENV, "1")
+    assert BUILTIN_MODELS <= set(load_registry().models)
+
+
+def test_feature_plugin_with_higher_priority_replaces_the_builtin_for_its_kind():
+    from sklearn.preprocessing import OrdinalEncoder
+
+    from automl_guide.columns import ColumnInfo
+    from automl_guide.pipeline import feature_plan
+
+    def automl_guide_register_features(register):
+        register(FeatureSpec("ordinal", frozenset({"categorical"}),
+                             build=lambda cols, ctx: OrdinalEncoder(), priority=10))
+
+    registry = load_registry([_plugin("ordinal_plugin",
+                                      automl_guide_register_features=automl_guide_register_features)])
+    columns = [ColumnInfo("shop city", "shop_city", "categorical"), ColumnInfo("n", "n", "integer")]
+    plan = feature_plan(registry, columns)
+    assert plan["ordinal"][1] == ["shop_city"] and plan["integer"][1] == ["n"]
+    assert "categorical" not in plan
