@@ -39,7 +39,9 @@ def _roc_auc(y: np.ndarray, proba: np.ndarray) -> float:
 
 
 def _log_loss(y: np.ndarray, proba: np.ndarray) -> float:
-    return float(skm.log_loss(y, np.clip(proba, 1e-15, 1.0), labels=range(proba.shape[1])))
+    proba = np.clip(np.asarray(proba, dtype=np.float64), 1e-15, 1.0)
+    proba /= proba.sum(axis=1, keepdims=True)  # float32 models sum to 1 only within 1e-7
+    return float(skm.log_loss(y, proba, labels=range(proba.shape[1])))
 
 
 def _f1(y: np.ndarray, proba: np.ndarray) -> float:

@@ -121,7 +121,7 @@ def test_time_budget_bounds_the_whole_run():
     result = fit_and_export(frame, "bought", time_budget=20, out=None, quiet=True)
     elapsed = time.monotonic() - start
     assert elapsed <= 20 + 15, f"took {elapsed:.1f} s for a 20 s budget"
-    assert len(result.leaderboard) >= 6
+    assert (result.leaderboard["status"] == "ok").sum() >= 2
 
 
 def test_bad_options_fail_before_any_work():
