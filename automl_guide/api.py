@@ -18,7 +18,8 @@ from .columns import coerce_frame
 from .data import Dataset, load_table, prepare, test_split, validation_splits
 from .errors import ExportError, PluginError, SearchError
 from .metrics import Metric, get_metric, report
-from .pipeline import (build_features, build_model, build_pipeline, feature_plan, model_output)
+from .pipeline import (build_features, build_model, build_pipeline, feature_plan, model_output,
+                       train_rows)
 from .progress import Progress
 from .registry import PluginRegistry, load_registry
 from .specs import FeatureContext, ModelSpec, SearchProblem
@@ -155,7 +156,9 @@ def _model_specs(registry: PluginRegistry, names: Sequence[str] | None, task: st
         if unfit:
             raise PluginError(f"Model plugin(s) {', '.join(unfit)} do not support {task} tasks.")
         return specs
-    specs = {r.name: r.spec for r in registry.models.values() if task in r.spec.tasks}
+    specs = {r.name: r.spec for r in sorted(registry.models.values(),
+                                            key=lambda r: r.spec.relative_cost)
+             if task in r.spec.tasks}
     if not specs:
         raise PluginError(f"No registered model plugin supports {task} tasks.")
     return specs
@@ -190,13 +193,29 @@ def _search(data: TrialData, specs: Mapping[str, ModelSpec], registry: PluginReg
         metric=metric.name, mode=metric.mode, seed=config.seed, max_trials=config.max_trials)
     searcher = registry.searcher(config.searcher).build(problem)
     search.ensure_ray(config.address)
-    budget = None
+    search_deadline = None
     if deadline is not None:
-        reserve = max(3.0, RESERVE_FRACTION * config.time_budget)
-        budget = max(1.0, deadline - time.monotonic() - reserve)
-        progress.say(f"Ray ready; searching for {budget:.0f} s with {config.searcher!r}")
-    return search.run_search(data, searcher, time_budget_s=budget, max_trials=config.max_trials,
-                             cpus_per_trial=config.cpus_per_trial, on_record=progress.trial)
+        search_deadline = deadline - max(3.0, RESERVE_FRACTION * config.time_budget)
+        progress.say(f"Ray ready; searching for {search_deadline - time.monotonic():.0f} s "
+                     f"with {config.searcher!r}")
+    n_splits = len(data.folds[next(iter(data.folds))])
+    return search.run_search(data, searcher, deadline=search_deadline,
+                             max_trials=config.max_trials, cpus_per_trial=config.cpus_per_trial,
+                             reserve=lambda records: _refit_reserve(records, metric, n_splits),
+                             on_record=progress.trial)
+
+
+def _refit_reserve(records: Sequence, metric: Metric, n_splits: int) -> float:
+    """Seconds to keep for refitting the best trial so far on all training rows and exporting
+    it: about twice one split's fit (more rows, ONNX conversion, parity)."""
+    ok = [r for r in records if r.status == "ok" and math.isfinite(r.score)]
+    if not ok:
+        return 0.0
+    best = ok[0]
+    for record in ok[1:]:
+        if metric.better(record.score, best.score):
+            best = record
+    return 2.0 * best.fit_seconds / n_splits
 
 
 def leaderboard(records: Sequence, metric: Metric) -> pd.DataFrame:
@@ -232,6 +251,7 @@ def _refit(dataset: Dataset, rows: np.ndarray, plan: Mapping, spec: ModelSpec,
     ctx = FeatureContext(dataset.task, spec.needs_scaling, len(rows), seed)
     model = build_model(spec, params, dataset.task, seed, dataset.classes)
     pipeline = build_pipeline(dataset.columns, build_features(plan, ctx), model)
+    rows = rows[train_rows(spec, len(rows), seed)]
     return pipeline.fit(dataset.features.iloc[rows], dataset.y[rows])
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Sequence
@@ -51,8 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    return f"automl-guide: warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings.formatwarning = _format_warning  # users see the message, not our source lines
     try:
         return {"fit": _fit, "predict": _predict, "plugins": _plugins, "demo": _demo}[
             args.command](args)
@@ -86,9 +92,11 @@ def _show(result) -> None:
     card = result.card
     scores = ", ".join(f"{k}={v:.4f}" for k, v in card["test_metrics"].items())
     print(f"Best: {card['best']['model']}; held-out test: {scores}")
-    print(f"Parity (ONNX vs native, {card['parity']['rows']} test rows): max diff "
-          f"{card['parity']['max_abs_diff']:.2g}, label agreement "
-          f"{card['parity']['label_agreement']}")
+    parity = card["parity"]
+    agreement = "" if parity["label_agreement"] is None else \
+        f", label agreement {parity['label_agreement']:.4f}"
+    print(f"Parity (ONNX vs native, {parity['rows']} test rows): max diff "
+          f"{parity['max_abs_diff']:.2g}{agreement}")
     print(f"Model: {result.onnx_path}  Card: {result.onnx_path.parent / 'model_card.json'}")
 
 

@@ -100,6 +100,13 @@ def build_model(spec: ModelSpec, config: Mapping[str, Any], task: str, seed: int
     return LabelledClassifier(estimator, tuple(classes)) if task != "regression" else estimator
 
 
+def train_rows(spec: ModelSpec, n_rows: int, seed: int) -> np.ndarray:
+    """Which of ``n_rows`` training rows the model fits on (all, or its ``max_train_rows``)."""
+    if spec.max_train_rows is None or n_rows <= spec.max_train_rows:
+        return np.arange(n_rows)
+    return np.sort(np.random.RandomState(seed).choice(n_rows, spec.max_train_rows, replace=False))
+
+
 def build_pipeline(columns: Sequence[ColumnInfo], features: ColumnTransformer, model: Any
                    ) -> Pipeline:
     return Pipeline([("coerce", InputCoercer(tuple(columns))), ("features", features),

@@ -102,28 +102,47 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         ray.init(num_cpus=num_cpus or os.cpu_count(), **options)
 
 
+class _Deadline(tune.Stopper):
+    """Ends the search early enough to refit the best trial so far within the budget."""
+
+    def __init__(self, deadline: float, collector: _Collector,
+                 reserve: Callable[[list[TrialRecord]], float]):
+        self.deadline, self.collector, self.reserve = deadline, collector, reserve
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        return False
+
+    def stop_all(self) -> bool:
+        records = list(self.collector.records.values())
+        return time.monotonic() >= self.deadline - self.reserve(records)
+
+
 def _trainable(config: dict, data: TrialData) -> None:
     tune.report(evaluate_config(config, data))
 
 
-def run_search(data: TrialData, searcher: Any, *, time_budget_s: float | None,
+def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
                max_trials: int | None, cpus_per_trial: float = 1.0,
+               reserve: Callable[[list[TrialRecord]], float] = lambda records: 0.0,
                on_record: Callable[[TrialRecord], None] | None = None) -> list[TrialRecord]:
-    """Run the search until the searcher is exhausted, ``max_trials`` or the time budget."""
+    """Run the search until the searcher is exhausted, ``max_trials`` or ``deadline``
+    (``time.monotonic()``) less ``reserve(records so far)`` seconds."""
     search_alg = searcher if isinstance(searcher, Searcher) else _SearcherAdapter(searcher)
     collector = _Collector(on_record)
     # One trial per free CPU slot; without this cap Tune queues many trials and churns actors.
     slots = max(1, int(ray.available_resources().get("CPU", 1) // cpus_per_trial))
     trainable = tune.with_resources(tune.with_parameters(_trainable, data=data),
                                     {"cpu": cpus_per_trial})
+    budget = None if deadline is None else max(1.0, deadline - time.monotonic())
+    stop = None if deadline is None else _Deadline(deadline, collector, reserve)
     with tempfile.TemporaryDirectory(prefix="automl_guide_tune_") as storage:
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(search_alg=search_alg, num_samples=max_trials or -1,
-                                        time_budget_s=time_budget_s, reuse_actors=True,
+                                        time_budget_s=budget, reuse_actors=True,
                                         max_concurrent_trials=slots),
             run_config=tune.RunConfig(
-                name="search", storage_path=storage, verbose=0, callbacks=[collector],
+                name="search", storage_path=storage, verbose=0, callbacks=[collector], stop=stop,
                 failure_config=tune.FailureConfig(max_failures=0),
                 checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False)))
         tuner.fit()

@@ -34,6 +34,10 @@ class ModelSpec:
         what the exported graph uses; labels are the arg-max of the probabilities.
     :param needs_scaling: whether numeric features must be standardized for this model (SVM,
         linear); trees get raw values, which keeps ONNX split decisions identical to the native ones.
+    :param max_train_rows: fit on at most this many rows (a seeded random subsample), in trials
+        and in the refit; for models whose cost grows faster than linearly (SVM). None: all rows.
+    :param relative_cost: rough cost of the default configuration relative to XGBoost's (1.0);
+        cheaper families' defaults are tried first, so a short budget still sees every family.
     :param description: one line for ``automl-guide plugins``.
     """
 
@@ -44,6 +48,8 @@ class ModelSpec:
     default_config: Callable[[str, int], Mapping[str, Any]] | None = None
     register_onnx: Callable[[], None] | None = None
     needs_scaling: bool = False
+    max_train_rows: int | None = None
+    relative_cost: float = 1.0
     description: str = ""
 
 

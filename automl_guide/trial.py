@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .metrics import Metric
-from .pipeline import build_model, model_output
+from .pipeline import build_model, model_output, train_rows
 from .specs import ModelSpec
 
 
@@ -52,7 +52,8 @@ def evaluate_config(config: Mapping[str, Any], data: TrialData) -> dict[str, Any
         scores = []
         for fold in data.folds[spec.needs_scaling]:
             model = build_model(spec, config, data.task, data.seed, data.classes)
-            model.fit(fold.X_train, fold.y_train)
+            rows = train_rows(spec, len(fold.y_train), data.seed)
+            model.fit(fold.X_train[rows], fold.y_train[rows])
             score = data.metric.fn(fold.y_val, model_output(model, fold.X_val, data.task))
             scores.append(score)
         score = float(np.mean(scores))

@@ -95,7 +95,7 @@ def main() -> None:
     search.ensure_ray()
     t_init = time.perf_counter() - start
     start = time.perf_counter()
-    records = search.run_search(data, FixedList(configs), time_budget_s=None,
+    records = search.run_search(data, FixedList(configs), deadline=None,
                                 max_trials=len(configs))
     t_tune = time.perf_counter() - start
 

@@ -29,5 +29,5 @@ def _build(config: Mapping[str, Any], task: str, seed: int) -> Any:
 @hookimpl
 def automl_guide_register_models(register):
     register(ModelSpec("linear", frozenset({"binary", "multiclass", "regression"}), _build, _space,
-                       _default, needs_scaling=True,
+                       _default, needs_scaling=True, relative_cost=0.1,
                        description="LogisticRegression / Ridge on standardized features"))

@@ -38,5 +38,5 @@ def _build(config: Mapping[str, Any], task: str, seed: int) -> Any:
 @hookimpl
 def automl_guide_register_models(register):
     register(ModelSpec("svm", frozenset({"binary", "multiclass", "regression"}), _build, _space,
-                       _default, needs_scaling=True,
+                       _default, needs_scaling=True, max_train_rows=4000, relative_cost=3.0,
                        description="scikit-learn SVC with calibrated probabilities / SVR"))

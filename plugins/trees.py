@@ -54,12 +54,12 @@ def automl_guide_register_models(register):
     register(ModelSpec(
         "decision_tree", ALL_TASKS, _build_tree, _tree_space,
         lambda task, n: {"max_depth": 8, "min_samples_leaf": 5, "max_features": 1.0},
-        description="scikit-learn DecisionTree; a fast, readable baseline"))
+        relative_cost=0.2, description="scikit-learn DecisionTree; a fast, readable baseline"))
     register(ModelSpec(
         "random_forest", ALL_TASKS,
         _forest_builder(ensemble.RandomForestClassifier, ensemble.RandomForestRegressor),
-        _forest_space, _forest_default, description="scikit-learn RandomForest"))
+        _forest_space, _forest_default, relative_cost=2.0, description="scikit-learn RandomForest"))
     register(ModelSpec(
         "extra_trees", ALL_TASKS,
         _forest_builder(ensemble.ExtraTreesClassifier, ensemble.ExtraTreesRegressor),
-        _forest_space, _forest_default, description="scikit-learn ExtraTrees"))
+        _forest_space, _forest_default, relative_cost=1.5, description="scikit-learn ExtraTrees"))
