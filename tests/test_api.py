@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from automl_guide import (ExportError, ModelSpec, PluginError, SearchError, fit_and_export,
+from automl_guide import (DataError, ExportError, ModelSpec, PluginError, SearchError, fit_and_export,
                           hookimpl, load)
 from automl_guide.card import validate_card
 
@@ -55,6 +55,13 @@ def test_labels_keep_their_original_values(tmp_path):
     assert result.card["class_labels"] == ["no", "yes"]
     assert set(result.predict(frame.drop(columns=["bought"]))) <= {"no", "yes"}
     assert result.onnx_path is None and result.onnx_bytes
+
+    rows = frame.drop(columns=["bought"]).head(5)
+    with pytest.raises(DataError, match=r"Missing column\(s\) 'price'.*'cost'"):
+        result.predict(rows.rename(columns={"price": "cost"}))
+    with pytest.raises(DataError, match=r"Column 'price' needs numbers.*row 1: 'cheap'"):
+        result.predict(rows.assign(price=["12.5", "cheap", "3", None, "7"]))
+    assert len(result.predict(rows.assign(price=["12.5", "1", "3", None, "7"]))) == 5
 
 
 def test_existing_run_is_not_overwritten_silently(tmp_path):

@@ -50,3 +50,19 @@ def test_model_plugin_contract(name: str, task: str, which: str):
     assert parity.passed and parity.max_abs_diff <= export.PROBABILITY_TOLERANCE
     if task != "regression":
         assert parity.label_agreement >= export.LABEL_AGREEMENT
+
+
+def test_export_beyond_tolerance_fails_loudly():
+    from automl_guide import ParityError
+
+    dataset = prepare(shop_frame(200, "binary"), "bought")
+    rows = np.arange(len(dataset.y))
+    plan = feature_plan(REGISTRY, dataset.columns)
+    spec = REGISTRY.model("linear")
+    exported = _refit(dataset, rows, plan, spec, {"C": 1.0}, seed=0)
+    other = _refit(dataset, rows, plan, spec, {"C": 0.001}, seed=0)  # a different model
+    graph = export.to_onnx(exported, dataset.columns, "binary", dataset.classes,
+                           [reg.spec for reg in REGISTRY.all()])
+    with pytest.raises(ParityError, match=r"max probability difference .* \(tolerance 0\.0001\)"):
+        export.check_parity(graph.SerializeToString(), other, dataset.features, dataset.columns,
+                            "binary", dataset.classes)
