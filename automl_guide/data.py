@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from .columns import ColumnInfo, profile_columns
 from .errors import DataError
@@ -133,6 +132,8 @@ def _usable_features(features: pd.DataFrame) -> tuple[pd.DataFrame, tuple[tuple[
 
 def test_split(y: np.ndarray, task: str, test_size: float, seed: int) -> tuple[np.ndarray, ...]:
     """Indices of the train and test rows; stratified for classification where possible."""
+    from sklearn.model_selection import train_test_split  # not on the predict-only path
+
     index = np.arange(len(y))
     stratify = y if task != "regression" and np.bincount(y).min() >= 2 else None
     train, test = train_test_split(index, test_size=test_size, random_state=seed, stratify=stratify)
@@ -142,6 +143,8 @@ def test_split(y: np.ndarray, task: str, test_size: float, seed: int) -> tuple[n
 def validation_splits(y: np.ndarray, task: str, strategy: str, folds: int, seed: int
                       ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Train/validation index pairs: one holdout (20 %) or ``folds``-fold CV, stratified."""
+    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
     if strategy == "auto":
         strategy = "cv" if len(y) <= CV_MAX_ROWS else "holdout"
     stratified = task != "regression" and np.bincount(y).min() >= max(2, folds if strategy == "cv"

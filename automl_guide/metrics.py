@@ -23,10 +23,6 @@ class Metric:
     def better(self, a: float, b: float) -> bool:
         return a > b if self.mode == "max" else a < b
 
-    @property
-    def worst(self) -> float:
-        return -np.inf if self.mode == "max" else np.inf
-
 
 def _labels(proba: np.ndarray) -> np.ndarray:
     return np.asarray(proba).argmax(axis=1)

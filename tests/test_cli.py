@@ -95,3 +95,13 @@ def test_third_party_plugin_installed_with_pip_competes_in_fit(tmp_path):
     assert fit.returncode == 0, fit.stderr
     board = pd.read_csv(tmp_path / "run" / "leaderboard.csv")
     assert "knn" in set(board["model"]) and (board["status"] == "ok").all()
+
+
+def test_import_and_predict_path_load_no_heavy_libraries():
+    code = ("import sys, automl_guide, automl_guide.cli, automl_guide.predictor, automl_guide.data;"
+            "print(sorted(m for m in ('ray', 'sklearn', 'onnx', 'skl2onnx', 'xgboost', 'torch')"
+            " if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
