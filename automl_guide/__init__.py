@@ -12,6 +12,7 @@ from typing import Any
 from .errors import (AutoMLGuideError, DataError, ExportError, ParityError, PluginError,
                      SearchError)
 from .hookspecs import hookimpl
+from .runtime import trial_device
 from .specs import FeatureContext, FeatureSpec, ModelSpec, SearcherSpec, SearchProblem
 
 __version__ = "0.1.0"
@@ -22,7 +23,7 @@ _LAZY = {"fit_and_export": "api", "FitResult": "api", "load": "predictor",
 __all__ = ["AutoMLGuideError", "DataError", "ExportError", "FeatureContext", "FeatureSpec",
            "FitResult", "ModelSpec", "ParityError", "PluginError", "PluginRegistry", "Predictor",
            "SearchError", "SearchProblem", "SearcherSpec", "fit_and_export", "hookimpl", "load",
-           "load_registry", "__version__"]
+           "load_registry", "trial_device", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

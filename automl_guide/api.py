@@ -27,6 +27,8 @@ from .trial import Fold, TrialData
 
 ARTIFACTS = ("model.onnx", "model_card.json", "leaderboard.csv")
 RESERVE_FRACTION = 0.1  # of the budget, kept for refit, evaluation and export
+ASHA_STAGES = 9  # iterative trials report after each ninth of their rounds/epochs: rungs 1, 3 of 9
+SCHEDULERS = ("none", "asha")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,9 @@ class FitConfig:
     test_size: float = 0.2
     address: str | None = None
     cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    scheduler: str = "none"
+    trial_time_limit: float | None = None
     overwrite: bool = False
     quiet: bool = False
 
@@ -82,7 +87,9 @@ def fit_and_export(data: pd.DataFrame | str | os.PathLike, target: str, *, task:
                    metric: str | None = None, out: str | os.PathLike | None = "automl_guide_run",
                    seed: int = 0, validation: str = "auto", folds: int = 5,
                    test_size: float = 0.2, address: str | None = None,
-                   cpus_per_trial: float = 1.0, overwrite: bool = False, quiet: bool = False,
+                   cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.0,
+                   scheduler: str = "none", trial_time_limit: float | None = None,
+                   overwrite: bool = False, quiet: bool = False,
                    plugins: Iterable[Any] = ()) -> FitResult:
     """Search model families with Ray Tune, refit the best and export it as one ONNX graph.
 
@@ -92,7 +99,8 @@ def fit_and_export(data: pd.DataFrame | str | os.PathLike, target: str, *, task:
     :param time_budget: seconds for the whole run (Ray start, refit and export included).
     :param max_trials: stop after this many trials (with ``time_budget``, whichever comes first).
     :param models: model plugin names to try; all that support the task when None.
-    :param searcher: searcher plugin name (``random``, ``grid`` or a third-party one).
+    :param searcher: searcher plugin name (``random``, ``grid``, ``tpe``, ``evolution`` or a
+        third-party one).
     :param metric: metric to optimise; ROC AUC, log loss or RMSE by task when None.
     :param out: directory for ``model.onnx``, ``model_card.json`` and ``leaderboard.csv``; None
         keeps everything in memory. An existing non-empty directory needs ``overwrite=True``.
@@ -101,11 +109,19 @@ def fit_and_export(data: pd.DataFrame | str | os.PathLike, target: str, *, task:
         ``holdout``; ``folds`` sets k.
     :param test_size: share of rows held out before the search for the final test metrics.
     :param address: a Ray cluster to join (else ``RAY_ADDRESS``, else a local Ray).
+    :param cpus_per_trial: CPUs each trial reserves; as many trials run at once as fit.
+    :param gpus_per_trial: GPUs each trial of a GPU-capable family (XGBoost, ANN) reserves;
+        such trials run on CUDA where it works and fall back to the CPU with a warning.
+    :param scheduler: ``none``, or ``asha`` to stop poor trials of iterative families (XGBoost
+        rounds, ANN epochs) early with Ray Tune's ASHA scheduler.
+    :param trial_time_limit: seconds after which a trial is stopped and recorded as ``timeout``;
+        None: half the search time when there is a ``time_budget``.
     :param plugins: extra plugin objects registered in-process beside the installed ones.
     """
     config = FitConfig(target, task, time_budget, max_trials, tuple(models) if models else None,
                        searcher, metric, Path(out) if out is not None else None, seed, validation,
-                       folds, test_size, address, cpus_per_trial, overwrite, quiet)
+                       folds, test_size, address, cpus_per_trial, gpus_per_trial, scheduler,
+                       trial_time_limit, overwrite, quiet)
     return run(data, config, load_registry(plugins))
 
 
@@ -113,6 +129,9 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
         registry: PluginRegistry) -> FitResult:
     start = time.monotonic()
     deadline = start + config.time_budget if config.time_budget else None
+    if config.scheduler not in SCHEDULERS:
+        raise SearchError(f"Unknown scheduler {config.scheduler!r}; choose one of "
+                          f"{', '.join(SCHEDULERS)}.")
     if config.out is not None:
         _check_out_dir(config.out, config.overwrite)
     frame = data if isinstance(data, pd.DataFrame) else load_table(data)
@@ -124,7 +143,8 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
     splits = validation_splits(dataset.y[train], dataset.task, config.validation, config.folds,
                                config.seed)
     plan = feature_plan(registry, dataset.columns)
-    trial_data = _trial_data(dataset, train, splits, plan, specs, metric, config.seed)
+    trial_data = _trial_data(dataset, train, splits, plan, specs, metric, config.seed,
+                             ASHA_STAGES if config.scheduler == "asha" else 1)
     progress.say(f"automl-guide: {dataset.task} on {len(dataset.y)} rows x "
                  f"{len(dataset.columns)} columns; {len(specs)} model families; "
                  f"{len(splits)}-split validation; metric {metric.name}")
@@ -165,7 +185,8 @@ def _model_specs(registry: PluginRegistry, names: Sequence[str] | None, task: st
 
 
 def _trial_data(dataset: Dataset, train: np.ndarray, splits: Sequence, plan: Mapping,
-                specs: Mapping[str, ModelSpec], metric: Metric, seed: int) -> TrialData:
+                specs: Mapping[str, ModelSpec], metric: Metric, seed: int,
+                stages: int = 1) -> TrialData:
     typed = coerce_frame(dataset.features.iloc[train], dataset.columns)
     y = dataset.y[train]
     folds: dict[bool, list[Fold]] = {}
@@ -179,7 +200,7 @@ def _trial_data(dataset: Dataset, train: np.ndarray, splits: Sequence, plan: Map
                 y[fit_rows],
                 np.asarray(features.transform(typed.iloc[val_rows]), dtype=np.float32),
                 y[val_rows]))
-    return TrialData(folds, dict(specs), dataset.task, dataset.classes, metric, seed)
+    return TrialData(folds, dict(specs), dataset.task, dataset.classes, metric, seed, stages)
 
 
 def _search(data: TrialData, specs: Mapping[str, ModelSpec], registry: PluginRegistry,
@@ -193,14 +214,18 @@ def _search(data: TrialData, specs: Mapping[str, ModelSpec], registry: PluginReg
         metric=metric.name, mode=metric.mode, seed=config.seed, max_trials=config.max_trials)
     searcher = registry.searcher(config.searcher).build(problem)
     search.ensure_ray(config.address)
-    search_deadline = None
+    search_deadline, trial_limit = None, config.trial_time_limit
     if deadline is not None:
         search_deadline = deadline - max(3.0, RESERVE_FRACTION * config.time_budget)
-        progress.say(f"Ray ready; searching for {search_deadline - time.monotonic():.0f} s "
-                     f"with {config.searcher!r}")
+        seconds = search_deadline - time.monotonic()
+        trial_limit = trial_limit or max(5.0, seconds / 2)
+        progress.say(f"Ray ready; searching for {seconds:.0f} s with {config.searcher!r}"
+                     f"{' and ASHA' if config.scheduler == 'asha' else ''}")
     n_splits = len(data.folds[next(iter(data.folds))])
     return search.run_search(data, searcher, deadline=search_deadline,
                              max_trials=config.max_trials, cpus_per_trial=config.cpus_per_trial,
+                             gpus_per_trial=config.gpus_per_trial, scheduler=config.scheduler,
+                             mode=metric.mode, trial_time_limit=trial_limit,
                              reserve=lambda records: _refit_reserve(records, metric, n_splits),
                              on_record=progress.trial)
 
@@ -221,15 +246,19 @@ def _refit_reserve(records: Sequence, metric: Metric, n_splits: int) -> float:
 def leaderboard(records: Sequence, metric: Metric) -> pd.DataFrame:
     """Trials best first (failed ones last, with their error)."""
     rows = [{"model": r.model, metric.name: r.score, "status": r.status,
+             "early_stopped": bool(r.early_stopped),
              "fit_seconds": round(r.fit_seconds, 3), "finished_at_s": round(r.finished_at, 2),
              "config": json.dumps(dict(r.config), sort_keys=True, default=str),
-             "error": r.error, "trial_id": r.trial_id} for r in records]
-    board = pd.DataFrame(rows, columns=["model", metric.name, "status", "fit_seconds",
-                                        "finished_at_s", "config", "error", "trial_id"])
+             "error": r.error, "node": r.node, "trial_id": r.trial_id} for r in records]
+    columns = ["model", metric.name, "status", "early_stopped", "fit_seconds", "finished_at_s",
+               "config", "error", "node", "trial_id"]
+    board = pd.DataFrame(rows, columns=columns).astype({"early_stopped": bool})
     ok = (board["status"] == "ok") & np.isfinite(board[metric.name].astype(float))
     key = board[metric.name].astype(float) * (-1 if metric.mode == "max" else 1)
+    # Completed trials first: an early-stopped trial's score is that of a partly trained model.
     board = board.assign(_failed=~ok, _key=key.where(ok, np.inf))
-    board = board.sort_values(["_failed", "_key", "finished_at_s"], kind="stable")
+    board = board.sort_values(["_failed", "early_stopped", "_key", "finished_at_s"],
+                              kind="stable")
     board = board.drop(columns=["_failed", "_key"]).reset_index(drop=True)
     board.insert(0, "rank", np.arange(1, len(board) + 1))
     return board
@@ -269,7 +298,7 @@ def _finish(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Seque
             or reg.kind == "model" and reg.name == best["model"]
             or reg.kind == "searcher" and reg.name == config.searcher]
     graph = export.to_onnx(pipeline, dataset.columns, dataset.task, dataset.classes,
-                           [reg.spec for reg in used])
+                           [reg.spec for reg in used], specs[best["model"]])
     parity = export.check_parity(graph.SerializeToString(), pipeline, test_frame,
                                  dataset.columns, dataset.task, dataset.classes)
     card = build_card(dataset, train, test, splits, board, metric, config, test_metrics,
@@ -310,7 +339,8 @@ def build_card(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Se
         "test_metrics": dict(test_metrics),
         "best": {"model": best["model"], "config": json.loads(best["config"])},
         "leaderboard": _summary(board, metric),
-        "search": {"searcher": config.searcher, "trials": int(len(board)),
+        "search": {"searcher": config.searcher, "scheduler": config.scheduler,
+                   "trials": int(len(board)),
                    "failed": int((board["status"] != "ok").sum()), "seed": config.seed,
                    "time_budget_s": config.time_budget, "max_trials": config.max_trials,
                    "wall_seconds": round(seconds, 2)},

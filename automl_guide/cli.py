@@ -25,14 +25,21 @@ def _add_fit_options(parser: argparse.ArgumentParser, *, data: bool = True) -> N
                         help="seconds for the whole run, Ray start and export included (60)")
     parser.add_argument("--max-trials", type=int, metavar="N")
     parser.add_argument("--models", help="comma-separated model plugin names (default: all)")
-    parser.add_argument("--searcher", default="random", help="searcher plugin (random, grid)")
+    parser.add_argument("--searcher", default="random",
+                        help="searcher plugin: random, grid, tpe, evolution, or a third-party one")
+    parser.add_argument("--scheduler", choices=["none", "asha"], default="none",
+                        help="asha: stop poor XGBoost/ANN trials early (Ray Tune's ASHA)")
     parser.add_argument("--metric", help="roc_auc, log_loss, accuracy, f1, rmse, mae, r2, ...")
     parser.add_argument("--out", default="automl_guide_run", metavar="DIR")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--validation", choices=["auto", "holdout", "cv"], default="auto")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS or local)")
-    parser.add_argument("--cpus-per-trial", type=float, default=1.0)
+    parser.add_argument("--cpus-per-trial", type=float, default=1.0, metavar="N")
+    parser.add_argument("--gpus-per-trial", type=float, default=0.0, metavar="N",
+                        help="GPUs per XGBoost/ANN trial (CPU fallback with a warning)")
+    parser.add_argument("--trial-time-limit", type=float, metavar="S",
+                        help="stop a trial after S seconds (default: half the search time)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run in DIR")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -75,13 +82,17 @@ def _fit_kwargs(args: argparse.Namespace) -> dict:
                 models=[m.strip() for m in args.models.split(",")] if args.models else None,
                 searcher=args.searcher, metric=args.metric, out=args.out, seed=args.seed,
                 validation=args.validation, folds=args.folds, address=args.address,
-                cpus_per_trial=args.cpus_per_trial, overwrite=args.overwrite, quiet=args.quiet)
+                cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
+                scheduler=args.scheduler, trial_time_limit=args.trial_time_limit,
+                overwrite=args.overwrite, quiet=args.quiet)
 
 
 def _show(result) -> None:
     import pandas as pd
 
     board = result.leaderboard.drop(columns=["config", "trial_id"])
+    if board["node"].nunique() <= 1:  # one machine: the node says nothing
+        board = board.drop(columns=["node"])
     best_per_family = board[board["status"] == "ok"].drop_duplicates("model")
     with pd.option_context("display.width", 140, "display.max_columns", 20):
         print("Leaderboard (best trial of each model family):")

@@ -37,41 +37,91 @@ def onnx_label_values(classes: Sequence[Any]) -> np.ndarray:
 
 
 def to_onnx(pipeline: Pipeline, columns: Sequence[ColumnInfo], task: str,
-            classes: Sequence[Any], plugin_specs: Iterable[Any]) -> onnx.ModelProto:
-    """Convert a fitted native pipeline (see :func:`automl_guide.pipeline.build_pipeline`)."""
-    from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import FloatTensorType, Int64TensorType, StringTensorType
+            classes: Sequence[Any], plugin_specs: Iterable[Any],
+            model_spec: Any = None) -> onnx.ModelProto:
+    """Convert a fitted native pipeline (see :func:`automl_guide.pipeline.build_pipeline`).
 
+    ``model_spec`` is the exported family's :class:`~automl_guide.ModelSpec`; when it has an
+    ``onnx_graph`` (a network skl2onnx cannot convert) that graph is composed after the feature
+    graph, else skl2onnx converts features and estimator together."""
     for spec in plugin_specs:
         if getattr(spec, "register_onnx", None):
             spec.register_onnx()
-    tensor_types = {"float": FloatTensorType, "int64": Int64TensorType, "string": StringTensorType}
     model = pipeline.named_steps["model"]
     estimator = model if task == "regression" else model.estimator_
-    inner = Pipeline([("features", pipeline.named_steps["features"]), ("model", estimator)])
-    inputs = [(c.onnx_name, tensor_types[c.onnx_type]([None, 1])) for c in columns]
-    options = {} if task == "regression" else {id(estimator): {"zipmap": False}}
+    inputs = _initial_types(columns)
+    graph_fn = getattr(model_spec, "onnx_graph", None)
     try:
         with warnings.catch_warnings():  # converters read attributes scikit-learn deprecates
             warnings.simplefilter("ignore", FutureWarning)
-            graph = convert_sklearn(inner, initial_types=inputs, target_opset=OPSET,
-                                    options=options)
+            if graph_fn is None:
+                graph, output = _convert_whole(pipeline.named_steps["features"], estimator,
+                                               inputs, task)
+            else:
+                graph, output = _compose(pipeline.named_steps["features"], graph_fn(estimator),
+                                         inputs)
+    except ExportError:
+        raise
     except Exception as exc:
-        raise ExportError(f"skl2onnx could not convert {type(estimator).__name__}: "
+        raise ExportError(f"Could not convert {type(estimator).__name__} to ONNX: "
                           f"{type(exc).__name__}: {exc}") from exc
     names = [i.name for i in graph.graph.input]
     if names != [c.onnx_name for c in columns]:
         raise ExportError(f"ONNX inputs {names} differ from the planned names "
                           f"{[c.onnx_name for c in columns]}.")
     if task == "regression":
-        _finish_regression(graph)
+        _finish_regression(graph, output)
     else:
         seen = np.asarray(estimator.classes_, dtype=np.int64)
-        _finish_classification(graph, onnx_label_values(classes), seen)
+        _finish_classification(graph, output, onnx_label_values(classes), seen)
     _prune(graph)
     graph.producer_name = "automl-guide"
     onnx.checker.check_model(graph)
     return graph
+
+
+def _initial_types(columns: Sequence[ColumnInfo]) -> list:
+    from skl2onnx.common.data_types import FloatTensorType, Int64TensorType, StringTensorType
+
+    tensor_types = {"float": FloatTensorType, "int64": Int64TensorType, "string": StringTensorType}
+    return [(c.onnx_name, tensor_types[c.onnx_type]([None, 1])) for c in columns]
+
+
+def _convert_whole(features: Any, estimator: Any, inputs: list, task: str
+                   ) -> tuple[onnx.ModelProto, str]:
+    """skl2onnx over ``Pipeline(features, estimator)``; the name of the raw model output."""
+    from skl2onnx import convert_sklearn
+
+    inner = Pipeline([("features", features), ("model", estimator)])
+    options = {} if task == "regression" else {id(estimator): {"zipmap": False}}
+    graph = convert_sklearn(inner, initial_types=inputs, target_opset=OPSET, options=options)
+    return graph, graph.graph.output[0].name if task == "regression" else "probabilities"
+
+
+def _compose(features: Any, network: onnx.ModelProto, inputs: list
+             ) -> tuple[onnx.ModelProto, str]:
+    """The feature graph (skl2onnx, at the network's opset when that is newer) feeding the
+    network graph: one graph, whose output is the network's."""
+    from skl2onnx import convert_sklearn
+
+    if len(network.graph.input) != 1 or len(network.graph.output) != 1:
+        raise ExportError("a model plugin's onnx_graph must have exactly one input and one "
+                          f"output; it has {len(network.graph.input)} and "
+                          f"{len(network.graph.output)}")
+    opsets = {o.domain or "": o.version for o in network.opset_import}
+    target = {**OPSET, "": max(OPSET[""], opsets.get("", OPSET[""]))}
+    head = convert_sklearn(features, initial_types=inputs, target_opset=target)
+    if opsets.get("", 0) < target[""]:
+        from onnx import version_converter
+
+        network = version_converter.convert_version(network, target[""])
+    ir_version = max(head.ir_version, network.ir_version)
+    head.ir_version = network.ir_version = ir_version
+    out = network.graph.output[0].name
+    merged = onnx.compose.merge_models(
+        head, network, io_map=[(head.graph.output[0].name, network.graph.input[0].name)],
+        prefix2="automl_guide_net_")
+    return merged, f"automl_guide_net_{out}"
 
 
 def _take_output(graph: onnx.ModelProto, name: str) -> None:
@@ -85,16 +135,17 @@ def _take_output(graph: onnx.ModelProto, name: str) -> None:
     del graph.graph.output[:]
 
 
-def _finish_regression(graph: onnx.ModelProto) -> None:
-    _take_output(graph, graph.graph.output[0].name)
+def _finish_regression(graph: onnx.ModelProto, output: str) -> None:
+    _take_output(graph, output)
     shape = numpy_helper.from_array(np.array([-1], dtype=np.int64), "automl_guide_flat")
     graph.graph.initializer.append(shape)
     graph.graph.node.append(helper.make_node("Reshape", [_RAW, shape.name], ["value"]))
     graph.graph.output.append(helper.make_tensor_value_info("value", TensorProto.FLOAT, [None]))
 
 
-def _finish_classification(graph: onnx.ModelProto, labels: np.ndarray, seen: np.ndarray) -> None:
-    _take_output(graph, "probabilities")
+def _finish_classification(graph: onnx.ModelProto, output: str, labels: np.ndarray,
+                           seen: np.ndarray) -> None:
+    _take_output(graph, output)
     nodes, inits = graph.graph.node, graph.graph.initializer
     probs = _RAW
     if len(seen) < len(labels):  # classes absent from the training rows get probability 0

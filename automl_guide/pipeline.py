@@ -53,6 +53,12 @@ class LabelledClassifier(ClassifierMixin, BaseEstimator):
         self.estimator_ = clone(self.estimator).fit(X, y)
         return self
 
+    def fit_stages(self, fit_stages: Any, X: Any, y: np.ndarray, stages: int) -> Any:
+        """Like :meth:`fit`, through a model plugin's ``fit_stages`` iterator."""
+        self.classes_ = np.asarray(self.classes, dtype=object)
+        self.estimator_ = clone(self.estimator)
+        return fit_stages(self.estimator_, X, y, stages)
+
     def predict_proba(self, X: Any) -> np.ndarray:
         proba = self.estimator_.predict_proba(X)
         seen = np.asarray(self.estimator_.classes_, dtype=int)

@@ -1,18 +1,26 @@
 """Search stage: every trial runs through Ray Tune. The only module that imports ray.
 
-Data reaches the workers once, through Ray's object store (``tune.with_parameters``); actors are
-reused between trials and Tune's automatic result loggers are off, so the per-trial overhead stays
-small (see ``benchmarks/overhead.py``). A local Ray starts with this machine's CPUs unless
-``address`` (or ``RAY_ADDRESS``) names a cluster to join.
+Data reaches the workers once, through Ray's object store (``tune.with_parameters``), so a trial
+runs the same on any node of a cluster; actors are reused between trials and Tune's automatic
+result loggers are off, so the per-trial overhead stays small (see ``benchmarks/overhead.py``). A
+local Ray starts with this machine's CPUs unless ``address`` (or ``RAY_ADDRESS``) names a cluster.
+
+The budget is enforced here: no family may use more than its share of the workers' time, a trial
+running past the per-trial limit is stopped, and when the search deadline comes every running
+trial's actor is killed (Tune would otherwise wait for trials that never report again). With
+``scheduler="asha"`` iterative families report after each share of their training and Ray Tune's
+ASHA scheduler stops the poor ones early.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+import warnings
+from typing import Any, Callable, Iterator, Mapping
 
 # Before ray is imported: no result-logger files per trial, no usage reporting, quiet output.
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
@@ -26,7 +34,11 @@ import ray  # noqa: E402
 from ray import tune  # noqa: E402
 from ray.tune.search import Searcher  # noqa: E402
 
+from .runtime import choose_device  # noqa: E402
 from .trial import TrialData, evaluate_config  # noqa: E402
+
+SCHEDULERS = ("none", "asha")
+ASHA_REDUCTION = 3
 
 
 @dataclass(frozen=True)
@@ -37,37 +49,103 @@ class TrialRecord:
     model: str
     config: Mapping[str, Any]
     score: float
-    status: str
+    status: str  # ok | error | timeout
     error: str = ""
     fit_seconds: float = 0.0
     finished_at: float = 0.0  # seconds since the search started
+    early_stopped: bool = False  # ASHA or the deadline stopped it; the score is from then
+    node: str = ""
 
 
 @dataclass
 class _Collector(tune.Callback):
+    """Keeps each trial's latest result, announces finished trials, enforces the deadline and
+    the per-trial limit by killing the actors of trials that run past them."""
+
+    stages: int = 1
+    expired: Callable[[], bool] = lambda: False
+    trial_limit: float | None = None
     on_record: Callable[[TrialRecord], None] | None = None
     records: dict[str, TrialRecord] = field(default_factory=dict)
+    latest: dict[str, dict] = field(default_factory=dict)
+    started: dict[str, tuple[float, dict]] = field(default_factory=dict)
+    killed: dict[str, str] = field(default_factory=dict)
+    notes: set = field(default_factory=set)
+    swept: bool = False
     start: float = field(default_factory=time.monotonic)
 
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any):
+        self.started[trial.trial_id] = (time.monotonic(), dict(trial.config))
+
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any):
-        self._add(TrialRecord(trial.trial_id, result.get("model", "?"), _params(trial.config),
-                              float(result.get("score", float("nan"))), result.get("status", "ok"),
-                              result.get("error", ""), float(result.get("fit_seconds", 0.0)),
-                              time.monotonic() - self.start))
+        self.latest[trial.trial_id] = result
+        if result.get("note"):
+            self.notes.add(result["note"])
+        if int(result.get("stage", self.stages)) >= self.stages:
+            self._finish(trial.trial_id, trial.config)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any):
+        self._finish(trial.trial_id, trial.config)  # stopped by ASHA after its last report
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any):
-        # The trainable catches its own exceptions, so this is a killed worker or a lost node.
-        message = str(getattr(trial, "error_message", "") or "the trial's worker died")
-        self._add(TrialRecord(trial.trial_id, trial.config.get("model", "?"),
-                              _params(trial.config), float("nan"), "error",
-                              message.strip().splitlines()[-1][:500], 0.0,
-                              time.monotonic() - self.start))
+        # The trainable catches its own exceptions: this is a killed worker or a lost node.
+        message = self.killed.get(trial.trial_id) or _error_message(trial)
+        self._finish(trial.trial_id, trial.config, message)
 
-    def _add(self, record: TrialRecord) -> None:
-        if record.trial_id not in self.records:
-            self.records[record.trial_id] = record
-            if self.on_record:
-                self.on_record(record)
+    def on_step_begin(self, iteration: int, trials: list, **info: Any):
+        now, expired = time.monotonic(), self.expired()
+        self.swept = expired  # the stopper ends the search only after this sweep
+        for trial in trials:
+            if trial.status != "RUNNING" or trial.trial_id in self.killed:
+                continue
+            began = self.started.get(trial.trial_id, (now, None))[0]
+            if expired:
+                reason = "stopped when the search's time budget ran out"
+            elif self.trial_limit is not None and now - began > self.trial_limit:
+                reason = f"ran past the per-trial time limit of {self.trial_limit:.0f} s"
+            else:
+                continue
+            actor = getattr(getattr(trial, "temporary_state", None), "ray_actor", None)
+            if actor is not None:
+                self.killed[trial.trial_id] = reason
+                ray.kill(actor)
+
+    def _finish(self, trial_id: str, config: Mapping[str, Any], error: str = "") -> None:
+        if trial_id in self.records:
+            return
+        result = self.latest.get(trial_id)
+        now = time.monotonic() - self.start
+        began = self.started.get(trial_id, (None, None))[0]
+        if result is not None and result.get("status") == "ok":  # possibly stopped early
+            stopped = int(result.get("stage", self.stages)) < self.stages
+            record = TrialRecord(trial_id, result["model"], _params(config), float(result["score"]),
+                                 "ok", error if stopped else "", float(result["fit_seconds"]), now,
+                                 stopped, result.get("node", ""))
+        elif result is not None:
+            record = TrialRecord(trial_id, result.get("model", "?"), _params(config),
+                                 float("nan"), "error", result.get("error", ""),
+                                 float(result.get("fit_seconds", 0.0)), now, False,
+                                 result.get("node", ""))
+        else:
+            status = "timeout" if trial_id in self.killed or self.expired() else "error"
+            seconds = (time.monotonic() - began) if began is not None else 0.0
+            record = TrialRecord(trial_id, config.get("model", "?"), _params(config),
+                                 float("nan"), status, error or "the trial's worker died",
+                                 seconds, now)
+        self.records[trial_id] = record
+        if self.on_record:
+            self.on_record(record)
+
+    def finish_all(self) -> None:
+        """Trials Tune ended without a last word (stopped at the deadline): record them."""
+        for trial_id, (_, config) in list(self.started.items()):
+            self._finish(trial_id, config, self.killed.get(
+                trial_id, "stopped when the search's time budget ran out"))
+
+
+def _error_message(trial: Any) -> str:
+    message = str(getattr(trial, "error_message", "") or "the trial's worker died")
+    return message.strip().splitlines()[-1][:500]
 
 
 def _params(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -75,22 +153,60 @@ def _params(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class _SearcherAdapter(Searcher):
-    """Ray Tune's Searcher interface over a plugin searcher's ``suggest``/``on_trial_complete``."""
+    """Ray Tune's Searcher interface over a plugin searcher, sharing the workers' time fairly:
+    with three or more families none may use more than ``2 / families`` of it, so a slow family
+    (the SVM on large data, the ANN) cannot eat the budget. Suggestions of a family over its
+    share are declined (reported to the searcher as failed) and the searcher asked again."""
 
-    def __init__(self, inner: Any):
+    def __init__(self, inner: Any, families: int, worker_seconds: float | None):
         super().__init__()
         self.inner = inner
+        share = 1.0 if families < 3 else 2.0 / families
+        self.cap = None if worker_seconds is None else share * worker_seconds
+        self.spent: dict[str, float] = {}
+        self.running: dict[str, tuple[str, float]] = {}
+        self.inner_ids: dict[str, str] = {}
 
     def suggest(self, trial_id: str) -> dict | None:
-        config = self.inner.suggest(trial_id)
-        return Searcher.FINISHED if config is None else config
+        config = None
+        for attempt in range(20):  # a declined suggestion gets a fresh id for the searcher
+            inner_id = trial_id if attempt == 0 else f"{trial_id}-declined{attempt}"
+            config = self.inner.suggest(inner_id)
+            if config is None:
+                return Searcher.FINISHED
+            if not self._over_share(config.get("model")):
+                break
+            self.inner.on_trial_complete(inner_id, result=None, error=True)
+        self.inner_ids[trial_id] = inner_id
+        self.running[trial_id] = (config.get("model"), time.monotonic())
+        return config
+
+    def _over_share(self, family: str | None) -> bool:
+        if self.cap is None:
+            return False
+        now = time.monotonic()
+        used = self.spent.get(family, 0.0) + sum(now - t for f, t in self.running.values()
+                                                 if f == family)
+        return used > self.cap
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if hasattr(self.inner, "on_trial_result"):
+            self.inner.on_trial_result(self.inner_ids.get(trial_id, trial_id), result)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
-        self.inner.on_trial_complete(trial_id, result=result, error=error)
+        family, began = self.running.pop(trial_id, (None, time.monotonic()))
+        if family is not None:
+            self.spent[family] = self.spent.get(family, 0.0) + time.monotonic() - began
+        failed = error or result is None or result.get("status") != "ok"
+        self.inner.on_trial_complete(self.inner_ids.pop(trial_id, trial_id), result=result,
+                                     error=failed)
 
 
-def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
-    """Start (or join) Ray once per process; an existing session is reused."""
+def ensure_ray(address: str | None = None, num_cpus: int | None = None,
+               num_gpus: int | None = None) -> None:
+    """Start (or join) Ray once per process; an existing session is reused. ``address`` (else
+    ``RAY_ADDRESS``) joins a running cluster; otherwise a local Ray starts with this machine's
+    CPUs (and ``num_gpus`` logical GPUs when given, else the GPUs Ray detects)."""
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS") or None
@@ -99,51 +215,103 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     if address:
         ray.init(address=address, **options)
     else:
-        ray.init(num_cpus=num_cpus or os.cpu_count(), **options)
+        ray.init(num_cpus=num_cpus or os.cpu_count(), num_gpus=num_gpus, **options)
 
 
 class _Deadline(tune.Stopper):
     """Ends the search early enough to refit the best trial so far within the budget."""
 
-    def __init__(self, deadline: float, collector: _Collector,
+    def __init__(self, deadline: float | None, collector: _Collector,
                  reserve: Callable[[list[TrialRecord]], float]):
         self.deadline, self.collector, self.reserve = deadline, collector, reserve
+
+    def expired(self) -> bool:
+        if self.deadline is None:
+            return False
+        records = list(self.collector.records.values())
+        return time.monotonic() >= self.deadline - self.reserve(records)
 
     def __call__(self, trial_id: str, result: dict) -> bool:
         return False
 
     def stop_all(self) -> bool:
-        records = list(self.collector.records.values())
-        return time.monotonic() >= self.deadline - self.reserve(records)
+        # Only after the collector killed the running trials: Tune's own stop waits for them.
+        return self.expired() and self.collector.swept
 
 
 def _trainable(config: dict, data: TrialData) -> None:
-    tune.report(evaluate_config(config, data))
+    device, note = choose_device(ray.get_gpu_ids())
+    extra = {"node": ray.get_runtime_context().get_node_id()[:12], "note": note}
+    result = evaluate_config(config, data, device=device,
+                             report=lambda partial: tune.report({**partial, **extra}))
+    tune.report({**result, **extra})
+
+
+@contextlib.contextmanager
+def _quiet_ray() -> Iterator[None]:
+    """Tune logs every killed or stopped trial with a traceback; our leaderboard says it."""
+    loggers = [logging.getLogger(name) for name in ("ray.tune", "ray.air", "ray.train")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
-               max_trials: int | None, cpus_per_trial: float = 1.0,
+               max_trials: int | None, cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.0,
+               scheduler: str = "none", mode: str = "max", trial_time_limit: float | None = None,
                reserve: Callable[[list[TrialRecord]], float] = lambda records: 0.0,
                on_record: Callable[[TrialRecord], None] | None = None) -> list[TrialRecord]:
     """Run the search until the searcher is exhausted, ``max_trials`` or ``deadline``
-    (``time.monotonic()``) less ``reserve(records so far)`` seconds."""
-    search_alg = searcher if isinstance(searcher, Searcher) else _SearcherAdapter(searcher)
-    collector = _Collector(on_record)
+    (``time.monotonic()``) less ``reserve(records so far)`` seconds.
+
+    Families whose spec says ``uses_gpu`` request ``gpus_per_trial`` GPUs from Ray; with
+    ``scheduler="asha"`` ``data.stages`` should be above 1 so that iterative families report
+    along the way."""
+    if scheduler not in SCHEDULERS:
+        raise ValueError(f"unknown scheduler {scheduler!r}; choose from {', '.join(SCHEDULERS)}")
     # One trial per free CPU slot; without this cap Tune queues many trials and churns actors.
     slots = max(1, int(ray.available_resources().get("CPU", 1) // cpus_per_trial))
-    trainable = tune.with_resources(tune.with_parameters(_trainable, data=data),
-                                    {"cpu": cpus_per_trial})
-    budget = None if deadline is None else max(1.0, deadline - time.monotonic())
-    stop = None if deadline is None else _Deadline(deadline, collector, reserve)
-    with tempfile.TemporaryDirectory(prefix="automl_guide_tune_") as storage:
+    search_seconds = None if deadline is None else max(1.0, deadline - time.monotonic())
+    if isinstance(searcher, Searcher):
+        search_alg = searcher
+    else:
+        search_alg = _SearcherAdapter(searcher, len(data.models),
+                                      None if search_seconds is None else slots * search_seconds)
+    collector = _Collector(stages=data.stages, trial_limit=trial_time_limit, on_record=on_record)
+    stop = _Deadline(deadline, collector, reserve)
+    collector.expired = stop.expired
+    gpu_families = {name for name, spec in data.models.items() if spec.uses_gpu}
+
+    def resources(config: dict) -> dict[str, float]:
+        gpus = gpus_per_trial if config.get("model") in gpu_families else 0
+        return {"cpu": cpus_per_trial, "gpu": gpus}
+
+    trainable = tune.with_resources(tune.with_parameters(_trainable, data=data), resources)
+    asha = None
+    if scheduler == "asha":
+        from ray.tune.schedulers import ASHAScheduler
+
+        asha = ASHAScheduler(time_attr="stage", metric="score", mode=mode,
+                             max_t=max(data.stages, 1), grace_period=1,
+                             reduction_factor=ASHA_REDUCTION)
+    with tempfile.TemporaryDirectory(prefix="automl_guide_tune_") as storage, _quiet_ray():
         tuner = tune.Tuner(
             trainable,
-            tune_config=tune.TuneConfig(search_alg=search_alg, num_samples=max_trials or -1,
-                                        time_budget_s=budget, reuse_actors=True,
+            tune_config=tune.TuneConfig(search_alg=search_alg, scheduler=asha,
+                                        num_samples=max_trials or -1,
+                                        reuse_actors=True,
                                         max_concurrent_trials=slots),
             run_config=tune.RunConfig(
                 name="search", storage_path=storage, verbose=0, callbacks=[collector], stop=stop,
                 failure_config=tune.FailureConfig(max_failures=0),
                 checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False)))
         tuner.fit()
+    collector.finish_all()
+    for note in sorted(collector.notes):
+        warnings.warn(note, RuntimeWarning, stacklevel=2)
     return list(collector.records.values())

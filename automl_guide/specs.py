@@ -38,6 +38,19 @@ class ModelSpec:
         and in the refit; for models whose cost grows faster than linearly (SVM). None: all rows.
     :param relative_cost: rough cost of the default configuration relative to XGBoost's (1.0);
         cheaper families' defaults are tried first, so a short budget still sees every family.
+    :param fit_stages: ``fit_stages(estimator, X, y, stages) -> iterator`` for iterative models
+        (boosting rounds, epochs): trains in up to ``stages`` equal shares of the configured
+        iterations, yielding after each, the estimator able to predict between yields. With it,
+        a trial reports its validation score after each share and Ray Tune's ASHA scheduler
+        can stop a poor trial early. None: the model trains in one go and reports once.
+    :param onnx_graph: ``onnx_graph(estimator) -> onnx.ModelProto`` for estimators skl2onnx
+        cannot convert (a Keras network): one float input ``[N, n_features]`` (the feature
+        plugins' output) and one output, ``probabilities`` ``[N, K]`` over the classes seen in
+        training, or the regression value ``[N, 1]``. The export stage composes it after the
+        feature graph into one graph. None: the estimator goes through skl2onnx.
+    :param uses_gpu: trials may use a GPU. When the user asks for GPUs per trial, this family's
+        trials request them from Ray, and :func:`automl_guide.trial_device` tells ``build``
+        whether to use ``"cuda"`` or ``"cpu"``.
     :param description: one line for ``automl-guide plugins``.
     """
 
@@ -50,6 +63,9 @@ class ModelSpec:
     needs_scaling: bool = False
     max_train_rows: int | None = None
     relative_cost: float = 1.0
+    fit_stages: Callable[[Any, Any, Any, int], Any] | None = None
+    onnx_graph: Callable[[Any], Any] | None = None
+    uses_gpu: bool = False
     description: str = ""
 
 

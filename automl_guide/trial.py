@@ -8,12 +8,13 @@ from __future__ import annotations
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from .metrics import Metric
-from .pipeline import build_model, model_output, train_rows
+from .pipeline import LabelledClassifier, build_model, model_output, train_rows
+from .runtime import using_device
 from .specs import ModelSpec
 
 
@@ -32,7 +33,8 @@ class TrialData:
     """Everything a trial needs, shipped once to the workers through Ray's object store.
 
     ``folds[needs_scaling]`` holds the splits preprocessed by the feature plugins, fitted on each
-    split's training rows only, so trials spend their time fitting models.
+    split's training rows only, so trials spend their time fitting models. ``stages`` > 1 makes
+    iterative families (those with ``fit_stages``) report after each share of their training.
     """
 
     folds: Mapping[bool, Sequence[Fold]]
@@ -41,27 +43,66 @@ class TrialData:
     classes: tuple[Any, ...]
     metric: Metric
     seed: int
+    stages: int = 1
 
 
-def evaluate_config(config: Mapping[str, Any], data: TrialData) -> dict[str, Any]:
-    """Mean validation score of ``config`` over the folds; an exception becomes an error row."""
+Report = Callable[[dict[str, Any]], None]
+_DONE = object()
+
+
+def evaluate_config(config: Mapping[str, Any], data: TrialData, report: Report | None = None,
+                    device: str = "cpu") -> dict[str, Any]:
+    """Mean validation score of ``config`` over the folds; an exception becomes an error row.
+
+    Iterative families train all folds in lockstep and pass the mean score after each stage
+    but the last to ``report`` (Ray Tune's ASHA decides from these whether to go on); the
+    returned row is the final one, with ``stage == data.stages``."""
     name = config.get("model", "?")
     start = time.perf_counter()
+
+    def row(score: float, stage: int) -> dict[str, Any]:
+        return {"model": name, "score": score, "status": "ok", "error": "", "stage": stage,
+                "fit_seconds": time.perf_counter() - start, "traceback": ""}
+
     try:
         spec = data.models[name]
-        scores = []
-        for fold in data.folds[spec.needs_scaling]:
-            model = build_model(spec, config, data.task, data.seed, data.classes)
-            rows = train_rows(spec, len(fold.y_train), data.seed)
-            model.fit(fold.X_train[rows], fold.y_train[rows])
-            score = data.metric.fn(fold.y_val, model_output(model, fold.X_val, data.task))
-            scores.append(score)
-        score = float(np.mean(scores))
+        with using_device(device):
+            models = [build_model(spec, config, data.task, data.seed, data.classes)
+                      for _ in data.folds[spec.needs_scaling]]
+        folds = data.folds[spec.needs_scaling]
+        if spec.fit_stages is None or data.stages <= 1:
+            for model, fold in zip(models, folds):
+                rows = train_rows(spec, len(fold.y_train), data.seed)
+                model.fit(fold.X_train[rows], fold.y_train[rows])
+            score = _score(models, folds, data)
+        else:
+            runs = [_staged(spec, model, fold, data) for model, fold in zip(models, folds)]
+            alive, score = list(range(len(runs))), float("nan")
+            for stage in range(1, data.stages + 1):
+                alive = [i for i in alive if next(runs[i], _DONE) is not _DONE]
+                if not alive:
+                    break
+                score = _score(models, folds, data)
+                if stage < data.stages and report is not None and np.isfinite(score):
+                    report(row(score, stage))
         if not np.isfinite(score):
             raise ValueError(f"the {data.metric.name} score is {score}")
     except Exception as exc:  # a failing trial is recorded, never fatal
-        return {"model": name, "score": float("nan"), "status": "error",
+        return {"model": name, "score": float("nan"), "status": "error", "stage": data.stages,
                 "error": f"{type(exc).__name__}: {exc}", "fit_seconds": time.perf_counter() - start,
                 "traceback": traceback.format_exc(limit=4)}
-    return {"model": name, "score": score, "status": "ok", "error": "",
-            "fit_seconds": time.perf_counter() - start, "traceback": ""}
+    return row(score, data.stages)
+
+
+def _staged(spec: ModelSpec, model: Any, fold: Fold, data: TrialData) -> Iterator[Any]:
+    rows = train_rows(spec, len(fold.y_train), data.seed)
+    X, y = fold.X_train[rows], fold.y_train[rows]
+    if isinstance(model, LabelledClassifier):
+        yield from model.fit_stages(spec.fit_stages, X, y, data.stages)
+    else:
+        yield from spec.fit_stages(model, X, y, data.stages)
+
+
+def _score(models: Sequence[Any], folds: Sequence[Fold], data: TrialData) -> float:
+    return float(np.mean([data.metric.fn(fold.y_val, model_output(model, fold.X_val, data.task))
+                          for model, fold in zip(models, folds)]))

@@ -1,14 +1,24 @@
-"""The ``random`` and ``grid`` searchers.
+"""The ``random``, ``grid``, ``tpe`` and ``evolution`` searchers.
 
-Both try each model family's default configuration first (strong defaults beat clever search at
-short budgets), then go on: ``random`` samples a family uniformly and then its parameters from
-their Ray Tune domains; ``grid`` walks a small grid per family (three levels per numeric parameter,
-every choice), interleaving families so that a short budget still covers all of them.
+All try each model family's default configuration first (strong defaults beat clever search at
+short budgets), then go on over one space in which the family is itself a choice and each
+family's parameters are conditional on it:
+
+- ``random`` samples a family uniformly, then its parameters from their Ray Tune domains;
+- ``grid`` walks a small grid per family (three levels per numeric parameter, every choice),
+  interleaving families so that a short budget still covers all of them;
+- ``tpe`` is Optuna's multivariate TPE through Ray Tune's ``OptunaSearch`` (define-by-run, so
+  the conditional space is native); the defaults' scores are added to its study;
+- ``evolution`` is regularized ("aging") evolution (Real et al., 2019): a tournament among the
+  latest trials picks a parent, one or two of its parameters are resampled. Optuna's NSGA-II
+  and CMA-ES samplers were not used: they evolve only the parameters every trial shares, which
+  in a conditional space is the family alone.
 """
 from __future__ import annotations
 
 import itertools
 import json
+import warnings
 from typing import Any, Mapping
 
 import numpy as np
@@ -58,11 +68,7 @@ class RandomSearch(_Search):
         self.rng = np.random.RandomState(problem.seed)
 
     def _next(self) -> dict[str, Any]:
-        names = list(self.problem.spaces)
-        name = names[self.rng.randint(len(names))]
-        params = {k: _plain(d.sample(random_state=self.rng)) if hasattr(d, "sample") else d
-                  for k, d in self.problem.spaces[name].items()}
-        return {"model": name, **params}
+        return _random_config(self.problem, self.rng)
 
 
 class GridSearch(_Search):
@@ -115,9 +121,170 @@ def _grid_configs(problem: SearchProblem) -> list[dict[str, Any]]:
             for config in round_ if config is not None]
 
 
+class EvolutionSearch(_Search):
+    """Regularized evolution over the conditional space, after ``warmup`` random trials."""
+
+    population = 20
+    tournament = 5
+    warmup = 8
+    switch_family = 0.1
+
+    def __init__(self, problem: SearchProblem):
+        super().__init__(problem)
+        self.rng = np.random.RandomState(problem.seed)
+        self.issued: dict[str, dict[str, Any]] = {}
+        self.history: list[tuple[dict[str, Any], float]] = []
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        config = super().suggest(trial_id)
+        if config is not None:
+            self.issued[trial_id] = config
+        return config
+
+    def _next(self) -> dict[str, Any]:
+        if len(self.history) < self.warmup:
+            return _random_config(self.problem, self.rng)
+        recent = self.history[-self.population:]
+        picks = self.rng.choice(len(recent), min(self.tournament, len(recent)), replace=False)
+        sign = 1.0 if self.problem.mode == "max" else -1.0
+        parent = max((recent[i] for i in picks), key=lambda item: sign * item[1])[0]
+        if self.rng.rand() < self.switch_family and len(self.problem.spaces) > 1:
+            return _random_config(self.problem, self.rng)
+        space = self.problem.spaces[parent["model"]]
+        child = dict(parent)
+        tunable = [k for k, d in space.items() if hasattr(d, "sample")]
+        for key in self.rng.choice(tunable, min(len(tunable), 1 + self.rng.randint(2)),
+                                   replace=False) if tunable else []:
+            child[key] = _mutate(space[key], child.get(key), self.rng)
+        return child
+
+    def on_trial_complete(self, trial_id: str, result: Any = None, error: bool = False) -> None:
+        config = self.issued.pop(trial_id, None)
+        if config is None or error or not result or result.get("status", "ok") != "ok":
+            return
+        score = float(result.get("score", float("nan")))
+        if np.isfinite(score):
+            self.history.append((config, score))
+
+
+def _mutate(domain: Any, value: Any, rng: np.random.RandomState, spread: float = 0.15) -> Any:
+    """A numeric value moves by a Gaussian step (in log space for log domains) of ``spread``
+    times its range, clipped and rounded as the domain demands; a choice is resampled."""
+    from ray.tune.search import sample
+
+    if not isinstance(domain, (sample.Float, sample.Integer)) or value is None:
+        return _plain(domain.sample(random_state=rng))
+    sampler = domain.get_sampler()
+    quantum = getattr(sampler, "q", None)
+    log = isinstance(getattr(sampler, "sampler", sampler), sample.LogUniform)
+    high = domain.upper - 1 if isinstance(domain, sample.Integer) and not quantum else domain.upper
+    low, top, x = (np.log(domain.lower), np.log(high), np.log(value)) if log else \
+        (domain.lower, high, value)
+    x = float(np.clip(x + rng.normal(0.0, spread * (top - low)), low, top))
+    x = float(np.exp(x)) if log else x
+    if quantum:
+        x = float(np.clip(np.round(x / quantum) * quantum, domain.lower, high))
+    if isinstance(domain, sample.Integer):
+        return int(np.clip(round(x), domain.lower, high))
+    return x
+
+
+def _random_config(problem: SearchProblem, rng: np.random.RandomState) -> dict[str, Any]:
+    names = list(problem.spaces)
+    name = names[rng.randint(len(names))]
+    params = {k: _plain(d.sample(random_state=rng)) if hasattr(d, "sample") else d
+              for k, d in problem.spaces[name].items()}
+    return {"model": name, **params}
+
+
+class TPESearch:
+    """Optuna's TPE (multivariate, grouped for conditional parameters, constant liar for
+    parallel workers) through Ray Tune's ``OptunaSearch`` with a define-by-run space."""
+
+    startup_trials = 8
+
+    def __init__(self, problem: SearchProblem):
+        import optuna
+        from ray.tune.search.optuna import OptunaSearch
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        self.problem = problem
+        self.families = list(problem.spaces)
+        self.distributions = {name: OptunaSearch.convert_search_space(
+            {k: d for k, d in space.items() if hasattr(d, "sample")})
+            for name, space in problem.spaces.items()}
+        self.constants = {name: {k: d for k, d in space.items() if not hasattr(d, "sample")}
+                          for name, space in problem.spaces.items()}
+        self.pending = [{"model": n, **c} for n, c in problem.defaults.items()]
+        self.defaults: dict[str, dict[str, Any]] = {}
+        sampler = optuna.samplers.TPESampler(
+            seed=problem.seed, multivariate=True, group=True, constant_liar=True,
+            n_startup_trials=self.startup_trials)
+        self.inner = OptunaSearch(space=self._define, metric="score", mode=problem.mode,
+                                  sampler=sampler)
+
+    def _define(self, trial: Any) -> None:
+        family = trial.suggest_categorical("model", self.families)
+        for name, dist in self.distributions[family].items():
+            _suggest(trial, f"{family}/{name}", dist)
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        if self.pending:
+            self.defaults[trial_id] = self.pending.pop(0)
+            return dict(self.defaults[trial_id])
+        nested = self.inner.suggest(trial_id)
+        family = nested["model"]
+        return {"model": family, **nested.get(family, {}), **self.constants[family]}
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if trial_id not in self.defaults and result.get("status") == "ok":
+            self.inner.on_trial_result(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, result: Any = None, error: bool = False) -> None:
+        ok = not error and bool(result) and result.get("status", "ok") == "ok" \
+            and np.isfinite(float(result.get("score", float("nan"))))
+        if trial_id in self.defaults:
+            if ok:
+                self._add_default(self.defaults.pop(trial_id), float(result["score"]))
+            return
+        self.inner.on_trial_complete(trial_id, result=result if ok else None, error=not ok)
+
+    def _add_default(self, config: dict[str, Any], score: float) -> None:
+        """Tell the study about a default configuration's score, when it lies in the space."""
+        import optuna
+
+        family = config["model"]
+        dists = {"model": optuna.distributions.CategoricalDistribution(self.families)}
+        params: dict[str, Any] = {"model": family}
+        for name, dist in self.distributions[family].items():
+            if name not in config:
+                return
+            dists[f"{family}/{name}"], params[f"{family}/{name}"] = dist, config[name]
+        try:
+            self.inner._ot_study.add_trial(optuna.trial.create_trial(
+                params=params, distributions=dists, value=score))
+        except (ValueError, TypeError):  # a default outside the space: the study just skips it
+            pass
+
+
+def _suggest(trial: Any, name: str, dist: Any) -> Any:
+    import optuna.distributions as od
+
+    if isinstance(dist, od.CategoricalDistribution):
+        return trial.suggest_categorical(name, dist.choices)
+    if isinstance(dist, od.IntDistribution):
+        return trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    return trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
+
+
 @hookimpl
 def automl_guide_register_searchers(register):
     register(SearcherSpec("random", RandomSearch,
                           "defaults first, then random families and parameters"))
     register(SearcherSpec("grid", GridSearch,
                           "defaults first, then a 3-level grid per family, families interleaved"))
+    register(SearcherSpec("tpe", TPESearch,
+                          "defaults first, then Optuna TPE over one conditional space"))
+    register(SearcherSpec("evolution", EvolutionSearch,
+                          "defaults first, then regularized evolution (tournament + mutation)"))

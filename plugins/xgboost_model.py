@@ -1,9 +1,13 @@
-"""XGBoost gradient-boosted trees, exported through onnxmltools' converter registered in skl2onnx."""
+"""XGBoost gradient-boosted trees, exported through onnxmltools' converter registered in skl2onnx.
+
+Trials on a GPU worker train with ``device="cuda"``; with ASHA, trials add their boosting rounds
+in shares (training continues from the booster so far) and report after each share.
+"""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
-from automl_guide import ModelSpec, hookimpl
+from automl_guide import ModelSpec, hookimpl, trial_device
 
 
 def _space(task: str, n_rows: int) -> Mapping[str, Any]:
@@ -25,7 +29,19 @@ def _build(config: Mapping[str, Any], task: str, seed: int) -> Any:
     import xgboost
 
     cls = xgboost.XGBRegressor if task == "regression" else xgboost.XGBClassifier
-    return cls(tree_method="hist", n_jobs=1, random_state=seed, **config)
+    return cls(tree_method="hist", n_jobs=1, random_state=seed, device=trial_device(), **config)
+
+
+def _fit_stages(estimator: Any, X: Any, y: Any, stages: int) -> Iterator[int]:
+    """Add the configured boosting rounds in ``stages`` shares, yielding the rounds done."""
+    total = int(estimator.n_estimators)
+    done, booster = 0, None
+    for end in sorted({max(1, round(total * k / stages)) for k in range(1, stages + 1)}):
+        estimator.set_params(n_estimators=end - done)
+        estimator.fit(X, y, xgb_model=booster)
+        booster, done = estimator.get_booster(), end
+        yield done
+    estimator.set_params(n_estimators=total)
 
 
 def _register_onnx() -> None:
@@ -46,5 +62,6 @@ def _register_onnx() -> None:
 @hookimpl
 def automl_guide_register_models(register):
     register(ModelSpec("xgboost", frozenset({"binary", "multiclass", "regression"}), _build, _space,
-                       _default, register_onnx=_register_onnx,
+                       _default, register_onnx=_register_onnx, fit_stages=_fit_stages,
+                       uses_gpu=True,
                        description="XGBoost (hist) gradient boosting"))

@@ -27,7 +27,7 @@ def test_fit_and_export_every_task(task, tmp_path):
     board, card = result.leaderboard, result.card
     assert {"model.onnx", "model_card.json", "leaderboard.csv"} <= {
         p.name for p in (tmp_path / "run").iterdir()}
-    assert len(board) == 8 and board["model"].nunique() == 6  # every family's default first
+    assert len(board) == 8 and board["model"].nunique() == 7  # every family's default first
     assert board["rank"].tolist() == list(range(1, 9))
     validate_card(card)
     assert json.loads((tmp_path / "run" / "model_card.json").read_text()) == card

@@ -40,7 +40,7 @@ def test_model_plugin_contract(name: str, task: str, which: str):
     plan = feature_plan(REGISTRY, dataset.columns)
     pipeline = _refit(dataset, rows, plan, spec, config, seed=0)
     used = [reg.spec for reg in REGISTRY.all() if reg.kind == "feature" or reg.name == name]
-    graph = export.to_onnx(pipeline, dataset.columns, task, dataset.classes, used)
+    graph = export.to_onnx(pipeline, dataset.columns, task, dataset.classes, used, spec)
 
     names = [o.name for o in graph.graph.output]
     assert names == (["value"] if task == "regression" else ["label", "probabilities"])

@@ -58,8 +58,60 @@ def test_grid_interleaves_families_and_ends():
 def test_searchers_survive_pickling_as_ray_tune_does():
     import pickle
 
-    for name in ("random", "grid"):
+    for name in ("random", "grid", "evolution"):
         searcher = REGISTRY.searcher(name).build(_problem(max_trials=5))
         searcher.suggest("0")
         clone = pickle.loads(pickle.dumps(searcher))
         assert clone.suggest("1") == searcher.suggest("1")
+
+
+def _objective(config: dict) -> float:
+    """Best at family a with x = 10 and k = q; family b is mediocre everywhere."""
+    import math
+
+    if config["model"] == "b":
+        return 0.5 - abs(config["n"] - 50) / 1000
+    return 1.0 - (math.log10(config["x"]) - 1.0) ** 2 / 10 - (0.2 if config["k"] == "p" else 0.0)
+
+
+def _run_with_feedback(name: str, n: int, seed: int = 0) -> list[tuple[dict, float]]:
+    searcher = REGISTRY.searcher(name).build(_problem(seed=seed))
+    history = []
+    for i in range(n):
+        config = searcher.suggest(str(i))
+        score = _objective(config)
+        searcher.on_trial_complete(str(i), {"score": score, "status": "ok"})
+        history.append((config, score))
+    return history
+
+
+def test_learning_searchers_respect_the_conditional_space_and_try_defaults_first():
+    for name in ("tpe", "evolution"):
+        history = _run_with_feedback(name, 30)
+        assert [c for c, _ in history[:2]] == [{"model": "a", "x": 1.0, "k": "p"},
+                                               {"model": "b", "n": 50}], name
+        for config, _ in history:
+            keys = {"x", "k"} if config["model"] == "a" else {"n"}
+            assert set(config) - {"model"} == keys, (name, config)
+
+
+def test_learning_searchers_improve_on_random_search():
+    import numpy as np
+
+    for name in ("tpe", "evolution"):
+        late, random_late = [], []
+        for seed in range(3):
+            late += [s for _, s in _run_with_feedback(name, 60, seed)[40:]]
+            random_late += [s for _, s in _run_with_feedback("random", 60, seed)[40:]]
+        assert np.mean(late) > np.mean(random_late) + 0.05, (name, np.mean(late),
+                                                              np.mean(random_late))
+
+
+def test_failed_trials_do_not_break_learning_searchers():
+    for name in ("tpe", "evolution"):
+        searcher = REGISTRY.searcher(name).build(_problem())
+        for i in range(15):
+            searcher.suggest(str(i))
+            searcher.on_trial_complete(str(i), {"score": float("nan"), "status": "error"},
+                                       error=(i % 2 == 0))
+        assert searcher.suggest("last")["model"] in {"a", "b"}

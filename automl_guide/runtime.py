@@ -1,0 +1,63 @@
+"""Where a trial runs: the device a model plugin should use, and whether CUDA really works.
+
+A trial that Ray scheduled with GPUs runs with :func:`trial_device` set to ``"cuda"`` only when
+the CUDA driver answers and sees at least one device; otherwise (logical GPUs on a machine
+without one, a driver that fails) it runs on the CPU and says why once. The probe asks the CUDA
+driver library directly through ctypes, so it costs microseconds and imports neither torch nor
+xgboost.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+from contextvars import ContextVar
+from typing import Iterator
+
+_DEVICE: ContextVar[str] = ContextVar("automl_guide_device", default="cpu")
+
+
+def trial_device() -> str:
+    """``"cuda"`` inside a trial that holds a usable GPU, else ``"cpu"``. Model plugins call it
+    in their ``build`` to place the model (``device="cuda"`` for XGBoost, Keras' device)."""
+    return _DEVICE.get()
+
+
+@contextlib.contextmanager
+def using_device(device: str) -> Iterator[None]:
+    token = _DEVICE.set(device)
+    try:
+        yield
+    finally:
+        _DEVICE.reset(token)
+
+
+@functools.lru_cache(maxsize=None)
+def cuda_devices() -> tuple[int, str]:
+    """``(number of CUDA devices the driver sees, why none when 0)``; honours
+    ``CUDA_VISIBLE_DEVICES`` as Ray sets it for a GPU trial."""
+    for name in ("libcuda.so.1", "libcuda.so", "nvcuda.dll"):
+        try:
+            lib = ctypes.CDLL(name)
+            break
+        except OSError:
+            continue
+    else:
+        return 0, "no CUDA driver (libcuda) on this machine"
+    if lib.cuInit(0) != 0:
+        return 0, "the CUDA driver did not initialise"
+    count = ctypes.c_int(0)
+    if lib.cuDeviceGetCount(ctypes.byref(count)) != 0 or count.value == 0:
+        return 0, "the CUDA driver sees no device"
+    return count.value, ""
+
+
+def choose_device(gpu_ids: list) -> tuple[str, str]:
+    """The device for a trial that Ray gave ``gpu_ids``, and a note when a GPU was given but
+    cannot be used."""
+    if not gpu_ids:
+        return "cpu", ""
+    count, why = cuda_devices()
+    if count:
+        return "cuda", ""
+    return "cpu", f"GPU trials ran on the CPU: {why} (Ray assigned GPU {gpu_ids})"
