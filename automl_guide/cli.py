@@ -91,7 +91,7 @@ def _show(result) -> None:
     import pandas as pd
 
     board = result.leaderboard.drop(columns=["config", "trial_id"])
-    if board["node"].nunique() <= 1:  # one machine: the node says nothing
+    if board["node"].replace("", None).nunique() <= 1:  # one machine: the node says nothing
         board = board.drop(columns=["node"])
     best_per_family = board[board["status"] == "ok"].drop_duplicates("model")
     with pd.option_context("display.width", 140, "display.max_columns", 20):

@@ -29,6 +29,11 @@ class Progress:
         if ok and (self.best is None or self.metric.better(record.score, self.best[0])):
             self.best = (record.score, record.model)
         left = "" if self.deadline is None else f" | {max(0, self.deadline - time.monotonic()):4.0f}s left"
-        outcome = f"{self.metric.name}={record.score:.4f}" if ok else f"failed: {record.error[:60]}"
+        if ok:
+            outcome = f"{self.metric.name}={record.score:.4f}"
+            outcome += " (stopped early)" if getattr(record, "early_stopped", False) else ""
+        else:
+            verb = "stopped" if record.status == "timeout" else "failed"
+            outcome = f"{verb}: {record.error[:60]}"
         best = f" | best {self.best[0]:.4f} ({self.best[1]})" if self.best else ""
         self.say(f"  trial {self.done:3d}{left} | {record.model:<14} {outcome}{best}")

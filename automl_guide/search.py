@@ -29,6 +29,7 @@ os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "300")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 os.environ.setdefault("TUNE_FORCE_TRIAL_CLEANUP_S", "2")
+os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")  # Ctrl-C is handled in run_search
 
 import ray  # noqa: E402
 from ray import tune  # noqa: E402
@@ -39,6 +40,14 @@ from .trial import TrialData, evaluate_config  # noqa: E402
 
 SCHEDULERS = ("none", "asha")
 ASHA_REDUCTION = 3
+
+
+class SearchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during the search; ``records`` holds every trial recorded until then."""
+
+    def __init__(self, records: list):
+        super().__init__("search interrupted")
+        self.records = records
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,7 @@ class _Collector(tune.Callback):
     killed: dict[str, str] = field(default_factory=dict)
     notes: set = field(default_factory=set)
     swept: bool = False
+    interrupted: bool = False
     start: float = field(default_factory=time.monotonic)
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any):
@@ -99,7 +109,9 @@ class _Collector(tune.Callback):
             if trial.status != "RUNNING" or trial.trial_id in self.killed:
                 continue
             began = self.started.get(trial.trial_id, (now, None))[0]
-            if expired:
+            if self.interrupted:
+                reason = "stopped by Ctrl-C"
+            elif expired:
                 reason = "stopped when the search's time budget ran out"
             elif self.trial_limit is not None and now - began > self.trial_limit:
                 reason = f"ran past the per-trial time limit of {self.trial_limit:.0f} s"
@@ -226,6 +238,8 @@ class _Deadline(tune.Stopper):
         self.deadline, self.collector, self.reserve = deadline, collector, reserve
 
     def expired(self) -> bool:
+        if self.collector.interrupted:
+            return True
         if self.deadline is None:
             return False
         records = list(self.collector.records.values())
@@ -245,6 +259,29 @@ def _trainable(config: dict, data: TrialData) -> None:
     result = evaluate_config(config, data, device=device,
                              report=lambda partial: tune.report({**partial, **extra}))
     tune.report({**result, **extra})
+
+
+@contextlib.contextmanager
+def _catch_ctrl_c(collector: _Collector) -> Iterator[None]:
+    """The first Ctrl-C ends the search gracefully (running trials are stopped, what finished is
+    kept); a second one interrupts at once."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def stop(signum: int, frame: Any) -> None:
+        collector.interrupted = True
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextlib.contextmanager
@@ -310,8 +347,11 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
                 name="search", storage_path=storage, verbose=0, callbacks=[collector], stop=stop,
                 failure_config=tune.FailureConfig(max_failures=0),
                 checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False)))
-        tuner.fit()
+        with _catch_ctrl_c(collector):
+            tuner.fit()
     collector.finish_all()
+    if collector.interrupted:
+        raise SearchInterrupted(list(collector.records.values()))
     for note in sorted(collector.notes):
         warnings.warn(note, RuntimeWarning, stacklevel=2)
     return list(collector.records.values())

@@ -78,43 +78,50 @@ class KerasMLP(BaseEstimator):
         n_val = int(len(X) * VALIDATION_SHARE) if len(X) * VALIDATION_SHARE >= MIN_VALIDATION_ROWS else 0
         val, fit = order[:n_val], order[n_val:]
         self.n_features_in_ = X.shape[1]
-        with keras.device(self.device):
-            self._seed(keras)
-            self.model_ = self._network(keras, X.shape[1], len(self.classes_) if classification else 1)
-            best, best_weights, waited = np.inf, None, 0
-            shares = np.linspace(0, self.epochs, stages + 1).round().astype(int)[1:]
-            epoch = 0
-            for share_end in shares:
-                while epoch < share_end:
-                    history = self.model_.fit(
-                        X[fit], target[fit], batch_size=int(self.batch_size), epochs=epoch + 1,
-                        initial_epoch=epoch, verbose=0, shuffle=True,
-                        validation_data=(X[val], target[val]) if n_val else None)
-                    epoch += 1
-                    loss = history.history["val_loss" if n_val else "loss"][-1]
-                    if np.isfinite(loss) and loss < best - 1e-4:
-                        best, best_weights, waited = loss, self.model_.get_weights(), 0
-                    else:
-                        waited += 1
-                    if waited >= self.patience:
-                        break
-                self.epochs_trained_ = epoch
+        # keras.utils.set_random_seed seeds Python's, numpy's and torch's global generators,
+        # which Keras draws from while building and training (initializers, dropout,
+        # shuffling); the caller's Python and numpy states are put back when training ends.
+        saved = random.getstate(), np.random.get_state()
+        try:
+            with keras.device(self.device):
+                keras.utils.set_random_seed(int(self.seed))
+                yield from self._train(keras, X, target, fit, val, stages)
+        finally:
+            random.setstate(saved[0])
+            np.random.set_state(saved[1])
+
+    def _train(self, keras: Any, X: np.ndarray, target: np.ndarray, fit: np.ndarray,
+               val: np.ndarray, stages: int) -> Iterator[int]:
+        n_val = len(val)
+        classification = self.task != "regression"
+        self.model_ = self._network(keras, X.shape[1], len(self.classes_) if classification else 1)
+        best, best_weights, waited = np.inf, None, 0
+        shares = np.linspace(0, self.epochs, stages + 1).round().astype(int)[1:]
+        epoch = 0
+        for share_end in shares:
+            while epoch < share_end:
+                history = self.model_.fit(
+                    X[fit], target[fit], batch_size=int(self.batch_size), epochs=epoch + 1,
+                    initial_epoch=epoch, verbose=0, shuffle=True,
+                    validation_data=(X[val], target[val]) if n_val else None)
+                epoch += 1
+                loss = history.history["val_loss" if n_val else "loss"][-1]
+                if np.isfinite(loss) and loss < best - 1e-4:
+                    best, best_weights, waited = loss, self.model_.get_weights(), 0
+                else:
+                    waited += 1
                 if waited >= self.patience:
                     break
-                if epoch < self.epochs:
-                    yield epoch
-            if best_weights is not None:
-                self.model_.set_weights(best_weights)
-            if not np.isfinite(best):
-                raise ValueError("training diverged (loss is not finite); lower learning_rate")
+            self.epochs_trained_ = epoch
+            if waited >= self.patience:
+                break
+            if epoch < self.epochs:
+                yield epoch
+        if best_weights is not None:
+            self.model_.set_weights(best_weights)
+        if not np.isfinite(best):
+            raise ValueError("training diverged (loss is not finite); lower learning_rate")
         yield epoch
-
-    def _seed(self, keras: Any) -> None:
-        """Seed keras and torch without disturbing the caller's global random state."""
-        py_state, np_state = random.getstate(), np.random.get_state()
-        keras.utils.set_random_seed(int(self.seed))
-        random.setstate(py_state)
-        np.random.set_state(np_state)
 
     def _network(self, keras: Any, n_features: int, n_outputs: int) -> Any:
         layers = [keras.Input((n_features,), name="features")]

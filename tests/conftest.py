@@ -10,7 +10,7 @@ def ray_session():
     """One Ray session for the whole test run (ray.init costs seconds)."""
     from automl_guide import search
 
-    search.ensure_ray(num_cpus=2)
+    search.ensure_ray(num_cpus=2, num_gpus=2)  # logical GPUs: GPU trials schedule here too
     yield
     import ray
 

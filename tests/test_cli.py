@@ -105,3 +105,13 @@ def test_import_and_predict_path_load_no_heavy_libraries():
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_loading_every_plugin_imports_neither_torch_nor_keras():
+    code = ("import sys; from automl_guide import load_registry; r = load_registry();"
+            "assert 'ann' in r.models, sorted(r.models);"
+            "print(sorted(m for m in ('torch', 'keras', 'optuna', 'ray') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -33,3 +33,14 @@ def test_readme_opens_with_the_two_commands():
     head = (ROOT / "README.md").read_text().split("\n## ")[0]
     assert "make demo" in head and "make test" in head
     assert (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1] == "make test"
+
+
+def test_every_fit_option_is_in_the_cli_reference():
+    from automl_guide.cli import build_parser
+
+    parser = build_parser()
+    fit = next(a for a in parser._subparsers._group_actions[0].choices.items() if a[0] == "fit")[1]
+    reference = (ROOT / "docs" / "cli.md").read_text()
+    options = [s for action in fit._actions for s in action.option_strings if s.startswith("--")]
+    missing = [o for o in options if o != "--help" and f"`{o}" not in reference]
+    assert len(options) > 15 and not missing, missing

@@ -1,0 +1,136 @@
+"""The search stage under stress: hanging trials, the deadline, ASHA, family shares, GPUs."""
+from __future__ import annotations
+
+import sys
+import time
+import types
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from automl_guide import ModelSpec, SearchProblem, fit_and_export, hookimpl, load_registry
+from automl_guide.runtime import choose_device, cuda_devices
+
+from conftest import shop_frame
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+
+class _Sleepy(ClassifierMixin, BaseEstimator):
+    """Sleeps in fit: a trial that hangs."""
+
+    def __init__(self, seconds: float = 0.0):
+        self.seconds = seconds
+
+    def fit(self, X, y):
+        time.sleep(self.seconds)
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        return np.full((len(X), len(self.classes_)), 1.0 / len(self.classes_))
+
+
+def _sleepy_space(task, n_rows):
+    from ray import tune
+
+    return {"seconds": tune.choice([0.0, 300.0])}
+
+
+@hookimpl
+def automl_guide_register_models(register):
+    register(ModelSpec("sleepy", frozenset({"binary"}), build=lambda c, t, s: _Sleepy(**c),
+                       search_space=_sleepy_space,
+                       default_config=lambda t, n: {"seconds": 300.0}))
+
+
+SLEEPY = types.SimpleNamespace(__name__="sleepy_plugin",
+                               automl_guide_register_models=automl_guide_register_models)
+
+
+@pytest.fixture(autouse=True)
+def _ship_this_module():
+    import ray.cloudpickle
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers can't import tests
+
+
+def test_a_hanging_trial_is_stopped_at_the_per_trial_limit_and_the_search_goes_on():
+    start = time.monotonic()
+    result = fit_and_export(shop_frame(200, "binary"), "bought", models=["sleepy", "linear"],
+                            max_trials=4, time_budget=None, trial_time_limit=3, out=None,
+                            quiet=True, plugins=[SLEEPY])
+    board = result.leaderboard
+    hung = board[(board["model"] == "sleepy") & (board["status"] == "timeout")]
+    assert len(hung) >= 1
+    assert hung["error"].str.contains("per-trial time limit of 3 s").all()
+    assert (board[board["model"] == "linear"]["status"] == "ok").all()
+    assert result.card["best"]["model"] in {"linear", "sleepy"}
+    assert time.monotonic() - start < 60
+
+
+def test_the_run_ends_within_its_budget_even_when_trials_hang():
+    start = time.monotonic()
+    result = fit_and_export(shop_frame(200, "binary"), "bought", models=["sleepy", "linear"],
+                            time_budget=15, trial_time_limit=1000, out=None, quiet=True,
+                            plugins=[SLEEPY])
+    elapsed = time.monotonic() - start
+    assert elapsed <= 15 + 15, f"took {elapsed:.1f} s for a 15 s budget"
+    board = result.leaderboard
+    stopped = board[board["status"] == "timeout"]
+    assert len(stopped) >= 1 and stopped["error"].str.contains("time budget ran out").all()
+    assert result.card["best"]["model"] == "linear"
+
+
+def test_asha_stops_poor_iterative_trials_early_and_exports_a_completed_one():
+    result = fit_and_export(shop_frame(400, "binary", seed=5), "bought", models=["xgboost"],
+                            scheduler="asha", max_trials=12, time_budget=None, out=None,
+                            quiet=True, validation="holdout")
+    board = result.leaderboard
+    assert (board["status"] == "ok").all()
+    assert board["early_stopped"].sum() >= 2, board[["roc_auc", "early_stopped"]]
+    assert not board.iloc[0]["early_stopped"]
+    assert result.card["search"]["scheduler"] == "asha" and result.card["parity"]["passed"]
+
+
+def test_a_family_over_its_share_of_worker_time_is_declined():
+    from ray import tune
+
+    from automl_guide.search import _SearcherAdapter
+
+    spaces = {name: {"x": tune.uniform(0, 1)} for name in ("a", "b", "c", "d")}
+    problem = SearchProblem(spaces, {}, "roc_auc", "max", 0, None)
+    adapter = _SearcherAdapter(load_registry().searcher("random").build(problem), families=4,
+                               worker_seconds=100.0)  # share: 2/4 of 100 s
+    adapter.spent["a"] = 60.0
+    families = [adapter.suggest(str(i))["model"] for i in range(40)]
+    assert "a" not in families and set(families) == {"b", "c", "d"}
+
+
+def test_gpu_trials_are_scheduled_on_logical_gpus_and_fall_back_to_the_cpu():
+    import ray
+
+    assert ray.cluster_resources().get("GPU") == 2  # the test session's logical GPUs
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = fit_and_export(shop_frame(200, "binary"), "bought",
+                                models=["xgboost", "linear"], gpus_per_trial=1, max_trials=4,
+                                time_budget=None, out=None, quiet=True)
+    assert (result.leaderboard["status"] == "ok").all() and result.card["parity"]["passed"]
+    notes = [str(w.message) for w in caught if "GPU" in str(w.message)]
+    if cuda_devices()[0]:
+        assert not notes  # a real GPU: XGBoost trained on it
+    else:
+        assert len(notes) == 1 and "ran on the CPU" in notes[0]
+        assert "Ray assigned GPU" in notes[0]  # the trial did hold a (logical) GPU
+
+
+def test_device_choice_without_a_usable_gpu():
+    assert choose_device([]) == ("cpu", "")
+    device, note = choose_device(["0"])
+    if cuda_devices()[0]:
+        assert device == "cuda" and note == ""
+    else:
+        assert device == "cpu" and "GPU trials ran on the CPU" in note
