@@ -25,7 +25,7 @@ from .registry import PluginRegistry, load_registry
 from .specs import FeatureContext, ModelSpec, SearchProblem
 from .trial import Fold, TrialData
 
-ARTIFACTS = ("model.onnx", "model_card.json", "leaderboard.csv")
+ARTIFACTS = ("model.onnx", "model_card.json", "leaderboard.csv", "schema.json")
 RESERVE_FRACTION = 0.1  # of the budget, kept for refit, evaluation and export
 ASHA_STAGES = 9  # iterative trials report after each ninth of their rounds/epochs: rungs 1, 3 of 9
 SCHEDULERS = ("none", "asha")
@@ -52,6 +52,7 @@ class FitConfig:
     gpus_per_trial: float = 0.0
     scheduler: str = "none"
     trial_time_limit: float | None = None
+    schema: Any = None
     overwrite: bool = False
     quiet: bool = False
 
@@ -89,7 +90,7 @@ def fit_and_export(data: pd.DataFrame | str | os.PathLike, target: str, *, task:
                    test_size: float = 0.2, address: str | None = None,
                    cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.0,
                    scheduler: str = "none", trial_time_limit: float | None = None,
-                   overwrite: bool = False, quiet: bool = False,
+                   schema: Any = None, overwrite: bool = False, quiet: bool = False,
                    plugins: Iterable[Any] = ()) -> FitResult:
     """Search model families with Ray Tune, refit the best and export it as one ONNX graph.
 
@@ -116,12 +117,14 @@ def fit_and_export(data: pd.DataFrame | str | os.PathLike, target: str, *, task:
         rounds, ANN epochs) early with Ray Tune's ASHA scheduler.
     :param trial_time_limit: seconds after which a trial is stopped and recorded as ``timeout``;
         None: half the search time when there is a ``time_budget``.
+    :param schema: a pandera ``DataFrameSchema`` (or the path of its JSON/YAML) that the raw
+        table must satisfy; checked lazily before anything else, every failure in one error.
     :param plugins: extra plugin objects registered in-process beside the installed ones.
     """
     config = FitConfig(target, task, time_budget, max_trials, tuple(models) if models else None,
                        searcher, metric, Path(out) if out is not None else None, seed, validation,
                        folds, test_size, address, cpus_per_trial, gpus_per_trial, scheduler,
-                       trial_time_limit, overwrite, quiet)
+                       trial_time_limit, schema, overwrite, quiet)
     return run(data, config, load_registry(plugins))
 
 
@@ -135,6 +138,10 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
     if config.out is not None:
         _check_out_dir(config.out, config.overwrite)
     frame = data if isinstance(data, pd.DataFrame) else load_table(data)
+    if config.schema is not None:
+        from .schema import load_user_schema, validate_training
+
+        validate_training(frame, load_user_schema(config.schema))
     dataset = prepare(frame, config.target, config.task)
     metric = get_metric(config.metric, dataset.task)
     specs = _model_specs(registry, config.models, dataset.task)
@@ -148,7 +155,15 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
     progress.say(f"automl-guide: {dataset.task} on {len(dataset.y)} rows x "
                  f"{len(dataset.columns)} columns; {len(specs)} model families; "
                  f"{len(splits)}-split validation; metric {metric.name}")
-    records = _search(trial_data, specs, registry, config, metric, deadline, progress)
+    try:
+        records = _search(trial_data, specs, registry, config, metric, deadline, progress)
+    except KeyboardInterrupt as exc:  # Ctrl-C: keep what was found
+        board = leaderboard(getattr(exc, "records", []), metric)
+        if config.out is not None:
+            _write_atomic(config.out / "leaderboard.csv", board.to_csv(index=False).encode())
+            progress.say(f"Interrupted: the {len(board)} trials so far are in "
+                         f"{config.out / 'leaderboard.csv'}")
+        raise
     board = leaderboard(records, metric)
     try:
         best = _best(board)
@@ -301,14 +316,20 @@ def _finish(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Seque
                            [reg.spec for reg in used], specs[best["model"]])
     parity = export.check_parity(graph.SerializeToString(), pipeline, test_frame,
                                  dataset.columns, dataset.task, dataset.classes)
+    from . import schema as schemas
+
+    data_schema = schemas.infer_schema(
+        coerce_frame(dataset.features, dataset.columns, by="name"), dataset.columns)
+    schema_json = schemas.to_json(data_schema)
     card = build_card(dataset, train, test, splits, board, metric, config, test_metrics,
                       parity.to_card(), used, time.monotonic() - start)
+    card["schema"] = schemas.summary(data_schema)
     cards.validate_card(card)
     card_json = cards.to_json(card)
-    model_bytes = export.with_metadata(graph, card_json)
+    model_bytes = export.with_metadata(graph, card_json, schema_json)
     onnx_path = None
     if config.out is not None:
-        onnx_path = _write_run(config.out, model_bytes, card_json, board)
+        onnx_path = _write_run(config.out, model_bytes, card_json, board, schema_json)
         progress.say(f"Exported {best['model']} to {onnx_path} (test {metric.name} "
                      f"{test_metrics.get(metric.name, float('nan')):.4f}, parity max diff "
                      f"{parity.max_abs_diff:.2g})")
@@ -369,9 +390,11 @@ def _finite(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _write_run(out: Path, model_bytes: bytes, card_json: str, board: pd.DataFrame) -> Path:
+def _write_run(out: Path, model_bytes: bytes, card_json: str, board: pd.DataFrame,
+               schema_json: str) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     _write_atomic(out / "leaderboard.csv", board.to_csv(index=False).encode())
+    _write_atomic(out / "schema.json", schema_json.encode())
     _write_atomic(out / "model_card.json", card_json.encode())
     _write_atomic(out / "model.onnx", model_bytes)
     return out / "model.onnx"

@@ -40,6 +40,8 @@ def _add_fit_options(parser: argparse.ArgumentParser, *, data: bool = True) -> N
                         help="GPUs per XGBoost/ANN trial (CPU fallback with a warning)")
     parser.add_argument("--trial-time-limit", type=float, metavar="S",
                         help="stop a trial after S seconds (default: half the search time)")
+    parser.add_argument("--schema", metavar="FILE",
+                        help="pandera schema (JSON or YAML) the training table must satisfy")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run in DIR")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -52,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("model", help="model.onnx, or the run directory holding it")
     predict.add_argument("data", help="CSV or Parquet file")
     predict.add_argument("--out", metavar="FILE", help="write CSV here (default: stdout)")
+    predict.add_argument("--strict", action="store_true",
+                         help="refuse categories and ranges unseen in training (default: warn)")
     sub.add_parser("plugins", help="list every plugin: name, kind, distribution, version")
     demo = sub.add_parser("demo", help="fit the bundled clothing-reviews data (offline)")
     _add_fit_options(demo, data=False)
@@ -84,7 +88,7 @@ def _fit_kwargs(args: argparse.Namespace) -> dict:
                 validation=args.validation, folds=args.folds, address=args.address,
                 cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
                 scheduler=args.scheduler, trial_time_limit=args.trial_time_limit,
-                overwrite=args.overwrite, quiet=args.quiet)
+                schema=args.schema, overwrite=args.overwrite, quiet=args.quiet)
 
 
 def _show(result) -> None:
@@ -133,7 +137,7 @@ def _predict(args: argparse.Namespace) -> int:
     from .data import load_table
     from .predictor import load
 
-    predictor = load(args.model)
+    predictor = load(args.model, strict=args.strict)
     predictions = predictor.predict_frame(load_table(args.data))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -190,12 +190,25 @@ def check_columns_present(frame: pd.DataFrame, columns: Iterable[ColumnInfo]) ->
                         f"{hint} Rename them back or refit the model.")
 
 
-def coerce_frame(frame: pd.DataFrame, columns: Sequence[ColumnInfo]) -> pd.DataFrame:
-    """The typed frame (columns named by their ONNX names) that the feature transformers take."""
+def coerce_frame(frame: pd.DataFrame, columns: Sequence[ColumnInfo],
+                 by: str = "onnx_name") -> pd.DataFrame:
+    """The typed frame that the feature transformers take, columns named by their ONNX names
+    (``by="name"``: by their raw names). Every column is checked before any error is raised, so
+    one error names every column whose values do not fit."""
     check_columns_present(frame, columns)
+    data, problems = {}, []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # pandas' per-element date parsing note
-        data = {c.onnx_name: coerce_column(frame[c.name], c) for c in columns}
+        for c in columns:
+            try:
+                data[getattr(c, by)] = coerce_column(frame[c.name], c)
+            except DataError as exc:
+                problems.append(str(exc))
+    if len(problems) == 1:
+        raise DataError(problems[0])
+    if problems:
+        raise DataError(f"{len(problems)} columns have values the model cannot take:\n  - "
+                        + "\n  - ".join(problems))
     return pd.DataFrame(data, index=range(len(frame)))
 
 

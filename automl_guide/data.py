@@ -9,11 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .columns import ColumnInfo, profile_columns
+from .columns import ColumnInfo, infer_kind, profile_columns
 from .errors import DataError
 
 TASKS = ("binary", "multiclass", "regression")
 CV_MAX_ROWS = 3000  # below this, k-fold CV; above, one stratified holdout
+MIN_ROWS = 20  # fewer cannot be split into training, validation and test rows
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,13 @@ def load_table(path: str | Path) -> pd.DataFrame:
     try:
         if ".parquet" in suffixes or suffixes.endswith(".pq"):
             return pd.read_parquet(path)
+        header = pd.read_csv(path, nrows=0, header=None, dtype=str).columns
+        header = pd.read_csv(path, nrows=1, header=None, dtype=str).iloc[0].tolist() \
+            if len(header) else []
+        dups = sorted({str(h) for h in header if header.count(h) > 1})
+        if dups:  # pandas would rename them to name.1, name.2 silently
+            raise DataError(f"Duplicate column name(s) {', '.join(map(repr, dups))} in {path}; "
+                            "names must be unique.")
         return pd.read_csv(path)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty: it has no header and no rows.") from None
@@ -80,11 +88,19 @@ def prepare(frame: pd.DataFrame, target: str, task: str | None = None) -> Datase
         warnings.warn(f"Dropped {int((~keep).sum())} row(s) whose target {target!r} is missing.",
                       UserWarning, stacklevel=2)
     frame, y_raw = frame.loc[keep].reset_index(drop=True), y_raw[keep].reset_index(drop=True)
+    if len(frame) < MIN_ROWS:
+        raise DataError(f"The table has only {len(frame)} rows with a target; automl-guide needs "
+                        f"at least {MIN_ROWS} to hold out test rows and validate.")
     task = task or infer_task(y_raw)
     if task not in TASKS:
         raise DataError(f"Unknown task {task!r}; choose one of {', '.join(TASKS)}.")
     y, classes = _encode_target(y_raw, task, target)
-    features, dropped = _usable_features(frame.drop(columns=[target]))
+    if task != "regression":
+        for value, count in zip(classes, np.bincount(y, minlength=len(classes))):
+            if count == 1:
+                warnings.warn(f"Class {value!r} has a single row: it cannot be both learnt and "
+                              "tested; splits are not stratified.", UserWarning, stacklevel=2)
+    features, dropped = _usable_features(frame.drop(columns=[target]), y_raw)
     return Dataset(features, y, task, target, profile_columns(features), classes, dropped)
 
 
@@ -111,23 +127,47 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def _usable_features(features: pd.DataFrame) -> tuple[pd.DataFrame, tuple[tuple[str, str], ...]]:
+def _usable_features(features: pd.DataFrame, target: pd.Series
+                     ) -> tuple[pd.DataFrame, tuple[tuple[str, str], ...]]:
     dropped = []
+    target_text = target.astype(str).to_numpy()
     for name in features.columns:
         series = features[name]
         n_unique = series.nunique(dropna=True)
+        _warn_about_values(str(name), series)
         if series.isna().all():
             dropped.append((str(name), "all values are missing"))
         elif n_unique == 1 and not series.isna().any():
             dropped.append((str(name), "it holds a single value"))
         elif (len(series) >= 20 and n_unique == len(series)
-              and not pd.api.types.is_float_dtype(series.dtype)):
+              and not pd.api.types.is_float_dtype(series.dtype)
+              and infer_kind(series) != "datetime"):  # timestamps are distinct, not IDs
             dropped.append((str(name), "it looks like an ID (a distinct value in every row)"))
+        elif series.notna().all() and np.array_equal(series.astype(str).to_numpy(), target_text):
+            dropped.append((str(name), "it is identical to the target (a leak: it would not be "
+                            "known when predicting)"))
     for name, reason in dropped:
         warnings.warn(f"Column {name!r} is not used: {reason}.", UserWarning, stacklevel=3)
     if len(dropped) == features.shape[1]:
         raise DataError("No usable feature columns: " + "; ".join(f"{n!r}: {r}" for n, r in dropped))
     return features.drop(columns=[n for n, _ in dropped]), tuple(dropped)
+
+
+def _warn_about_values(name: str, series: pd.Series) -> None:
+    """Go on, but say so: infinities (treated as missing) and text mixed with numbers."""
+    if pd.api.types.is_float_dtype(series.dtype):
+        n_inf = int(np.isinf(series.to_numpy(dtype=np.float64, na_value=np.nan)).sum())
+        if n_inf:
+            warnings.warn(f"Column {name!r} has {n_inf} infinite value(s); they are treated as "
+                          "missing.", UserWarning, stacklevel=4)
+    elif series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
+        values = series.dropna()
+        numbers = pd.to_numeric(values, errors="coerce")
+        n_numbers = int(numbers.notna().sum())
+        if 0 < n_numbers < len(values):
+            text = values[numbers.isna()].iloc[0]
+            warnings.warn(f"Column {name!r} mixes numbers ({n_numbers} rows) and text (e.g. "
+                          f"{text!r}); it is treated as categorical.", UserWarning, stacklevel=4)
 
 
 def test_split(y: np.ndarray, task: str, test_size: float, seed: int) -> tuple[np.ndarray, ...]:

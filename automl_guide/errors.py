@@ -31,3 +31,8 @@ class ExportError(AutoMLGuideError):
 
 class ParityError(ExportError):
     """The ONNX graph disagrees with the native model beyond tolerance; nothing was shipped."""
+
+
+class DriftWarning(UserWarning):
+    """Rows to score differ from the training data in ways the model can take (a category never
+    seen in training, a number outside the training range); ``strict`` makes them errors."""

@@ -238,9 +238,11 @@ def check_parity(model_bytes: bytes, pipeline: Pipeline, frame: pd.DataFrame,
     return parity
 
 
-def with_metadata(graph: onnx.ModelProto, card_json: str) -> bytes:
-    """The serialized graph with the model card embedded in its metadata."""
+def with_metadata(graph: onnx.ModelProto, card_json: str, schema_json: str | None = None) -> bytes:
+    """The serialized graph with the model card (and the data schema) in its metadata."""
     del graph.metadata_props[:]
     graph.metadata_props.add(key="model_card", value=card_json)
+    if schema_json is not None:
+        graph.metadata_props.add(key="data_schema", value=schema_json)
     graph.doc_string = "automl-guide model; see metadata 'model_card'"
     return graph.SerializeToString()

@@ -1,7 +1,8 @@
-"""Serving: an exported model behind onnxruntime, with its inputs checked against the card.
+"""Serving: an exported model behind onnxruntime, with its inputs checked against the card and
+the training data's schema.
 
-Needs only onnxruntime, numpy and pandas; nothing is unpickled, so loading a model file runs no
-code from it.
+Needs only onnxruntime, numpy, pandas and pandera; nothing is unpickled, so loading a model file
+runs no code from it (the card and the schema are JSON in the graph's metadata).
 """
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .columns import ColumnInfo, onnx_feeds
-from .errors import DataError
+from .columns import ColumnInfo, coerce_frame
+from .errors import DataError, DriftWarning
 
 
 class Predictor:
     """An ONNX model and its card. ``predict`` answers labels (classification) or values."""
 
-    def __init__(self, model_bytes: bytes, source: str = "<bytes>"):
+    def __init__(self, model_bytes: bytes, source: str = "<bytes>", strict: bool = False):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -37,15 +38,46 @@ class Predictor:
         self.task: str = card["task"]
         self.columns = tuple(ColumnInfo.from_card(entry) for entry in card["inputs"])
         self.classes = list(card.get("class_labels", []))
+        self.strict = strict
+        self._schema_json = meta.get("data_schema")
+        self._schema = None
         self._outputs = [o.name for o in self.session.get_outputs()]
 
-    def _run(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    @property
+    def schema(self):
+        """The training data's pandera schema (None for a model exported without one)."""
+        if self._schema is None and self._schema_json:
+            from .schema import from_json
+
+            self._schema = from_json(self._schema_json)
+        return self._schema
+
+    def check(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The typed frame for ``frame``, after every check: missing columns and values the model
+        cannot take raise :class:`DataError` naming each column; drift from the training data
+        warns once (:class:`DriftWarning`), or raises when ``strict``."""
         if not isinstance(frame, pd.DataFrame):
             raise DataError(f"Expected a pandas DataFrame, got {type(frame).__name__}.")
         if len(frame) == 0:
             raise DataError("No rows to predict.")
-        return dict(zip(self._outputs, self.session.run(self._outputs,
-                                                        onnx_feeds(frame, self.columns))))
+        typed = coerce_frame(frame, self.columns)
+        if self.schema is not None:
+            from .schema import check_input
+
+            by_name = typed.set_axis([c.name for c in self.columns], axis=1)
+            notes = check_input(by_name, self.schema, self.strict)
+            if notes:
+                import warnings
+
+                warnings.warn("Scored rows differ from the training data (accepted; use "
+                              "strict mode to refuse them): " + "; ".join(notes), DriftWarning,
+                              stacklevel=3)
+        return typed
+
+    def _run(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        typed = self.check(frame)
+        feeds = {c.onnx_name: typed[c.onnx_name].to_numpy().reshape(-1, 1) for c in self.columns}
+        return dict(zip(self._outputs, self.session.run(self._outputs, feeds)))
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Class labels (as in the training data) or regression values, one per row."""
@@ -71,11 +103,12 @@ class Predictor:
         return pd.DataFrame(result, index=frame.index)
 
 
-def load(path: str | Path) -> Predictor:
-    """Load ``model.onnx`` (or a run directory holding it) with its embedded model card."""
+def load(path: str | Path, strict: bool = False) -> Predictor:
+    """Load ``model.onnx`` (or a run directory holding it) with its embedded model card and
+    schema; ``strict`` refuses rows with categories or ranges unseen in training."""
     path = Path(path)
     if path.is_dir():
         path = path / "model.onnx"
     if not path.is_file():
         raise DataError(f"No model file at {path}.")
-    return Predictor(path.read_bytes(), str(path))
+    return Predictor(path.read_bytes(), str(path), strict)

@@ -1,0 +1,164 @@
+"""Faults and reproducibility: a worker killed mid-search, the same answer twice, random tables
+through the whole pipeline (hypothesis), and artifacts that never need unpickling."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from automl_guide import AutoMLGuideError, ModelSpec, fit_and_export, hookimpl, load
+
+from conftest import shop_frame
+
+BIN = Path(sys.executable).parent
+
+
+class _KillsItsWorker(ClassifierMixin, BaseEstimator):
+    """Its fit kills the process it runs in, as the kernel's OOM killer would."""
+
+    def fit(self, X, y):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@hookimpl
+def automl_guide_register_models(register):
+    register(ModelSpec("doomed", frozenset({"binary"}), build=lambda c, t, s: _KillsItsWorker(),
+                       search_space=lambda t, n: {}, default_config=lambda t, n: {}))
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_a_worker_killed_mid_search_loses_only_its_trial():
+    import ray.cloudpickle
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers can't import tests
+    plugin = types.SimpleNamespace(__name__="doomed_plugin",
+                                   automl_guide_register_models=automl_guide_register_models)
+    result = fit_and_export(shop_frame(200, "binary"), "bought",
+                            models=["doomed", "linear", "decision_tree"], max_trials=5,
+                            time_budget=None, out=None, quiet=True, plugins=[plugin])
+    board = result.leaderboard
+    doomed = board[board["model"] == "doomed"]
+    assert len(doomed) == 1 and doomed.iloc[0]["status"] == "error"
+    assert (board[board["model"] != "doomed"]["status"] == "ok").sum() == 4
+    assert result.card["parity"]["passed"]
+
+
+def _fit_in_a_new_process(data: Path, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "automl-guide"), "fit", str(data), "--target", "bought", "--seed", "3",
+         "--max-trials", "8", "--time-budget", "600", "--models",
+         "linear,decision_tree,random_forest,xgboost,ann", "--quiet", "--out", str(out)],
+        capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_same_data_seed_and_trials_give_the_same_leaderboard_and_predictions(tmp_path):
+    data = tmp_path / "shop.csv"
+    shop_frame(300, "binary", seed=8).to_csv(data, index=False)
+    runs = [_fit_in_a_new_process(data, tmp_path / f"run{i}") for i in (1, 2)]
+    for run in runs:
+        assert run.returncode == 0, run.stderr[-2000:]
+    boards = [pd.read_csv(tmp_path / f"run{i}" / "leaderboard.csv")
+              .sort_values(["model", "config"]).reset_index(drop=True) for i in (1, 2)]
+    assert boards[0][["model", "config", "status"]].equals(boards[1][["model", "config", "status"]])
+    assert np.array_equal(boards[0]["roc_auc"].to_numpy(), boards[1]["roc_auc"].to_numpy())
+    rows = shop_frame(100, "binary", seed=9).drop(columns=["bought"])
+    first, second = (load(tmp_path / f"run{i}") for i in (1, 2))
+    assert np.array_equal(first.predict_proba(rows), second.predict_proba(rows))
+    cards = [json.loads((tmp_path / f"run{i}" / "model_card.json").read_text()) for i in (1, 2)]
+    assert cards[0]["data_fingerprint"] == cards[1]["data_fingerprint"]
+    assert cards[0]["versions"] == cards[1]["versions"] and "scikit-learn" in cards[0]["versions"]
+
+
+def test_artifacts_are_onnx_csv_and_json_only(tmp_path, ray_session):
+    fit_and_export(shop_frame(100, "binary"), "bought", models=["linear"], max_trials=1,
+                   time_budget=None, out=tmp_path / "run", quiet=True)
+    names = sorted(p.name for p in (tmp_path / "run").iterdir())
+    assert names == ["leaderboard.csv", "model.onnx", "model_card.json", "schema.json"]
+    for name in ("model_card.json", "schema.json"):
+        json.loads((tmp_path / "run" / name).read_text())
+    code = ("import pickle, automl_guide, pandas as pd;"
+            "pickle.loads = pickle.load = None;"  # any unpickling now fails loudly
+            f"p = automl_guide.load({str(tmp_path / 'run')!r});"
+            f"print(len(p.predict(pd.read_csv({str(tmp_path / 'rows.csv')!r}))))")
+    shop_frame(7, "binary", seed=2).drop(columns=["bought"]).to_csv(tmp_path / "rows.csv",
+                                                                    index=False)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "7"
+
+
+_CELLS = {
+    "number": st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=32),
+                        st.integers(-10**6, 10**6)),
+    "word": st.one_of(st.none(), st.sampled_from(["a", "b", "价格", "", " ", "x,y", "1e3"])),
+    "flag": st.one_of(st.booleans(), st.none()),
+    "date": st.one_of(st.none(), st.sampled_from(["2024-01-05", "2023-12-31 10:00",
+                                                  "not a date"])),
+}
+
+
+@st.composite
+def _tables(draw):
+    rows = draw(st.integers(0, 45))
+    kinds = draw(st.lists(st.sampled_from(sorted(_CELLS)), min_size=1, max_size=4))
+    frame = pd.DataFrame({f"c{i}_{kind}": draw(st.lists(_CELLS[kind], min_size=rows,
+                                                        max_size=rows))
+                          for i, kind in enumerate(kinds)})
+    target = draw(st.sampled_from(["classes", "numbers"]))
+    values = st.sampled_from(["yes", "no", None]) if target == "classes" else \
+        st.one_of(st.floats(-100, 100), st.none())
+    frame["target"] = draw(st.lists(values, min_size=rows, max_size=rows))
+    return frame
+
+
+@pytest.mark.usefixtures("ray_session")
+@settings(max_examples=25, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(_tables())
+def test_random_tables_fit_and_predict_or_fail_with_documented_errors(frame):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            result = fit_and_export(frame, "target", models=["linear", "decision_tree"],
+                                    max_trials=2, time_budget=None, out=None, quiet=True)
+        except AutoMLGuideError:
+            return
+        predictions = result.predict(frame.drop(columns=["target"]))
+    assert len(predictions) == len(frame)
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_the_leaderboard_so_far(tmp_path):
+    data = tmp_path / "shop.csv"
+    shop_frame(400, "binary").to_csv(data, index=False)
+    process = subprocess.Popen(
+        [str(BIN / "automl-guide"), "fit", str(data), "--target", "bought", "--time-budget",
+         "600", "--out", str(tmp_path / "run")], stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in process.stderr:  # progress lines: wait for two finished trials
+        seen.append(line)
+        if line.lstrip().startswith("trial   2"):
+            break
+    process.send_signal(signal.SIGINT)
+    _, rest = process.communicate(timeout=90)
+    said = "".join(seen) + rest
+    assert process.returncode == 130, said[-2000:]
+    assert "Interrupted: the" in said and "Traceback" not in said
+    board = pd.read_csv(tmp_path / "run" / "leaderboard.csv")
+    assert (board["status"] == "ok").sum() >= 2
+    assert not (tmp_path / "run" / "model.onnx").exists()
