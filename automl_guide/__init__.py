@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import (AutoMLGuideError, DataError, ExportError, ParityError, PluginError,
-                     SearchError)
+from .errors import (AutoMLGuideError, DataError, DriftWarning, ExportError, ParityError,
+                     PluginError, SearchError)
 from .hookspecs import hookimpl
 from .runtime import trial_device
 from .specs import FeatureContext, FeatureSpec, ModelSpec, SearcherSpec, SearchProblem
@@ -20,10 +20,10 @@ __version__ = "0.1.0"
 _LAZY = {"fit_and_export": "api", "FitResult": "api", "load": "predictor",
          "Predictor": "predictor", "load_registry": "registry", "PluginRegistry": "registry"}
 
-__all__ = ["AutoMLGuideError", "DataError", "ExportError", "FeatureContext", "FeatureSpec",
-           "FitResult", "ModelSpec", "ParityError", "PluginError", "PluginRegistry", "Predictor",
-           "SearchError", "SearchProblem", "SearcherSpec", "fit_and_export", "hookimpl", "load",
-           "load_registry", "trial_device", "__version__"]
+__all__ = ["AutoMLGuideError", "DataError", "DriftWarning", "ExportError", "FeatureContext",
+           "FeatureSpec", "FitResult", "ModelSpec", "ParityError", "PluginError",
+           "PluginRegistry", "Predictor", "SearchError", "SearchProblem", "SearcherSpec",
+           "fit_and_export", "hookimpl", "load", "load_registry", "trial_device", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ import pandas as pd
 from . import card as cards
 from .columns import coerce_frame
 from .data import Dataset, load_table, prepare, test_split, validation_splits
-from .errors import ExportError, PluginError, SearchError
+from .errors import DataError, ExportError, PluginError, SearchError
 from .metrics import Metric, get_metric, report
 from .pipeline import (build_features, build_model, build_pipeline, feature_plan, model_output,
                        train_rows)
@@ -55,6 +56,7 @@ class FitConfig:
     schema: Any = None
     overwrite: bool = False
     quiet: bool = False
+    resume: bool = False
 
 
 @dataclass
@@ -91,7 +93,7 @@ def fit_and_export(data: pd.DataFrame | str | os.PathLike, target: str, *, task:
                    cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.0,
                    scheduler: str = "none", trial_time_limit: float | None = None,
                    schema: Any = None, overwrite: bool = False, quiet: bool = False,
-                   plugins: Iterable[Any] = ()) -> FitResult:
+                   resume: bool = False, plugins: Iterable[Any] = ()) -> FitResult:
     """Search model families with Ray Tune, refit the best and export it as one ONNX graph.
 
     :param data: a DataFrame, or the path of a CSV or Parquet file.
@@ -119,12 +121,15 @@ def fit_and_export(data: pd.DataFrame | str | os.PathLike, target: str, *, task:
         None: half the search time when there is a ``time_budget``.
     :param schema: a pandera ``DataFrameSchema`` (or the path of its JSON/YAML) that the raw
         table must satisfy; checked lazily before anything else, every failure in one error.
+    :param resume: continue the search of a run in ``out`` that was interrupted (Ctrl-C): its
+        trials and its searcher's state are kept in ``out/.search``; the options (``target``
+        included, which may then be None) are the interrupted run's, the budget is new.
     :param plugins: extra plugin objects registered in-process beside the installed ones.
     """
     config = FitConfig(target, task, time_budget, max_trials, tuple(models) if models else None,
                        searcher, metric, Path(out) if out is not None else None, seed, validation,
                        folds, test_size, address, cpus_per_trial, gpus_per_trial, scheduler,
-                       trial_time_limit, schema, overwrite, quiet)
+                       trial_time_limit, schema, overwrite, quiet, resume)
     return run(data, config, load_registry(plugins))
 
 
@@ -135,9 +140,12 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
     if config.scheduler not in SCHEDULERS:
         raise SearchError(f"Unknown scheduler {config.scheduler!r}; choose one of "
                           f"{', '.join(SCHEDULERS)}.")
-    if config.out is not None:
-        _check_out_dir(config.out, config.overwrite)
     frame = data if isinstance(data, pd.DataFrame) else load_table(data)
+    if config.resume:
+        config = _resumed_config(config, frame)
+    elif config.out is not None:
+        _check_out_dir(config.out, config.overwrite)
+        shutil.rmtree(config.out / STATE_DIR, ignore_errors=True)
     if config.schema is not None:
         from .schema import load_user_schema, validate_training
 
@@ -155,14 +163,21 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
     progress.say(f"automl-guide: {dataset.task} on {len(dataset.y)} rows x "
                  f"{len(dataset.columns)} columns; {len(specs)} model families; "
                  f"{len(splits)}-split validation; metric {metric.name}")
+    if config.out is not None and not config.resume:
+        _save_run_options(config, frame)
     try:
         records = _search(trial_data, specs, registry, config, metric, deadline, progress)
     except KeyboardInterrupt as exc:  # Ctrl-C: keep what was found
         board = leaderboard(getattr(exc, "records", []), metric)
         if config.out is not None:
             _write_atomic(config.out / "leaderboard.csv", board.to_csv(index=False).encode())
+            if getattr(exc, "searcher", None) is not None:
+                from . import search
+
+                search.save_state(config.out / STATE_DIR, exc)
             progress.say(f"Interrupted: the {len(board)} trials so far are in "
-                         f"{config.out / 'leaderboard.csv'}")
+                         f"{config.out / 'leaderboard.csv'}; continue with "
+                         f"`automl-guide fit DATA --resume {config.out}`")
         raise
     board = leaderboard(records, metric)
     try:
@@ -174,6 +189,37 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
         if config.out is not None:  # nothing is lost: the leaderboard survives a failed export
             _write_atomic(config.out / "leaderboard.csv", board.to_csv(index=False).encode())
         raise
+
+
+STATE_DIR = ".search"  # an interrupted search's options, trials and searcher state
+_RESUMED_OPTIONS = ("target", "task", "max_trials", "models", "searcher", "metric", "seed",
+                    "validation", "folds", "test_size", "cpus_per_trial", "gpus_per_trial",
+                    "scheduler", "trial_time_limit")
+
+
+def _save_run_options(config: FitConfig, frame: pd.DataFrame) -> None:
+    options = {k: getattr(config, k) for k in _RESUMED_OPTIONS}
+    options["models"] = list(options["models"]) if options["models"] else None
+    options["data_fingerprint"] = cards.data_fingerprint(frame)
+    _write_atomic(config.out / STATE_DIR / "run.json", json.dumps(options, indent=1).encode())
+
+
+def _resumed_config(config: FitConfig, frame: pd.DataFrame) -> FitConfig:
+    """The interrupted run's options, with this call's budget; the data must be the same."""
+    import dataclasses
+
+    if config.out is None:
+        raise SearchError("resume needs the directory of the interrupted run (--resume DIR).")
+    path = config.out / STATE_DIR / "run.json"
+    if not path.is_file() or not (config.out / STATE_DIR / "searcher.pkl").is_file():
+        raise SearchError(f"{config.out} holds no interrupted search to resume (no "
+                          f"{STATE_DIR}/ with the searcher's state).")
+    options = json.loads(path.read_text())
+    if options.pop("data_fingerprint") != cards.data_fingerprint(frame):
+        raise DataError(f"The data differs from the data of the interrupted run in {config.out};"
+                        " resume with the same file.")
+    options["models"] = tuple(options["models"]) if options["models"] else None
+    return dataclasses.replace(config, **options)
 
 
 def _check_out_dir(out: Path, overwrite: bool) -> None:
@@ -227,7 +273,12 @@ def _search(data: TrialData, specs: Mapping[str, ModelSpec], registry: PluginReg
         spaces={n: dict(s.search_space(data.task, n_rows)) for n, s in specs.items()},
         defaults={n: dict(s.default_config(data.task, n_rows)) for n, s in specs.items()},
         metric=metric.name, mode=metric.mode, seed=config.seed, max_trials=config.max_trials)
-    searcher = registry.searcher(config.searcher).build(problem)
+    earlier: list = []
+    if config.resume:  # go on with the interrupted run's searcher and trials
+        earlier, searcher = search.load_state(config.out / STATE_DIR)
+        progress.say(f"Resuming: {len(earlier)} trials done before the interruption")
+    else:
+        searcher = registry.searcher(config.searcher).build(problem)
     search.ensure_ray(config.address)
     search_deadline, trial_limit = None, config.trial_time_limit
     if deadline is not None:
@@ -237,12 +288,20 @@ def _search(data: TrialData, specs: Mapping[str, ModelSpec], registry: PluginReg
         progress.say(f"Ray ready; searching for {seconds:.0f} s with {config.searcher!r}"
                      f"{' and ASHA' if config.scheduler == 'asha' else ''}")
     n_splits = len(data.folds[next(iter(data.folds))])
-    return search.run_search(data, searcher, deadline=search_deadline,
-                             max_trials=config.max_trials, cpus_per_trial=config.cpus_per_trial,
-                             gpus_per_trial=config.gpus_per_trial, scheduler=config.scheduler,
-                             mode=metric.mode, trial_time_limit=trial_limit,
-                             reserve=lambda records: _refit_reserve(records, metric, n_splits),
-                             on_record=progress.trial)
+    max_trials = config.max_trials
+    if max_trials is not None and earlier:
+        max_trials = max(1, max_trials - len(earlier))
+    try:
+        records = search.run_search(
+            data, searcher, deadline=search_deadline, max_trials=max_trials,
+            cpus_per_trial=config.cpus_per_trial, gpus_per_trial=config.gpus_per_trial,
+            scheduler=config.scheduler, mode=metric.mode, trial_time_limit=trial_limit,
+            reserve=lambda records: _refit_reserve(earlier + records, metric, n_splits),
+            on_record=progress.trial)
+    except search.SearchInterrupted as exc:
+        exc.records = earlier + exc.records
+        raise
+    return earlier + records
 
 
 def _refit_reserve(records: Sequence, metric: Metric, n_splits: int) -> float:
@@ -397,6 +456,7 @@ def _write_run(out: Path, model_bytes: bytes, card_json: str, board: pd.DataFram
     _write_atomic(out / "schema.json", schema_json.encode())
     _write_atomic(out / "model_card.json", card_json.encode())
     _write_atomic(out / "model.onnx", model_bytes)
+    shutil.rmtree(out / STATE_DIR, ignore_errors=True)  # finished: nothing left to resume
     return out / "model.onnx"
 
 

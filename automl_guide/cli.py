@@ -13,13 +13,19 @@ from typing import Sequence
 
 from .errors import AutoMLGuideError
 
+
+class UsageError(AutoMLGuideError):
+    """A command line that cannot run as given."""
+
 DEMO_TARGET = "Recommended IND"
 
 
 def _add_fit_options(parser: argparse.ArgumentParser, *, data: bool = True) -> None:
     if data:
         parser.add_argument("data", help="CSV or Parquet file")
-        parser.add_argument("--target", required=True, help="column to predict")
+        parser.add_argument("--target", help="column to predict (required unless --resume)")
+        parser.add_argument("--resume", metavar="DIR",
+                            help="continue the interrupted search of the run in DIR")
     parser.add_argument("--task", choices=["binary", "multiclass", "regression"])
     parser.add_argument("--time-budget", type=float, default=60.0, metavar="S",
                         help="seconds for the whole run, Ray start and export included (60)")
@@ -118,7 +124,12 @@ def _show(result) -> None:
 def _fit(args: argparse.Namespace) -> int:
     from .api import fit_and_export
 
-    _show(fit_and_export(args.data, args.target, **_fit_kwargs(args)))
+    kwargs = _fit_kwargs(args)
+    if args.resume:
+        kwargs.update(out=args.resume, resume=True)
+    elif not args.target:
+        raise UsageError("fit needs --target COL (or --resume DIR).")
+    _show(fit_and_export(args.data, args.target, **kwargs))
     return 0
 
 

@@ -43,11 +43,13 @@ ASHA_REDUCTION = 3
 
 
 class SearchInterrupted(KeyboardInterrupt):
-    """Ctrl-C during the search; ``records`` holds every trial recorded until then."""
+    """Ctrl-C during the search: ``records`` holds every trial recorded until then, ``searcher``
+    the searcher in its state at that moment (what it proposed, what it learnt)."""
 
-    def __init__(self, records: list):
+    def __init__(self, records: list, searcher: Any = None):
         super().__init__("search interrupted")
         self.records = records
+        self.searcher = searcher
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,33 @@ class _SearcherAdapter(Searcher):
                                      error=failed)
 
 
+def save_state(directory: str | os.PathLike, interrupted: SearchInterrupted) -> None:
+    """Keep an interrupted search's trials (JSON) and searcher (pickled by Ray's cloudpickle)
+    so that :func:`load_state` can go on with it. Only ``--resume`` reads the pickle: never
+    resume a directory someone else gave you."""
+    import dataclasses
+    import json
+
+    import ray.cloudpickle
+
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "trials.json"), "w", encoding="utf-8") as handle:
+        json.dump([dataclasses.asdict(r) for r in interrupted.records], handle, default=str)
+    with open(os.path.join(directory, "searcher.pkl"), "wb") as handle:
+        ray.cloudpickle.dump(interrupted.searcher, handle)
+
+
+def load_state(directory: str | os.PathLike) -> tuple[list[TrialRecord], Any]:
+    import json
+
+    import ray.cloudpickle
+
+    with open(os.path.join(directory, "trials.json"), encoding="utf-8") as handle:
+        records = [TrialRecord(**r) for r in json.load(handle)]
+    with open(os.path.join(directory, "searcher.pkl"), "rb") as handle:
+        return records, ray.cloudpickle.load(handle)
+
+
 def ensure_ray(address: str | None = None, num_cpus: int | None = None,
                num_gpus: int | None = None) -> None:
     """Start (or join) Ray once per process; an existing session is reused. ``address`` (else
@@ -306,6 +335,9 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
     """Run the search until the searcher is exhausted, ``max_trials`` or ``deadline``
     (``time.monotonic()``) less ``reserve(records so far)`` seconds.
 
+    On Ctrl-C, raises :class:`SearchInterrupted` with the trials recorded so far and the
+    searcher in its current state, which can run a later search that goes on where it stopped.
+
     Families whose spec says ``uses_gpu`` request ``gpus_per_trial`` GPUs from Ray; with
     ``scheduler="asha"`` ``data.stages`` should be above 1 so that iterative families report
     along the way."""
@@ -351,7 +383,9 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
             tuner.fit()
     collector.finish_all()
     if collector.interrupted:
-        raise SearchInterrupted(list(collector.records.values()))
+        raise SearchInterrupted(list(collector.records.values()),
+                                search_alg.inner if isinstance(search_alg, _SearcherAdapter)
+                                else search_alg)
     for note in sorted(collector.notes):
         warnings.warn(note, RuntimeWarning, stacklevel=2)
     return list(collector.records.values())

@@ -153,3 +153,47 @@ def test_renamed_column_or_numbers_as_strings_at_predict_is_one_paragraph(tmp_pa
     err = capsys.readouterr().err
     assert "2 columns have values the model cannot take" in err
     assert "'price' needs numbers" in err and "'visits' needs numbers" in err
+
+
+def test_predict_warns_of_unseen_categories_and_strict_refuses_them(tmp_path, capsys,
+                                                                    ray_session):
+    from automl_guide import DriftWarning, load
+
+    code, err = _fit(capsys, _csv(tmp_path, shop_frame(120)))
+    assert code == 0, err
+    rows = shop_frame(6, seed=4).drop(columns=["bought"]).assign(
+        category=["dress", "scarf", "scarf", "hat", None, "bag"], price=[10, 20, 9999, 5, 6, 7])
+    with pytest.warns(DriftWarning) as caught:
+        predictions = load(tmp_path / "run").predict(rows)
+    assert len(predictions) == 6
+    said = str(caught[0].message)
+    assert "'category': 2 row(s) with categories unseen in training ('scarf')" in said
+    assert "'price': 1 row(s) outside the training range" in said
+    with pytest.raises(Exception, match=r"(?s)strict mode.*'scarf'"):
+        load(tmp_path / "run", strict=True).predict(rows)
+    path = _csv(tmp_path, rows, "drift.csv")
+    assert main(["predict", str(tmp_path / "run"), str(path), "--strict"]) == 2
+    err = capsys.readouterr().err
+    assert "automl-guide: error: The input differs from the training data" in err
+
+
+def test_a_user_schema_is_checked_lazily_at_fit(tmp_path, capsys):
+    import pandera.pandas as pa
+
+    schema = pa.DataFrameSchema({
+        "price": pa.Column(float, pa.Check.ge(0), nullable=True),
+        "visits": pa.Column(int, pa.Check.le(10)),
+        "category": pa.Column(str, pa.Check.isin(["dress", "shoes", "bag"]), nullable=True)})
+    (tmp_path / "schema.json").write_text(schema.to_json())
+    frame = shop_frame(80).assign(price=lambda f: f["price"].where(f.index != 3, -1.0))
+    code, err = _fit(capsys, _csv(tmp_path, frame), "--schema", str(tmp_path / "schema.json"))
+    assert code == 2
+    assert "does not match the schema you gave" in err
+    for expected in ("column 'price': greater_than_or_equal_to(0)", "column 'visits'",
+                     "column 'category'", "rows 3"):
+        assert expected in err, err
+    good = shop_frame(80).assign(visits=lambda f: f["visits"].clip(upper=10),
+                                 category=lambda f: f["category"].replace("hat", "bag"))
+    from automl_guide.schema import load_user_schema, validate_training
+
+    validate_training(good, load_user_schema(tmp_path / "schema.json"))  # no error

@@ -162,3 +162,15 @@ def test_ctrl_c_keeps_the_leaderboard_so_far(tmp_path):
     board = pd.read_csv(tmp_path / "run" / "leaderboard.csv")
     assert (board["status"] == "ok").sum() >= 2
     assert not (tmp_path / "run" / "model.onnx").exists()
+    assert f"--resume {tmp_path / 'run'}" in said
+
+    # --resume continues from Ray Tune's experiment state: earlier trials are kept, not rerun
+    resumed = subprocess.run([str(BIN / "automl-guide"), "fit", str(data), "--resume",
+                              str(tmp_path / "run"), "--time-budget", "60", "--quiet"],
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    after = pd.read_csv(tmp_path / "run" / "leaderboard.csv")
+    first = set(board.loc[board["status"] == "ok", "trial_id"])
+    assert first <= set(after["trial_id"]) and len(after) > len(first)
+    assert (tmp_path / "run" / "model.onnx").is_file()
+    assert not (tmp_path / "run" / ".search").exists()
