@@ -15,7 +15,6 @@ range) is counted in one warning, or an error with ``strict=True``.
 """
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from typing import Any, Sequence
