@@ -1,0 +1,30 @@
+"""Validating a shop's own tables against the pandera schemas in ``automl_guide_schemas.shop``.
+
+Lazy, like flat data: one :class:`DataError` names every failing column and check with sample
+rows, so a user fixes a table in one pass. Returns the validated table with its columns coerced
+(ids as strings, timestamps parsed, prices as floats, quantities as integers).
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .errors import DataError
+from .schema import describe_failures
+
+
+def validate_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` checked and coerced as the shop table ``name`` (products, customers, events,
+    orders or queries)."""
+    import pandera.errors
+
+    from automl_guide_schemas.shop import TABLES
+
+    if name not in TABLES:
+        raise DataError(f"Unknown shop table {name!r}; the tables are {', '.join(TABLES)}.")
+    if not isinstance(frame, pd.DataFrame) or frame.empty:
+        raise DataError(f"The {name} table has no rows.")
+    try:
+        return TABLES[name]().validate(frame, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        raise DataError(f"The {name} table does not match its schema:\n"
+                        + describe_failures(exc.failure_cases)) from None
