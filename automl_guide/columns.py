@@ -22,6 +22,10 @@ ONNX_TYPES = {"numeric": "float", "integer": "int64", "boolean": "int64", "datet
 MISSING_DATETIME = np.iinfo(np.int64).min
 RESERVED_NAMES = frozenset({"label", "probabilities", "value"})
 _MAX_CARD_CATEGORIES = 50
+_TEXT_MIN_DISTINCT = 20
+_TEXT_MIN_DISTINCT_SHARE = 0.2
+_TEXT_MIN_WIDTH = 15
+_CJK = r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]"  # CJK, kana, Hangul, full-width
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,8 @@ def infer_kind(series: pd.Series) -> str:
     values = series.dropna()
     if len(values) and _looks_like_datetimes(values):
         return "datetime"
+    if len(values) and _looks_like_text(values):
+        return "text"
     return "categorical"
 
 
@@ -104,6 +110,21 @@ def _looks_like_datetimes(values: pd.Series) -> bool:
         return False
     parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
     return bool(parsed.notna().all())
+
+
+def _looks_like_text(values: pd.Series) -> bool:
+    """Free text (reviews, queries, titles), not codes: strings, mostly distinct, most of them
+    several words (or several CJK characters, which need no spaces), and long on average. IDs,
+    e-mails and URLs have no spaces, so they stay categorical (and are dropped if all distinct)."""
+    sample = values.iloc[:2000]
+    if not all(isinstance(v, str) for v in sample):
+        return False
+    n_distinct = values.nunique()
+    if n_distinct < _TEXT_MIN_DISTINCT or n_distinct < _TEXT_MIN_DISTINCT_SHARE * len(values):
+        return False
+    wordy = sample.str.contains(r"\S\s+\S", regex=True) | (sample.str.count(_CJK) >= 4)
+    width = sample.str.len() + sample.str.count(_CJK)  # a CJK character is as wide as two
+    return bool(wordy.mean() >= 0.5 and width.mean() >= _TEXT_MIN_WIDTH)
 
 
 def profile_columns(frame: pd.DataFrame) -> tuple[ColumnInfo, ...]:
@@ -120,6 +141,8 @@ def profile_columns(frame: pd.DataFrame) -> tuple[ColumnInfo, ...]:
 
 def _with_stats(info: ColumnInfo, raw: pd.Series, typed: np.ndarray) -> ColumnInfo:
     n_missing = int(raw.isna().sum())
+    if info.kind == "text":  # reviews are neither categories nor something for the card
+        return ColumnInfo(info.name, info.onnx_name, info.kind, n_missing)
     if info.onnx_type == "string":
         top = pd.Series(typed).value_counts().index[:_MAX_CARD_CATEGORIES]
         return ColumnInfo(info.name, info.onnx_name, info.kind, n_missing, tuple(map(str, top)))

@@ -226,7 +226,11 @@ def check_parity(model_bytes: bytes, pipeline: Pipeline, frame: pd.DataFrame,
         diff = float(np.max(np.abs(outputs["probabilities"] - native))) if len(native) else 0.0
         labels = onnx_label_values(classes)
         native_labels = labels[native.argmax(axis=1)]
-        agreement = float(np.mean(native_labels == outputs["label"])) if len(native) else 1.0
+        # A row whose two best classes tie within the tolerance may go either way in float32.
+        top2 = np.sort(native, axis=1)[:, -2:] if native.shape[1] > 1 else np.ones((len(native), 2))
+        tied = (top2[:, 1] - top2[:, 0]) <= 2 * tolerance
+        same = (native_labels == outputs["label"]) | tied
+        agreement = float(np.mean(same)) if len(native) else 1.0
         passed = diff <= tolerance and agreement >= LABEL_AGREEMENT
     parity = Parity(len(frame), diff, agreement, tolerance, passed)
     if not passed:

@@ -44,7 +44,7 @@ def infer_schema(typed: pd.DataFrame, columns: Sequence[ColumnInfo]) -> Any:
         checks = []
         if info.onnx_type == "string":
             seen = sorted(set(values[values != ""]))
-            if 0 < len(seen) <= MAX_CATEGORIES:
+            if 0 < len(seen) <= MAX_CATEGORIES and info.kind != "text":  # free text: no set
                 checks.append(pa.Check.isin(seen, raise_warning=True))
             dtype, nullable = str, False  # missing strings arrive as ""
         else:
