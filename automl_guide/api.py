@@ -134,7 +134,14 @@ def fit_and_export(data: pd.DataFrame | str | os.PathLike, target: str, *, task:
 
 
 def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
-        registry: PluginRegistry) -> FitResult:
+        registry: PluginRegistry, groups: np.ndarray | None = None,
+        select: Any = None) -> FitResult:
+    """The stages of :func:`fit_and_export`. ``groups`` (one value per row, e.g. customer ids)
+    keeps each group's rows together in the test split and in every validation split.
+    ``select(board, fit_on)`` may choose the trial to export by another criterion than the
+    search metric (the shop's ranking metrics): it gets the leaderboard and
+    ``fit_on(model, config, rows) -> native pipeline`` (rows: positions in ``data``) and returns
+    the leaderboard index of its choice, which then heads the leaderboard."""
     start = time.monotonic()
     deadline = start + config.time_budget if config.time_budget else None
     if config.scheduler not in SCHEDULERS:
@@ -151,12 +158,14 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
 
         validate_training(frame, load_user_schema(config.schema))
     dataset = prepare(frame, config.target, config.task)
+    if groups is not None and len(groups) != len(dataset.y):
+        raise DataError(f"groups has {len(groups)} values for {len(dataset.y)} rows.")
     metric = get_metric(config.metric, dataset.task)
     specs = _model_specs(registry, config.models, dataset.task)
     progress = Progress(metric, deadline, config.quiet)
-    train, test = test_split(dataset.y, dataset.task, config.test_size, config.seed)
+    train, test = test_split(dataset.y, dataset.task, config.test_size, config.seed, groups)
     splits = validation_splits(dataset.y[train], dataset.task, config.validation, config.folds,
-                               config.seed)
+                               config.seed, None if groups is None else np.asarray(groups)[train])
     plan = feature_plan(registry, dataset.columns)
     trial_data = _trial_data(dataset, train, splits, plan, specs, metric, config.seed,
                              ASHA_STAGES if config.scheduler == "asha" else 1)
@@ -181,6 +190,12 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
         raise
     board = leaderboard(records, metric)
     try:
+        _best(board)  # at least one trial succeeded
+        if select is not None:
+            chosen = select(board, lambda model, params, rows: _refit(
+                dataset, np.asarray(rows), plan, specs[model], params, config.seed))
+            board = pd.concat([board.loc[[chosen]], board.drop(index=chosen)])
+            board = board.assign(rank=np.arange(1, len(board) + 1)).reset_index(drop=True)
         best = _best(board)
         pipeline = _refit(dataset, train, plan, specs[best["model"]], best["config"], config.seed)
         return _finish(dataset, train, test, splits, plan, specs, registry, pipeline, board,

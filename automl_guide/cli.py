@@ -63,10 +63,47 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--strict", action="store_true",
                          help="refuse categories and ranges unseen in training (default: warn)")
     sub.add_parser("plugins", help="list every plugin: name, kind, distribution, version")
-    demo = sub.add_parser("demo", help="fit the bundled clothing-reviews data (offline)")
+    shop = sub.add_parser("shop", help="purchase or ranking model from a shop's tables")
+    shop.add_argument("data", help="directory of orders/events/products/customers CSV or Parquet")
+    _add_shop_options(shop)
+    shop.set_defaults(out="automl_guide_shop")
+    recommend = sub.add_parser("recommend", help="top products for a customer from a shop run")
+    recommend.add_argument("run", help="directory of a shop run (automl-guide shop --out)")
+    recommend.add_argument("--customer", required=True, help="customer id")
+    recommend.add_argument("--k", type=int, default=10, help="how many products (10)")
+    demo = sub.add_parser("demo", help="fit the bundled clothing-reviews data (offline); "
+                          "--shop: the shop pipeline on a generated shop")
+    demo.add_argument("--shop", action="store_true",
+                      help="generated shop -> ranking model -> recommendation for one customer")
     _add_fit_options(demo, data=False)
-    demo.set_defaults(out="automl_guide_demo", overwrite=True)
+    demo.set_defaults(out=None, overwrite=True)
     return parser
+
+
+def _add_shop_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", choices=["rank", "purchase"], default="rank")
+    parser.add_argument("--horizon", default="30", metavar="DAYS",
+                        help="label window after each cutoff, in days or e.g. 2W (30)")
+    parser.add_argument("--test-horizon", metavar="DAYS",
+                        help="label window after the test cutoff (default: --horizon)")
+    parser.add_argument("--cutoffs", metavar="DATES",
+                        help="comma-separated training cutoffs (default: one horizon apart)")
+    parser.add_argument("--n-cutoffs", type=int, default=3, metavar="N")
+    parser.add_argument("--test-cutoff", metavar="DATE",
+                        help="where the shop leaderboard is measured (default: one horizon "
+                        "before the end of the data)")
+    parser.add_argument("--k", type=int, default=10, help="cut-off rank of the metrics (10)")
+    parser.add_argument("--negatives", type=int, metavar="N",
+                        help="sampled negatives per positive (rank, 10) or per customer "
+                        "(purchase, 20)")
+    parser.add_argument("--time-budget", type=float, default=120.0, metavar="S")
+    parser.add_argument("--max-trials", type=int, metavar="N")
+    parser.add_argument("--models", help="comma-separated model plugin names (default: all)")
+    parser.add_argument("--searcher", default="random")
+    parser.add_argument("--out", metavar="DIR")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing run in DIR")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
 def _format_warning(message, category, filename, lineno, line=None) -> str:
@@ -77,8 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.formatwarning = _format_warning  # users see the message, not our source lines
     try:
-        return {"fit": _fit, "predict": _predict, "plugins": _plugins, "demo": _demo}[
-            args.command](args)
+        return {"fit": _fit, "predict": _predict, "plugins": _plugins, "demo": _demo,
+                "shop": _shop, "recommend": _recommend}[args.command](args)
     except AutoMLGuideError as exc:
         print(f"automl-guide: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -133,9 +170,69 @@ def _fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shop_kwargs(args: argparse.Namespace) -> dict:
+    split = lambda text: [v.strip() for v in text.split(",") if v.strip()]  # noqa: E731
+    return dict(task=args.task, horizon=_days(args.horizon),
+                test_horizon=_days(args.test_horizon) if args.test_horizon else None,
+                cutoffs=split(args.cutoffs) if args.cutoffs else None, n_cutoffs=args.n_cutoffs,
+                test_cutoff=args.test_cutoff, k=args.k, negatives=args.negatives,
+                time_budget=args.time_budget, max_trials=args.max_trials,
+                models=split(args.models) if args.models else None, searcher=args.searcher,
+                out=args.out, overwrite=args.overwrite, seed=args.seed, quiet=args.quiet)
+
+
+def _days(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _shop(args: argparse.Namespace) -> int:
+    from .shop_run import fit_shop
+
+    fit_shop(args.data, **_shop_kwargs(args))
+    return 0
+
+
+def _recommend(args: argparse.Namespace) -> int:
+    from .shop_run import recommend
+
+    recommend(args.run, args.customer, args.k).to_csv(sys.stdout, index=False)
+    return 0
+
+
+def _shop_demo(args: argparse.Namespace) -> int:
+    from .shop_demo import generate_shop
+    from .shop_run import Recommender, fit_shop
+
+    out = Path(args.out or "automl_guide_shop_demo")
+    print("Shop demo on a GENERATED shop (synthetic data from automl_guide/shop_demo.py: 400 "
+          "customers, 240 products, 150 days of views, carts and orders).")
+    tables = generate_shop(seed=args.seed)
+    (out / "data").mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        frame.to_csv(out / "data" / f"{name}.csv", index=False)
+    print(f"Tables written to {out / 'data'}; ranking model next "
+          f"(`automl-guide shop {out / 'data'}` does the same).")
+    fit_shop(out / "data", task="rank", time_budget=args.time_budget, max_trials=args.max_trials,
+             models=[m.strip() for m in args.models.split(",")] if args.models else None,
+             searcher=args.searcher, out=out, overwrite=True, seed=args.seed, quiet=args.quiet)
+    recommender = Recommender(out)  # read back from the exported files, as a service would
+    customer = tables["orders"]["customer_id"].value_counts().index[0]
+    print(f"\nTop 5 for customer {customer}, read from {out}/model.onnx and {out}/snapshot/:")
+    top = recommender.recommend(customer, 5).merge(
+        tables["products"][["product_id", "category", "price"]], on="product_id")
+    print(top.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .api import fit_and_export
 
+    if args.shop:
+        return _shop_demo(args)
+    args.out = args.out or "automl_guide_demo"
     data = resources.files("automl_guide.datasets").joinpath("clothing_reviews.csv")
     print(f"Demo: will a shopper recommend the dress she reviewed? {data.name} "
           "(Women's E-Commerce Clothing Reviews, CC0; see automl_guide/datasets/README.md)")

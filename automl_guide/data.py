@@ -141,7 +141,7 @@ def _usable_features(features: pd.DataFrame, target: pd.Series
             dropped.append((str(name), "it holds a single value"))
         elif (len(series) >= 20 and n_unique == len(series)
               and not pd.api.types.is_float_dtype(series.dtype)
-              and infer_kind(series) != "datetime"):  # timestamps are distinct, not IDs
+              and infer_kind(series) not in ("datetime", "text")):  # timestamps, reviews: not IDs
             dropped.append((str(name), "it looks like an ID (a distinct value in every row)"))
         elif series.notna().all() and np.array_equal(series.astype(str).to_numpy(), target_text):
             dropped.append((str(name), "it is identical to the target (a leak: it would not be "
@@ -167,33 +167,51 @@ def _warn_about_values(name: str, series: pd.Series) -> None:
         if 0 < n_numbers < len(values):
             text = values[numbers.isna()].iloc[0]
             warnings.warn(f"Column {name!r} mixes numbers ({n_numbers} rows) and text (e.g. "
-                          f"{text!r}); it is treated as categorical.", UserWarning, stacklevel=4)
+                          f"{text!r}); it is treated as {infer_kind(series)}.", UserWarning,
+                          stacklevel=4)
 
 
-def test_split(y: np.ndarray, task: str, test_size: float, seed: int) -> tuple[np.ndarray, ...]:
-    """Indices of the train and test rows; stratified for classification where possible."""
-    from sklearn.model_selection import train_test_split  # not on the predict-only path
+def test_split(y: np.ndarray, task: str, test_size: float, seed: int,
+               groups: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """Indices of the train and test rows; stratified for classification where possible. With
+    ``groups`` (e.g. customer ids) a group's rows all land on one side."""
+    from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
     index = np.arange(len(y))
+    if groups is not None:
+        train, test = next(GroupShuffleSplit(1, test_size=test_size, random_state=seed)
+                           .split(index, y, groups))
+        return np.sort(train), np.sort(test)
     stratify = y if task != "regression" and np.bincount(y).min() >= 2 else None
     train, test = train_test_split(index, test_size=test_size, random_state=seed, stratify=stratify)
     return np.sort(train), np.sort(test)
 
 
-def validation_splits(y: np.ndarray, task: str, strategy: str, folds: int, seed: int
-                      ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Train/validation index pairs: one holdout (20 %) or ``folds``-fold CV, stratified."""
-    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+def validation_splits(y: np.ndarray, task: str, strategy: str, folds: int, seed: int,
+                      groups: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Train/validation index pairs: one holdout (20 %) or ``folds``-fold CV, stratified; with
+    ``groups``, no group is split between training and validation rows."""
+    from sklearn.model_selection import (GroupKFold, GroupShuffleSplit, KFold, StratifiedGroupKFold,
+                                         StratifiedKFold, train_test_split)
 
     if strategy == "auto":
         strategy = "cv" if len(y) <= CV_MAX_ROWS else "holdout"
+    if strategy not in ("cv", "holdout"):
+        raise DataError(f"Unknown validation {strategy!r}; choose auto, holdout or cv.")
     stratified = task != "regression" and np.bincount(y).min() >= max(2, folds if strategy == "cv"
                                                                      else 2)
+    index = np.arange(len(y))
+    if groups is not None:
+        if strategy == "holdout":
+            train, val = next(GroupShuffleSplit(1, test_size=0.2, random_state=seed)
+                              .split(index, y, groups))
+            return [(np.sort(train), np.sort(val))]
+        splitter = (StratifiedGroupKFold(folds, shuffle=True, random_state=seed) if stratified
+                    else GroupKFold(folds))
+        return list(splitter.split(index, y, groups))
     if strategy == "holdout":
-        train, val = train_test_split(np.arange(len(y)), test_size=0.2, random_state=seed,
+        train, val = train_test_split(index, test_size=0.2, random_state=seed,
                                       stratify=y if stratified else None)
         return [(np.sort(train), np.sort(val))]
-    if strategy != "cv":
-        raise DataError(f"Unknown validation {strategy!r}; choose auto, holdout or cv.")
     splitter = (StratifiedKFold if stratified else KFold)(folds, shuffle=True, random_state=seed)
     return list(splitter.split(np.zeros(len(y)), y))

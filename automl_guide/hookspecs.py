@@ -57,6 +57,19 @@ def automl_guide_register_features(register):
     """
 
 
+@hookspec
+def automl_guide_register_shop_features(register):
+    """Register features of customers, products and customer x product pairs, computed from the
+    shop's history before a cutoff (RFM, popularity, what a customer did with a product).
+
+    :param register: call ``register(ShopFeatureSpec(...))`` once per feature group. Its
+        ``compute(history, keys)`` must use only ``history`` (everything before the cutoff), so
+        the training tables stay free of leakage.
+
+    Called once per plugin when the registry loads; all calls are made, none stops the others.
+    """
+
+
 # --------------------------------------------------------------------------------------------------
 # Searchers
 # --------------------------------------------------------------------------------------------------

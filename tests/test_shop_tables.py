@@ -50,3 +50,35 @@ def test_missing_required_columns_and_duplicate_keys_are_named():
                                                  "category": ["x", "y"], "price": [1, 2]}))
     with pytest.raises(DataError, match="Unknown shop table 'sales'"):
         validate_table("sales", _events())
+
+
+GOOD = {
+    "products": pd.DataFrame({"product_id": ["p1", "p2"], "category": ["tea", "coffee"],
+                              "price": [3.5, 9.0], "title": ["绿茶 green tea", "espresso"]}),
+    "customers": pd.DataFrame({"customer_id": ["c1", "c2"], "city": ["Shanghai", "Beijing"]}),
+    "events": _events(),
+    "orders": pd.DataFrame({"order_id": ["o1", "o2"], "customer_id": ["c1", "c2"],
+                            "product_id": ["p1", "p1"], "quantity": [1, 3], "price": [3.5, 3.5],
+                            "timestamp": ["2024-01-01", "2024-01-02 08:00"]}),
+    "queries": pd.DataFrame({"customer_id": ["c1", "c2"], "query": ["红茶", "dark roast"],
+                             "timestamp": ["2024-01-01", "2024-01-02"],
+                             "bought_product_id": ["p1", None]}),
+}
+BAD = {  # table -> (a broken copy, the column the error must name)
+    "products": (lambda f: f.assign(price=[3.5, -2.0]), "price"),
+    "customers": (lambda f: f.assign(customer_id=["c1", "c1"]), "customer_id"),
+    "events": (lambda f: f.assign(event_type=["view", "like", "cart", "view"]), "event_type"),
+    "orders": (lambda f: f.assign(quantity=[1, 0]), "quantity"),
+    "queries": (lambda f: f.assign(query=["红茶", ""]), "query"),
+}
+
+
+@pytest.mark.parametrize("table", sorted(GOOD))
+def test_every_shop_table_accepts_a_good_table_and_names_the_bad_column(table):
+    from automl_guide_schemas.shop import TABLES
+
+    assert set(GOOD) == set(TABLES)  # a new table needs its own case here
+    assert len(validate_table(table, GOOD[table])) == len(GOOD[table])
+    breaker, column = BAD[table]
+    with pytest.raises(DataError, match=rf"(?s)The {table} table does not match.*'{column}'"):
+        validate_table(table, breaker(GOOD[table].copy()))
