@@ -85,8 +85,8 @@ def pooled(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
         for m in metrics:
             values = group[m]
             row[m] = (values * w).sum() / w[values.notna()].sum() if values.notna().any() else None
-        if "customers" in group:
-            row["customers"] = group["customers"].sum()
+        if "customers" in group and group["customers"].notna().any():
+            row["customers"] = int(group["customers"].sum())
         rows.append(row)
     return pd.DataFrame(rows)
 
