@@ -26,7 +26,8 @@ from .registry import PluginRegistry, load_registry
 from .specs import FeatureContext, ModelSpec, SearchProblem
 from .trial import Fold, TrialData
 
-ARTIFACTS = ("model.onnx", "model_card.json", "leaderboard.csv", "schema.json")
+ARTIFACTS = ("model.onnx", "model_card.json", "leaderboard.csv", "schema.json",
+             "single_best.onnx")
 RESERVE_FRACTION = 0.1  # of the budget, kept for refit, evaluation and export
 ASHA_STAGES = 9  # iterative trials report after each ninth of their rounds/epochs: rungs 1, 3 of 9
 SCHEDULERS = ("none", "asha")
@@ -57,6 +58,7 @@ class FitConfig:
     overwrite: bool = False
     quiet: bool = False
     resume: bool = False
+    ensemble: bool = True
 
 
 @dataclass
@@ -93,7 +95,8 @@ def fit_and_export(data: pd.DataFrame | str | os.PathLike, target: str, *, task:
                    cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.0,
                    scheduler: str = "none", trial_time_limit: float | None = None,
                    schema: Any = None, overwrite: bool = False, quiet: bool = False,
-                   resume: bool = False, plugins: Iterable[Any] = ()) -> FitResult:
+                   resume: bool = False, ensemble: bool = True,
+                   plugins: Iterable[Any] = ()) -> FitResult:
     """Search model families with Ray Tune, refit the best and export it as one ONNX graph.
 
     :param data: a DataFrame, or the path of a CSV or Parquet file.
@@ -124,12 +127,16 @@ def fit_and_export(data: pd.DataFrame | str | os.PathLike, target: str, *, task:
     :param resume: continue the search of a run in ``out`` that was interrupted (Ctrl-C): its
         trials and its searcher's state are kept in ``out/.search``; the options (``target``
         included, which may then be None) are the interrupted run's, the budget is new.
+    :param ensemble: export a weighted ensemble of the best trial of each family (greedy
+        selection on validation outputs, one ONNX graph) when it beats the best single trial on
+        validation and the budget leaves time to refit its members; the single best model is
+        then written too, as ``single_best.onnx``.
     :param plugins: extra plugin objects registered in-process beside the installed ones.
     """
     config = FitConfig(target, task, time_budget, max_trials, tuple(models) if models else None,
                        searcher, metric, Path(out) if out is not None else None, seed, validation,
                        folds, test_size, address, cpus_per_trial, gpus_per_trial, scheduler,
-                       trial_time_limit, schema, overwrite, quiet, resume)
+                       trial_time_limit, schema, overwrite, quiet, resume, ensemble)
     return run(data, config, load_registry(plugins))
 
 
@@ -197,9 +204,17 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
             board = pd.concat([board.loc[[chosen]], board.drop(index=chosen)])
             board = board.assign(rank=np.arange(1, len(board) + 1)).reset_index(drop=True)
         best = _best(board)
+        chosen = None
+        if config.ensemble and select is None:
+            chosen = _choose_ensemble(board, trial_data, specs, metric, deadline, progress)
         pipeline = _refit(dataset, train, plan, specs[best["model"]], best["config"], config.seed)
+        members = None
+        if chosen is not None:
+            members = [(m, _refit(dataset, train, plan, specs[m.model], m.config, config.seed)
+                        if (m.model, m.config) != (best["model"], best["config"]) else pipeline)
+                       for m in chosen[0]]
         return _finish(dataset, train, test, splits, plan, specs, registry, pipeline, board,
-                       metric, config, start, progress)
+                       metric, config, start, progress, members, chosen)
     except Exception:
         if config.out is not None:  # nothing is lost: the leaderboard survives a failed export
             _write_atomic(config.out / "leaderboard.csv", board.to_csv(index=False).encode())
@@ -364,6 +379,32 @@ def _best(board: pd.DataFrame) -> dict[str, Any]:
     return {"model": row["model"], "config": json.loads(row["config"])}
 
 
+def _choose_ensemble(board: pd.DataFrame, data: TrialData, specs: Mapping[str, ModelSpec],
+                     metric: Metric, deadline: float | None, progress: Progress) -> Any:
+    """(members, weights, validation score, best single's score) when an ensemble of the best
+    trial of each family beats the best single trial on validation; None otherwise (one family,
+    no time to refit the members twice, or no gain)."""
+    from . import ensemble
+
+    members = ensemble.candidates(board, specs)
+    if len(members) < 2:
+        return None
+    seconds = board.drop_duplicates("model").set_index("model")["fit_seconds"]
+    cost = 2.5 * sum(float(seconds[m.model]) for m in members)  # validation fits + refits
+    if deadline is not None and time.monotonic() + cost + 5.0 > deadline:
+        progress.say("No ensemble: the budget left is too short to refit its members.")
+        return None
+    outputs, y = ensemble.validation_outputs(members, data)
+    weights, score = ensemble.greedy_weights(outputs, y, metric)
+    single = float(metric.fn(y, outputs[0]))
+    used = weights > 0
+    if used.sum() < 2 or not metric.better(score, single):
+        return None
+    progress.say(f"Ensemble of {int(used.sum())} families: validation {metric.name} {score:.4f} "
+                 f"(best single {single:.4f})")
+    return ([m for m, u in zip(members, used) if u], weights[used], score, single)
+
+
 def _refit(dataset: Dataset, rows: np.ndarray, plan: Mapping, spec: ModelSpec,
            params: Mapping[str, Any], seed: int) -> Any:
     ctx = FeatureContext(dataset.task, spec.needs_scaling, len(rows), seed)
@@ -376,20 +417,49 @@ def _refit(dataset: Dataset, rows: np.ndarray, plan: Mapping, spec: ModelSpec,
 def _finish(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Sequence,
             plan: Mapping, specs: Mapping[str, ModelSpec], registry: PluginRegistry,
             pipeline: Any, board: pd.DataFrame, metric: Metric, config: FitConfig,
-            start: float, progress: Progress) -> FitResult:
+            start: float, progress: Progress, members: Sequence | None = None,
+            chosen: Any = None) -> FitResult:
     from . import export  # onnx loads here, and only here
 
     test_frame = dataset.features.iloc[test].reset_index(drop=True)
+    best = board.iloc[0]
+    families = {best["model"]} | {m.model for m, _ in members or ()}
+    used = [reg for reg in registry.all() if reg.kind == "feature" and reg.name in plan
+            or reg.kind == "model" and reg.name in families
+            or reg.kind == "searcher" and reg.name == config.searcher]
+    plugin_specs = [reg.spec for reg in used]
+
+    def exported(native: Any, family: str) -> tuple[Any, Any]:
+        graph = export.to_onnx(native, dataset.columns, dataset.task, dataset.classes,
+                               plugin_specs, specs[family])
+        return graph, export.check_parity(graph.SerializeToString(), native, test_frame,
+                                          dataset.columns, dataset.task, dataset.classes)
+
+    graph, parity = exported(pipeline, best["model"])
+    single, ensemble_card = None, None
+    if members:
+        from .ensemble import Ensemble
+
+        try:
+            native = Ensemble([p for _, p in members], chosen[1], dataset.task, dataset.classes)
+            combined = export.combine(
+                [graph if p is pipeline else exported(p, m.model)[0] for m, p in members],
+                chosen[1], dataset.task, dataset.classes)
+            ensemble_parity = export.check_parity(
+                combined.SerializeToString(), native, test_frame, dataset.columns,
+                dataset.task, dataset.classes)
+        except Exception as exc:  # the single best model still counts
+            progress.say(f"Ensemble not exported ({type(exc).__name__}: {exc}); exporting "
+                         f"the single best model.")
+        else:
+            single, graph, parity, pipeline = graph, combined, ensemble_parity, native
+            ensemble_card = {
+                "members": [{"model": m.model, "config": dict(m.config), "weight": float(w)}
+                            for (m, _), w in zip(members, chosen[1])],
+                "validation_score": chosen[2], "best_single_validation_score": chosen[3],
+                "single_best_file": "single_best.onnx"}
     test_metrics = report(dataset.task, dataset.y[test],
                           model_output(pipeline, test_frame, dataset.task))
-    best = board.iloc[0]
-    used = [reg for reg in registry.all() if reg.kind == "feature" and reg.name in plan
-            or reg.kind == "model" and reg.name == best["model"]
-            or reg.kind == "searcher" and reg.name == config.searcher]
-    graph = export.to_onnx(pipeline, dataset.columns, dataset.task, dataset.classes,
-                           [reg.spec for reg in used], specs[best["model"]])
-    parity = export.check_parity(graph.SerializeToString(), pipeline, test_frame,
-                                 dataset.columns, dataset.task, dataset.classes)
     from . import schema as schemas
 
     data_schema = schemas.infer_schema(
@@ -398,13 +468,22 @@ def _finish(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Seque
     card = build_card(dataset, train, test, splits, board, metric, config, test_metrics,
                       parity.to_card(), used, time.monotonic() - start)
     card["schema"] = schemas.summary(data_schema)
+    if ensemble_card:
+        card["ensemble"] = ensemble_card
     cards.validate_card(card)
     card_json = cards.to_json(card)
     model_bytes = export.with_metadata(graph, card_json, schema_json)
     onnx_path = None
     if config.out is not None:
+        if single is not None:
+            _write_atomic(config.out / "single_best.onnx",
+                          export.with_metadata(single, card_json, schema_json))
+        else:  # an earlier run's file would pass for this run's
+            (config.out / "single_best.onnx").unlink(missing_ok=True)
         onnx_path = _write_run(config.out, model_bytes, card_json, board, schema_json)
-        progress.say(f"Exported {best['model']} to {onnx_path} (test {metric.name} "
+        what = (f"an ensemble of {', '.join(m['model'] for m in ensemble_card['members'])}"
+                if ensemble_card else best["model"])
+        progress.say(f"Exported {what} to {onnx_path} (test {metric.name} "
                      f"{test_metrics.get(metric.name, float('nan')):.4f}, parity max diff "
                      f"{parity.max_abs_diff:.2g})")
     return FitResult(board, pipeline, onnx_path, card, model_bytes)

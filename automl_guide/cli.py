@@ -48,6 +48,9 @@ def _add_fit_options(parser: argparse.ArgumentParser, *, data: bool = True) -> N
                         help="stop a trial after S seconds (default: half the search time)")
     parser.add_argument("--schema", metavar="FILE",
                         help="pandera schema (JSON or YAML) the training table must satisfy")
+    parser.add_argument("--no-ensemble", action="store_true",
+                        help="export the best single trial even when an ensemble of the best "
+                        "trial of each family scores better on validation")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run in DIR")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -131,7 +134,8 @@ def _fit_kwargs(args: argparse.Namespace) -> dict:
                 validation=args.validation, folds=args.folds, address=args.address,
                 cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
                 scheduler=args.scheduler, trial_time_limit=args.trial_time_limit,
-                schema=args.schema, overwrite=args.overwrite, quiet=args.quiet)
+                schema=args.schema, overwrite=args.overwrite, quiet=args.quiet,
+                ensemble=not args.no_ensemble)
 
 
 def _show(result) -> None:

@@ -80,6 +80,45 @@ def to_onnx(pipeline: Pipeline, columns: Sequence[ColumnInfo], task: str,
     return graph
 
 
+def combine(graphs: Sequence[onnx.ModelProto], weights: Sequence[float], task: str,
+            classes: Sequence[Any]) -> onnx.ModelProto:
+    """One graph from several exported models with the same inputs: the weighted sum of their
+    ``probabilities`` (``label`` its arg-max) or of their ``value``."""
+    opsets: dict[str, int] = {}
+    for graph in graphs:
+        for o in graph.opset_import:
+            opsets[o.domain] = max(opsets.get(o.domain, 0), o.version)
+    nodes, inits, outputs = [], [], []
+    wanted = "value" if task == "regression" else "probabilities"
+    for i, graph in enumerate(graphs):
+        member = onnx.compose.add_prefix(graph, f"automl_guide_m{i}_", rename_inputs=False)
+        nodes.extend(member.graph.node)
+        inits.extend(member.graph.initializer)
+        weight = numpy_helper.from_array(np.array(weights[i], dtype=np.float32),
+                                         f"automl_guide_w{i}")
+        inits.append(weight)
+        nodes.append(helper.make_node("Mul", [f"automl_guide_m{i}_{wanted}", weight.name],
+                                      [f"automl_guide_weighted{i}"]))
+        outputs.append(f"automl_guide_weighted{i}")
+    nodes.append(helper.make_node("Sum", outputs, [wanted if task == "regression" else _RAW]))
+    graph = helper.make_graph(nodes, "automl_guide_ensemble", list(graphs[0].graph.input), [],
+                              inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v)
+                                                     for d, v in opsets.items()])
+    model.ir_version = max(g.ir_version for g in graphs)
+    if task == "regression":
+        model.graph.output.append(helper.make_tensor_value_info("value", TensorProto.FLOAT,
+                                                                [None]))
+    else:
+        labels = onnx_label_values(classes)
+        _take_output(model, _RAW)  # no graph outputs yet: only names the raw sum
+        _finish_classification(model, _RAW, labels, np.arange(len(labels)))
+    _prune(model)
+    model.producer_name = "automl-guide"
+    onnx.checker.check_model(model)
+    return model
+
+
 def _initial_types(columns: Sequence[ColumnInfo]) -> list:
     from skl2onnx.common.data_types import FloatTensorType, Int64TensorType, StringTensorType
 

@@ -1,0 +1,97 @@
+"""Greedy ensemble selection (Caruana et al., 2004) over the best trial of each model family.
+
+After the search, the best completed trial of up to ``MAX_MEMBERS`` families is refitted on each
+validation split's training rows, in this process and on the very matrices the trials used, to
+get its validation outputs. Greedy selection with replacement then adds, ``ROUNDS`` times, the
+member whose addition scores best on validation; the weights are how often each was picked. The
+ensemble is used only when it beats the best single trial on validation. It is exported as one
+ONNX graph (see :func:`automl_guide.export.combine`), whose parity with the native
+:class:`Ensemble` is checked like any export.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .metrics import Metric
+from .pipeline import build_model, model_output, train_rows
+from .specs import ModelSpec
+from .trial import TrialData
+
+MAX_MEMBERS = 5
+ROUNDS = 20
+
+
+@dataclass(frozen=True)
+class Member:
+    model: str
+    config: Mapping[str, Any]
+
+
+def candidates(board: pd.DataFrame, specs: Mapping[str, ModelSpec]) -> list[Member]:
+    """The best completed trial of each family, best families first. Families with their own
+    ONNX graph (``onnx_graph``, the ANN) are left out: their graphs come at their own opset."""
+    ok = board[(board["status"] == "ok") & ~board["early_stopped"].astype(bool)]
+    ok = ok[[specs[m].onnx_graph is None for m in ok["model"]]].drop_duplicates("model")
+    return [Member(row["model"], json.loads(row["config"]))
+            for _, row in ok.head(MAX_MEMBERS).iterrows()]
+
+
+def validation_outputs(members: Sequence[Member], data: TrialData
+                       ) -> tuple[list[np.ndarray], np.ndarray]:
+    """Each member's outputs on every validation split (concatenated), and the labels."""
+    outputs = []
+    for member in members:
+        spec = data.models[member.model]
+        parts = []
+        for fold in data.folds[spec.needs_scaling]:
+            model = build_model(spec, member.config, data.task, data.seed, data.classes)
+            rows = train_rows(spec, len(fold.y_train), data.seed)
+            model.fit(fold.X_train[rows], fold.y_train[rows])
+            parts.append(model_output(model, fold.X_val, data.task))
+        outputs.append(np.concatenate(parts))
+    first = data.folds[next(iter(data.folds))]
+    return outputs, np.concatenate([fold.y_val for fold in first])
+
+
+def greedy_weights(outputs: Sequence[np.ndarray], y: np.ndarray, metric: Metric,
+                   rounds: int = ROUNDS) -> tuple[np.ndarray, float]:
+    """Weights (summing to 1) of greedy selection with replacement, and the ensemble's score.
+    Starts from the best single member, so it is never worse than that member on validation."""
+    scores = [metric.fn(y, out) for out in outputs]
+    best = int(np.argmax(scores) if metric.mode == "max" else np.argmin(scores))
+    counts = np.zeros(len(outputs))
+    counts[best] = 1
+    total = outputs[best].astype(np.float64).copy()
+    score, kept = scores[best], counts.copy()
+    for _ in range(rounds - 1):
+        trial = [metric.fn(y, (total + out) / (counts.sum() + 1)) for out in outputs]
+        pick = int(np.argmax(trial) if metric.mode == "max" else np.argmin(trial))
+        counts[pick] += 1
+        total += outputs[pick]
+        if metric.better(trial[pick], score):  # keep the best selection seen so far
+            score, kept = trial[pick], counts.copy()
+    return kept / kept.sum(), float(score)
+
+
+class Ensemble:
+    """Native ensemble of fitted pipelines: the weighted mean of their probabilities (labels
+    are its arg-max) or of their predicted values."""
+
+    def __init__(self, pipelines: Sequence[Any], weights: Sequence[float], task: str,
+                 classes: Sequence[Any]):
+        self.pipelines, self.weights = list(pipelines), np.asarray(weights, dtype=np.float64)
+        self.task, self.classes_ = task, np.asarray(classes, dtype=object)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return sum(w * p.predict_proba(frame) for w, p in zip(self.weights, self.pipelines))
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        if self.task == "regression":
+            return sum(w * np.asarray(p.predict(frame), dtype=np.float64)
+                       for w, p in zip(self.weights, self.pipelines))
+        return self.classes_[self.predict_proba(frame).argmax(axis=1)]

@@ -1,0 +1,77 @@
+"""Greedy ensemble selection and its export as one ONNX graph."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from automl_guide.ensemble import greedy_weights
+from automl_guide.metrics import get_metric
+
+
+
+def _two_signals(n: int, seed: int):
+    """A target with a smooth linear part (linear models see it well) and an interaction
+    (trees see it well): neither family alone has all of it."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4))
+    signal = 0.5 * x[:, 0] + 0.5 * x[:, 1] + 1.5 * ((x[:, 2] > 0) ^ (x[:, 3] > 0))
+    frame = pd.DataFrame(x, columns=["spend", "visits", "age", "distance"])
+    frame["bought"] = np.where(signal + rng.normal(0, 0.7, n) > 0.8, "yes", "no")
+    return frame
+
+
+def test_greedy_selection_mixes_complementary_members_and_never_loses_to_the_best():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    noise = rng.normal(0, 1.0, (3, 400))
+    # two members that see the label through independent noise, one that sees nothing
+    outputs = [np.column_stack([1 - p, p]) for p in
+               (1 / (1 + np.exp(-(2 * y - 1 + noise[0]))), 1 / (1 + np.exp(-(2 * y - 1 + noise[1]))),
+                rng.random(400))]
+    metric = get_metric("roc_auc", "binary")
+    weights, score = greedy_weights(outputs, y, metric)
+    singles = [metric.fn(y, o) for o in outputs]
+    assert weights.sum() == pytest.approx(1.0)
+    assert weights[0] > 0 and weights[1] > 0 and weights[2] < 0.2
+    assert score > max(singles)
+    alone, alone_score = greedy_weights(outputs[2:], y, metric)  # one member: itself
+    assert list(alone) == [1.0] and alone_score == pytest.approx(singles[2])
+
+
+def test_fit_exports_an_ensemble_as_one_graph_with_parity_and_keeps_the_single_best(
+        tmp_path, ray_session):
+    import onnx
+
+    from automl_guide import fit_and_export, load
+
+    frame = _two_signals(800, seed=3)
+    result = fit_and_export(frame, "bought", time_budget=None, max_trials=4,
+                            models=["linear", "xgboost", "decision_tree"],
+                            out=tmp_path / "run", quiet=True)
+    card = result.card
+    assert "ensemble" in card, "no ensemble beat the best single trial on this data"
+    members = card["ensemble"]["members"]
+    assert len(members) >= 2 and sum(m["weight"] for m in members) == pytest.approx(1.0)
+    assert card["ensemble"]["validation_score"] > card["ensemble"]["best_single_validation_score"]
+    assert card["parity"]["passed"] and card["parity"]["max_abs_diff"] < 1e-4
+    graph = onnx.load(tmp_path / "run" / "model.onnx")
+    assert [o.name for o in graph.graph.output] == ["label", "probabilities"]
+    produced = [o for n in graph.graph.node for o in n.output]
+    assert len(produced) == len(set(produced))  # members' tensors do not collide
+    assert {f"automl_guide_m{i}_probabilities" for i in range(len(members))} <= set(produced)
+    new = _two_signals(50, seed=9).drop(columns="bought")
+    np.testing.assert_allclose(load(tmp_path / "run" / "model.onnx").predict_proba(new),
+                               result.model.predict_proba(new), atol=1e-4)
+    single = load(tmp_path / "run" / "single_best.onnx")
+    assert single.predict_proba(new).shape == (50, 2)
+    assert json.loads((tmp_path / "run" / "model_card.json").read_text())["ensemble"]
+
+    again = fit_and_export(frame, "bought", time_budget=None, max_trials=4, ensemble=False,
+                           models=["linear", "random_forest"], out=tmp_path / "run",
+                           overwrite=True, quiet=True)
+    assert "ensemble" not in again.card
+    assert not (tmp_path / "run" / "single_best.onnx").exists()  # no stale file
