@@ -386,13 +386,16 @@ def _choose_ensemble(board: pd.DataFrame, data: TrialData, specs: Mapping[str, M
     no time to refit the members twice, or no gain)."""
     from . import ensemble
 
-    members = ensemble.candidates(board, specs)
-    if len(members) < 2:
-        return None
     seconds = board.drop_duplicates("model").set_index("model")["fit_seconds"]
-    cost = 2.5 * sum(float(seconds[m.model]) for m in members)  # validation fits + refits
-    if deadline is not None and time.monotonic() + cost + 5.0 > deadline:
-        progress.say("No ensemble: the budget left is too short to refit its members.")
+    members, cost = [], 0.0
+    for member in ensemble.candidates(board, specs):  # best families first, while time allows
+        more = 2.5 * float(seconds[member.model])  # validation fits + the refit
+        if deadline is None or time.monotonic() + cost + more + 5.0 <= deadline:
+            members.append(member)
+            cost += more
+    if len(members) < 2:
+        if deadline is not None and len(ensemble.candidates(board, specs)) >= 2:
+            progress.say("No ensemble: the budget left is too short to refit its members.")
         return None
     outputs, y = ensemble.validation_outputs(members, data)
     weights, score = ensemble.greedy_weights(outputs, y, metric)

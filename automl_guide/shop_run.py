@@ -290,6 +290,13 @@ def _check_out(out: Path, overwrite: bool) -> None:
                           "pass --overwrite to replace them.")
 
 
+def _model_name(fit: Any) -> str:
+    ensemble = fit.card.get("ensemble")
+    if ensemble:
+        return "model (ensemble: " + " + ".join(m["model"] for m in ensemble["members"]) + ")"
+    return f"model ({fit.card['best']['model']})"
+
+
 def _score(predictor: Any, frame: pd.DataFrame) -> np.ndarray:
     """Purchase probabilities from the exported ONNX graph, as a service would compute them.
 
@@ -321,7 +328,7 @@ def _rank_leaderboard(shop: ShopData, test: pd.Timestamp, horizon: pd.Timedelta,
     board = [{"ranker": name, **ranking.ranking_metrics(ranked, relevant, k)}
              for name, ranked in rows]
     candidates_hit = table.merge(bought, on=KEYS["pair"]).shape[0] / max(len(bought), 1)
-    board[0]["ranker"] = f"model ({fit.card['best']['model']})"
+    board[0]["ranker"] = _model_name(fit)
     frame = pd.DataFrame(board)
     frame["candidate_recall"] = [candidates_hit, np.nan, np.nan]
     return frame
@@ -341,7 +348,7 @@ def _purchase_leaderboard(shop: ShopData, test: pd.Timestamp, horizon: pd.Timede
     if y.min() == y.max():
         raise DataError(f"At the test cutoff {test} every candidate has the same label; nothing "
                         "to evaluate.")
-    scores = {f"model ({fit.card['best']['model']})": _score(fit.predictor, table)}
+    scores = {_model_name(fit): _score(fit.predictor, table)}
     rfm = [c for c in RFM if c in train]
     if rfm:
         lr = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
