@@ -15,7 +15,7 @@ popular products of the customer's favourite categories.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -294,6 +294,10 @@ class TableSettings:
     # rank: ``negatives`` per positive, so every customer has the same share of positives and
     # the model learns what sets a bought product apart, not which customers buy much
     per_positive: bool = False
+
+    def every_candidate(self) -> "TableSettings":
+        """The same candidates, none sampled away: what evaluation and serving score."""
+        return replace(self, negatives=None, positive_customers_only=False)
 
 
 def build_table(shop: ShopData, cutoff: Any, horizon: pd.Timedelta, registry: Any, *,

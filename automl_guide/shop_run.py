@@ -145,7 +145,7 @@ def fit_shop(data: Any, *, task: str = "rank", horizon: Any = 30, cutoffs: Seque
     Other parameters are those of :func:`automl_guide.fit_and_export`; the budget covers the
     whole run.
     """
-    from .api import FitConfig, run
+    from .api import FitConfig, _write_atomic, run
     from .progress import Progress
     from .registry import load_registry
 
@@ -217,8 +217,8 @@ def fit_shop(data: Any, *, task: str = "rank", horizon: Any = 30, cutoffs: Seque
     if out is not None:
         card["snapshot"] = _write_snapshot(out / SNAPSHOT, shop, registry, settings, inputs)
         card["snapshot_at"] = str(shop.end)
-        _write(out / "ranking.csv", board.to_csv(index=False))
-        _write(out / "shop.json", json.dumps(card, indent=1, default=str))
+        _write_atomic(out / "ranking.csv", board.to_csv(index=False).encode())
+        _write_atomic(out / "shop.json", json.dumps(card, indent=1, default=str).encode())
         say(f"Shop model, feature snapshot and leaderboard in {out}; try `automl-guide "
             f"recommend {out} --customer ID`")
     return ShopResult(board, fit, out, card)
@@ -255,8 +255,7 @@ def _ranking_selector(shop: ShopData, table: pd.DataFrame, columns: list[str],
     if not relevant:
         return None
     candidates = build_table(shop, last, horizon, registry, customers=sorted(relevant),
-                             settings=replace(settings, negatives=None,
-                                              positive_customers_only=False))
+                             settings=settings.every_candidate())
 
     def select(board: pd.DataFrame, fit_on: Any) -> int:
         ok = board[(board["status"] == "ok") & ~board["early_stopped"]].drop_duplicates("model")
@@ -316,9 +315,8 @@ def _rank_leaderboard(shop: ShopData, test: pd.Timestamp, horizon: pd.Timedelta,
     if not relevant:
         raise DataError(f"No known customer bought anything in the {horizon.days} days after the "
                         f"test cutoff {test}; nothing to rank.")
-    eval_settings = replace(settings, negatives=None, positive_customers_only=False)
     table = build_table(shop, test, horizon, registry, customers=sorted(relevant),
-                        settings=eval_settings)
+                        settings=settings.every_candidate())
     rows = [("model", ranking.top_k_by_score(table, _score(fit.predictor, table), k))]
     for name, days in (("popularity (all history)", None),
                        (f"popularity (last {RECENT_DAYS} days)", RECENT_DAYS)):
@@ -342,8 +340,7 @@ def _purchase_leaderboard(shop: ShopData, test: pd.Timestamp, horizon: pd.Timede
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    eval_settings = replace(settings, negatives=None, positive_customers_only=False)
-    table = build_table(shop, test, horizon, registry, settings=eval_settings)
+    table = build_table(shop, test, horizon, registry, settings=settings.every_candidate())
     y = table["label"].to_numpy()
     if y.min() == y.max():
         raise DataError(f"At the test cutoff {test} every candidate has the same label; nothing "
@@ -365,10 +362,9 @@ def _write_snapshot(folder: Path, shop: ShopData, registry: Any, settings: Table
                     inputs: Sequence[str]) -> dict[str, Any]:
     """Features as of the end of the data, one Parquet file per level."""
     history = shop.history(shop.end)
-    serve = replace(settings, negatives=None, positive_customers_only=False)
     from .shop import candidates, shop_features
 
-    pairs = candidates(history, history.interactions["customer_id"].unique(), serve.candidates)
+    pairs = candidates(history, history.interactions["customer_id"].unique(), settings.candidates)
     report = FeatureReport()
     table = shop_features(history, pairs, registry, report)
     levels = {reg.name: reg.spec.level for reg in registry.shop_features.values()}
@@ -379,24 +375,17 @@ def _write_snapshot(folder: Path, shop: ShopData, registry: Any, settings: Table
     if missing:
         raise ExportError(f"The snapshot lacks the model's input column(s) {missing}: a shop "
                           "feature plugin failed while writing it (see the warnings).")
-    folder.mkdir(parents=True, exist_ok=True)
+    from .api import _write_atomic
+
     files = {
         "customers": table[["customer_id"] + by_level["customer"]].drop_duplicates("customer_id"),
         "products": table[["product_id"] + by_level["product"]].drop_duplicates("product_id"),
         "candidates": table[KEYS["pair"] + by_level["pair"]],
         "popular": popularity(history, RECENT_DAYS).rename("buyers_30d").reset_index()}
     for name, frame in files.items():
-        tmp = folder / f".{name}.parquet.tmp-{os.getpid()}"
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, folder / f"{name}.parquet")
+        _write_atomic(folder / f"{name}.parquet", frame.to_parquet(index=False))
     return {name: {"file": f"{SNAPSHOT}/{name}.parquet", "rows": int(len(frame)),
                    "columns": list(frame.columns)} for name, frame in files.items()}
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 class Recommender:

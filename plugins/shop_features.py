@@ -230,4 +230,4 @@ def automl_guide_register_shop_features(register):
                              " category affinity, price against the customer's usual spend"))
     register(ShopFeatureSpec("item_knn", "pair", item_knn_features, description=
                              "item-based collaborative filtering: cosine similarity of the "
-                             "product to the customer's purchases (mean and max)"))
+                             "product to the customer's purchases (mean, max, last 30 days)"))
