@@ -7,6 +7,7 @@ import math
 import os
 import shutil
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -294,6 +295,20 @@ def _trial_data(dataset: Dataset, train: np.ndarray, splits: Sequence, plan: Map
     return TrialData(folds, dict(specs), dataset.task, dataset.classes, metric, seed, stages)
 
 
+def _portfolio(spec: ModelSpec, task: str, n_rows: int) -> list[dict[str, Any]]:
+    """A family's further strong configurations; a plugin whose portfolio fails or is not a list
+    of dicts loses its portfolio, with a warning naming it, and the run goes on."""
+    if spec.portfolio is None:
+        return []
+    try:
+        configs = [dict(c) for c in spec.portfolio(task, n_rows)]
+    except Exception as exc:  # noqa: BLE001 - a plugin's bug must not end the run
+        warnings.warn(f"Model plugin {spec.name!r}: its portfolio failed ({exc!r}); only its "
+                      "default and the search are tried.", RuntimeWarning, stacklevel=2)
+        return []
+    return configs
+
+
 def _search(data: TrialData, specs: Mapping[str, ModelSpec], registry: PluginRegistry,
             config: FitConfig, metric: Metric, deadline: float | None, progress: Progress) -> list:
     from . import search  # ray loads here, and only here
@@ -302,7 +317,8 @@ def _search(data: TrialData, specs: Mapping[str, ModelSpec], registry: PluginReg
     problem = SearchProblem(
         spaces={n: dict(s.search_space(data.task, n_rows)) for n, s in specs.items()},
         defaults={n: dict(s.default_config(data.task, n_rows)) for n, s in specs.items()},
-        metric=metric.name, mode=metric.mode, seed=config.seed, max_trials=config.max_trials)
+        metric=metric.name, mode=metric.mode, seed=config.seed, max_trials=config.max_trials,
+        portfolio={n: _portfolio(s, data.task, n_rows) for n, s in specs.items()})
     earlier: list = []
     if config.resume:  # go on with the interrupted run's searcher and trials
         earlier, searcher = search.load_state(config.out / STATE_DIR)

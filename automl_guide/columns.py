@@ -160,6 +160,8 @@ def coerce_column(series: pd.Series, info: ColumnInfo) -> np.ndarray:
     if kind == "numeric":
         values = _to_numbers(series, info)
         return np.where(np.isinf(values), np.nan, values).astype(np.float32)
+    if kind == "integer" and series.dtype.kind in "iu":  # already whole numbers
+        return series.to_numpy(dtype=np.int64)
     if kind in ("integer", "boolean"):
         values = _to_numbers(series.map(_bool_to_int) if kind == "boolean" else series, info)
         bad = np.isnan(values) | (values != np.round(values))
@@ -174,6 +176,9 @@ def coerce_column(series: pd.Series, info: ColumnInfo) -> np.ndarray:
             _fail(info, series, bad, "needs dates or datetimes")
         seconds = parsed.dt.tz_localize(None).to_numpy().astype("datetime64[s]").astype(np.int64)
         return seconds
+    raw = series.to_numpy(dtype=object)
+    if all(type(v) is str for v in raw):  # already strings, none missing: the usual request
+        return raw
     text = series.astype(object)
     return np.where(text.isna().to_numpy(), "", text.astype(str).to_numpy()).astype(object)
 
@@ -188,6 +193,8 @@ def _bool_to_int(value: Any) -> Any:
 def _to_numbers(series: pd.Series, info: ColumnInfo) -> np.ndarray:
     if pd.api.types.is_bool_dtype(series.dtype):
         return series.astype(np.float64).to_numpy()
+    if series.dtype.kind in "iuf":  # already numbers
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
     numbers = pd.to_numeric(series, errors="coerce")
     bad = numbers.isna().to_numpy() & series.notna().to_numpy()
     if bad.any():
@@ -218,6 +225,13 @@ def coerce_frame(frame: pd.DataFrame, columns: Sequence[ColumnInfo],
     """The typed frame that the feature transformers take, columns named by their ONNX names
     (``by="name"``: by their raw names). Every column is checked before any error is raised, so
     one error names every column whose values do not fit."""
+    return pd.DataFrame(coerce_arrays(frame, columns, by), index=range(len(frame)))
+
+
+def coerce_arrays(frame: pd.DataFrame, columns: Sequence[ColumnInfo],
+                  by: str = "onnx_name") -> dict[str, np.ndarray]:
+    """:func:`coerce_frame` as a dict of 1-D arrays (what scoring needs, without building a
+    frame)."""
     check_columns_present(frame, columns)
     data, problems = {}, []
     with warnings.catch_warnings():
@@ -232,7 +246,7 @@ def coerce_frame(frame: pd.DataFrame, columns: Sequence[ColumnInfo],
     if problems:
         raise DataError(f"{len(problems)} columns have values the model cannot take:\n  - "
                         + "\n  - ".join(problems))
-    return pd.DataFrame(data, index=range(len(frame)))
+    return data
 
 
 def onnx_feeds(frame: pd.DataFrame, columns: Sequence[ColumnInfo]) -> dict[str, np.ndarray]:

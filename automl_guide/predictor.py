@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .columns import ColumnInfo, coerce_frame
+from .columns import ColumnInfo, coerce_arrays
 from .errors import DataError, DriftWarning
 
 
@@ -40,6 +40,7 @@ class Predictor:
         self.strict = strict
         self._schema_json = meta.get("data_schema")
         self._schema = None
+        self._input_check = None
         self._outputs = [o.name for o in self.session.get_outputs()]
 
     @property
@@ -55,27 +56,32 @@ class Predictor:
         """The typed frame for ``frame``, after every check: missing columns and values the model
         cannot take raise :class:`DataError` naming each column; drift from the training data
         warns once (:class:`DriftWarning`), or raises when ``strict``."""
+        return pd.DataFrame(self._checked(frame), index=range(len(frame)))
+
+    def _checked(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The typed columns by ONNX name, checked as :meth:`check` says."""
         if not isinstance(frame, pd.DataFrame):
             raise DataError(f"Expected a pandas DataFrame, got {type(frame).__name__}.")
         if len(frame) == 0:
             raise DataError("No rows to predict.")
-        typed = coerce_frame(frame, self.columns)
+        arrays = coerce_arrays(frame, self.columns)
         if self.schema is not None:
-            from .schema import check_input
+            if self._input_check is None:
+                from .schema import InputCheck
 
-            by_name = typed.set_axis([c.name for c in self.columns], axis=1)
-            notes = check_input(by_name, self.schema, self.strict)
+                self._input_check = InputCheck(self.schema)  # compiled once per model
+            notes = self._input_check({c.name: arrays[c.onnx_name] for c in self.columns},
+                                      self.strict)
             if notes:
                 import warnings
 
                 warnings.warn("Scored rows differ from the training data (accepted; use "
                               "strict mode to refuse them): " + "; ".join(notes), DriftWarning,
-                              stacklevel=3)
-        return typed
+                              stacklevel=4)
+        return arrays
 
     def _run(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        typed = self.check(frame)
-        feeds = {c.onnx_name: typed[c.onnx_name].to_numpy().reshape(-1, 1) for c in self.columns}
+        feeds = {name: values.reshape(-1, 1) for name, values in self._checked(frame).items()}
         return dict(zip(self._outputs, self.session.run(self._outputs, feeds)))
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:

@@ -212,7 +212,8 @@ def _validate(spec: Any, origin: _Origin, kind: str, spec_type: type, required: 
             f"{DISABLE_EXTERNAL_ENV}=1 to load only the built-in plugins.")
     for f in dataclasses.fields(spec):
         value = getattr(spec, f.name)
-        if f.name in {"build", "search_space", "default_config", "register_onnx", "compute"} \
+        if f.name in {"build", "search_space", "default_config", "portfolio", "register_onnx",
+                      "compute"} \
                 and value is not None and not callable(value):
             raise PluginError(f"{where}: field {f.name!r} of {kind} {spec.name!r} is not callable.")
     if kind == "shop_feature" and spec.level not in SHOP_LEVELS:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -117,52 +117,102 @@ def describe_failures(cases: pd.DataFrame, limit: int = 20) -> str:
     return "\n".join(lines[:limit]) + more
 
 
-def check_input(typed: pd.DataFrame, schema: Any, strict: bool = False) -> list[str]:
-    """Check a typed frame to be scored. Returns the drift notes (unseen categories, values
-    outside the training range), which are errors with ``strict``; a dtype or nullability
-    failure is always an error."""
-    errors = _pa().errors
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # drift checks warn; they are counted below instead
-        try:
-            schema.validate(typed, lazy=True)
-        except errors.SchemaErrors as exc:
-            raise DataError("The input does not match the model's schema:\n"
-                            + describe_failures(exc.failure_cases)) from None
-    notes = drift(typed, schema)
-    if notes and strict:
-        raise DataError("The input differs from the training data (strict mode):\n  - "
-                        + "\n  - ".join(notes))
-    return notes
+class InputCheck:
+    """A schema compiled for scoring, so that a one-row request does not pay for pandera.
 
+    The category sets and ranges are read out of the schema once. pandera validates the first
+    frame of each dtype signature in full (dtype and nullability); later frames with that
+    signature only get the nullability test (missing values where training had none), and go
+    back to pandera, for its precise error message, when that finds something. A schema with
+    checks other than the inferred category sets and ranges (one a user wrote) always goes
+    through pandera. Drift (unseen categories, values outside the range) is counted with numpy.
+    """
 
-def drift(typed: pd.DataFrame, schema: Any) -> list[str]:
-    """One note per column with unseen categories or values outside the training range."""
-    notes = []
-    for name, column in schema.columns.items():
-        if name not in typed:
-            continue
-        values = typed[name]
-        for check in column.checks:
-            stats = check.statistics or {}
-            if "allowed_values" in stats:
-                allowed = set(stats["allowed_values"])
-                bad = values[(values != "") & ~values.isin(allowed)]
-                if len(bad):
-                    sample = ", ".join(repr(v) for v in pd.unique(bad)[:_SAMPLE])
+    def __init__(self, schema: Any):
+        self.schema = schema
+        self.columns: list[tuple[str, bool, frozenset | None, tuple | None, bool]] = []
+        self.fast = True
+        self._passed: set[tuple] = set()
+        for name, column in schema.columns.items():
+            allowed = bounds = None
+            for check in column.checks:
+                stats = check.statistics or {}
+                if "allowed_values" in stats:
+                    allowed = frozenset(stats["allowed_values"])
+                elif "min_value" in stats and "max_value" in stats:
+                    bounds = (stats["min_value"], stats["max_value"])
+                if not getattr(check, "raise_warning", False) or (
+                        "allowed_values" not in stats and "min_value" not in stats):
+                    self.fast = False  # a user's own check: pandera runs it every time
+            integer = column.dtype is not None and "int" in str(column.dtype)
+            self.columns.append((name, bool(column.nullable), allowed, bounds, integer))
+
+    def __call__(self, typed: pd.DataFrame | Mapping[str, np.ndarray],
+                 strict: bool = False) -> list[str]:
+        """Check a typed frame (or its columns as 1-D arrays, by raw name) to be scored.
+        Returns the drift notes (unseen categories, values outside the training range), which
+        are errors with ``strict``; a dtype or nullability failure is always an error."""
+        if isinstance(typed, pd.DataFrame):
+            typed = {str(c): typed[c].to_numpy() for c in typed.columns}
+        signature = tuple((c, v.dtype.str) for c, v in typed.items())
+        if not (self.fast and signature in self._passed and self._no_missing(typed)):
+            self._validate(pd.DataFrame(typed, index=range(len(next(iter(typed.values()), ())))))
+            if self.fast:
+                self._passed.add(signature)
+        notes = self.drift(typed)
+        if notes and strict:
+            raise DataError("The input differs from the training data (strict mode):\n  - "
+                            + "\n  - ".join(notes))
+        return notes
+
+    def _no_missing(self, typed: Mapping[str, np.ndarray]) -> bool:
+        return all(name in typed and not pd.isna(typed[name]).any()
+                   for name, nullable, *_ in self.columns if not nullable)
+
+    def _validate(self, typed: pd.DataFrame) -> None:
+        errors = _pa().errors
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # drift checks warn; they are counted instead
+            try:
+                self.schema.validate(typed, lazy=True)
+            except errors.SchemaErrors as exc:
+                raise DataError("The input does not match the model's schema:\n"
+                                + describe_failures(exc.failure_cases)) from None
+
+    def drift(self, typed: pd.DataFrame | Mapping[str, np.ndarray]) -> list[str]:
+        """One note per column with unseen categories or values outside the training range."""
+        notes = []
+        for name, _, allowed, bounds, integer in self.columns:
+            if name not in typed:
+                continue
+            values = np.asarray(typed[name])
+            if allowed is not None:
+                bad = [v for v in values if v != "" and v not in allowed]
+                if bad:
+                    sample = ", ".join(repr(v) for v in list(dict.fromkeys(bad))[:_SAMPLE])
                     notes.append(f"{name!r}: {len(bad)} row(s) with categories unseen in "
                                  f"training ({sample})")
-            elif "min_value" in stats:
-                low, high = stats["min_value"], stats["max_value"]
-                numbers = values.to_numpy(dtype=np.float64)
-                if column.dtype is not None and "int" in str(column.dtype):
-                    numbers = np.where(values.to_numpy() == MISSING_DATETIME, np.nan, numbers)
+            elif bounds is not None:
+                low, high = bounds
+                numbers = values.astype(np.float64)
+                if integer:
+                    numbers = np.where(values == MISSING_DATETIME, np.nan, numbers)
                 outside = (numbers < low) | (numbers > high)
                 if outside.any():
                     notes.append(f"{name!r}: {int(outside.sum())} row(s) outside the training "
                                  f"range [{_short(low)}, {_short(high)}] (e.g. "
                                  f"{_short(numbers[outside][0])})")
-    return notes
+        return notes
+
+
+def check_input(typed: pd.DataFrame, schema: Any, strict: bool = False) -> list[str]:
+    """:class:`InputCheck` once: check a typed frame to be scored against ``schema``."""
+    return InputCheck(schema)(typed, strict)
+
+
+def drift(typed: pd.DataFrame, schema: Any) -> list[str]:
+    """One note per column with unseen categories or values outside the training range."""
+    return InputCheck(schema).drift(typed)
 
 
 def _short(value: float) -> str:

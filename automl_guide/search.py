@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import tempfile
 import time
@@ -167,16 +168,23 @@ def _params(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class _SearcherAdapter(Searcher):
-    """Ray Tune's Searcher interface over a plugin searcher, sharing the workers' time fairly:
-    with three or more families none may use more than ``2 / families`` of it, so a slow family
-    (the SVM on large data, the ANN) cannot eat the budget. Suggestions of a family over its
-    share are declined (reported to the searcher as failed) and the searcher asked again."""
+    """Ray Tune's Searcher interface over a plugin searcher, sharing the workers' time: with
+    three or more families none may use more than ``2 / families`` of it, so a slow family (the
+    SVM on large data, the ANN) cannot eat the budget, except that the two families with the
+    best scores so far may use twice that, so the budget goes where the search is winning.
+    Suggestions of a family over its share are declined (reported to the searcher as failed)
+    and the searcher asked again."""
 
-    def __init__(self, inner: Any, families: int, worker_seconds: float | None):
+    leaders = 2
+
+    def __init__(self, inner: Any, families: int, worker_seconds: float | None,
+                 mode: str = "max"):
         super().__init__()
         self.inner = inner
-        share = 1.0 if families < 3 else 2.0 / families
-        self.cap = None if worker_seconds is None else share * worker_seconds
+        self.share = 1.0 if families < 3 else 2.0 / families
+        self.worker_seconds = worker_seconds
+        self.sign = 1.0 if mode == "max" else -1.0
+        self.best: dict[str, float] = {}
         self.spent: dict[str, float] = {}
         self.running: dict[str, tuple[str, float]] = {}
         self.inner_ids: dict[str, str] = {}
@@ -195,13 +203,22 @@ class _SearcherAdapter(Searcher):
         self.running[trial_id] = (config.get("model"), time.monotonic())
         return config
 
+    def cap(self, family: str | None) -> float | None:
+        """Worker seconds ``family`` may use; None: no cap."""
+        if self.worker_seconds is None:
+            return None
+        ranked = sorted(self.best, key=self.best.get, reverse=True)[:self.leaders]
+        share = self.share * (2.0 if family in ranked else 1.0)
+        return min(1.0, share) * self.worker_seconds
+
     def _over_share(self, family: str | None) -> bool:
-        if self.cap is None:
+        cap = self.cap(family)
+        if cap is None:
             return False
         now = time.monotonic()
         used = self.spent.get(family, 0.0) + sum(now - t for f, t in self.running.values()
                                                  if f == family)
-        return used > self.cap
+        return used > cap
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if hasattr(self.inner, "on_trial_result"):
@@ -212,6 +229,9 @@ class _SearcherAdapter(Searcher):
         if family is not None:
             self.spent[family] = self.spent.get(family, 0.0) + time.monotonic() - began
         failed = error or result is None or result.get("status") != "ok"
+        score = float("nan") if failed else float(result.get("score", float("nan")))
+        if family is not None and math.isfinite(score):
+            self.best[family] = max(self.sign * score, self.best.get(family, -math.inf))
         self.inner.on_trial_complete(self.inner_ids.pop(trial_id, trial_id), result=result,
                                      error=failed)
 
@@ -350,7 +370,8 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
         search_alg = searcher
     else:
         search_alg = _SearcherAdapter(searcher, len(data.models),
-                                      None if search_seconds is None else slots * search_seconds)
+                                      None if search_seconds is None else slots * search_seconds,
+                                      mode)
     collector = _Collector(stages=data.stages, trial_limit=trial_time_limit, on_record=on_record)
     stop = _Deadline(deadline, collector, reserve)
     collector.expired = stop.expired

@@ -7,8 +7,8 @@ loaded, naming itself, and never half-way through a search.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
 
 TASKS = frozenset({"binary", "multiclass", "regression"})
 COLUMN_KINDS = frozenset({"numeric", "integer", "boolean", "categorical", "datetime", "text"})
@@ -27,6 +27,9 @@ class ModelSpec:
         the search stage, so a plugin imports ``ray.tune`` inside this function, never at import.
     :param default_config: ``default_config(task, n_rows) -> {param: value}``: a strong configuration
         that the search tries before any sampled one.
+    :param portfolio: ``portfolio(task, n_rows) -> [{param: value}, ...]``: further strong,
+        diverse configurations, tried after every family's default and before the search
+        proper, those of the families that are winning first. None: the default alone.
     :param register_onnx: registers skl2onnx converters for estimators skl2onnx does not know
         (``skl2onnx.update_registered_converter``), importing them inside the function; called by
         the export stage only. ``None`` when skl2onnx converts the estimator already. The
@@ -59,6 +62,7 @@ class ModelSpec:
     build: Callable[[Mapping[str, Any], str, int], Any] | None = None
     search_space: Callable[[str, int], Mapping[str, Any]] | None = None
     default_config: Callable[[str, int], Mapping[str, Any]] | None = None
+    portfolio: Callable[[str, int], Sequence[Mapping[str, Any]]] | None = None
     register_onnx: Callable[[], None] | None = None
     needs_scaling: bool = False
     max_train_rows: int | None = None
@@ -136,6 +140,8 @@ class SearchProblem:
     mode: str
     seed: int
     max_trials: int | None
+    #: each family's further strong configurations (:attr:`ModelSpec.portfolio`)
+    portfolio: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

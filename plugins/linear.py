@@ -20,6 +20,13 @@ def _default(task: str, n_rows: int) -> Mapping[str, Any]:
     return {"alpha": 1.0} if task == "regression" else {"C": 1.0}
 
 
+def _portfolio(task: str, n_rows: int) -> list[Mapping[str, Any]]:
+    # stronger and weaker regularization than the default
+    if task == "regression":
+        return [{"alpha": 10.0}, {"alpha": 0.1}]
+    return [{"C": 0.1}, {"C": 10.0}]
+
+
 def _build(config: Mapping[str, Any], task: str, seed: int) -> Any:
     if task == "regression":
         return Ridge(random_state=seed, **config)
@@ -29,5 +36,5 @@ def _build(config: Mapping[str, Any], task: str, seed: int) -> Any:
 @hookimpl
 def automl_guide_register_models(register):
     register(ModelSpec("linear", frozenset({"binary", "multiclass", "regression"}), _build, _space,
-                       _default, needs_scaling=True, relative_cost=0.1,
+                       _default, portfolio=_portfolio, needs_scaling=True, relative_cost=0.1,
                        description="LogisticRegression / Ridge on standardized features"))

@@ -1,10 +1,13 @@
 """The ``random``, ``grid``, ``tpe`` and ``evolution`` searchers.
 
 All try each model family's default configuration first (strong defaults beat clever search at
-short budgets), then go on over one space in which the family is itself a choice and each
-family's parameters are conditional on it:
+short budgets), then its portfolio of further strong configurations (the next one of the
+leading family each time; ``tpe`` round-robin, its study learns from them), then go on over one
+space in which the family is itself a choice and each family's parameters are conditional on it:
 
-- ``random`` samples a family uniformly, then its parameters from their Ray Tune domains;
+- ``random`` samples a family (half of its draws evenly, half favouring the families with the
+  best scores so far, halving the weight from one family to the next), then its parameters
+  from their Ray Tune domains;
 - ``grid`` walks a small grid per family (three levels per numeric parameter, every choice),
   interleaving families so that a short budget still covers all of them;
 - ``tpe`` is Optuna's multivariate TPE through Ray Tune's ``OptunaSearch`` (define-by-run, so
@@ -32,8 +35,41 @@ def _key(config: Mapping[str, Any]) -> str:
     return json.dumps(config, sort_keys=True, default=str)
 
 
+class _Leaders:
+    """The best score of each family so far, and the families in order of it."""
+
+    def __init__(self, problem: SearchProblem):
+        self.problem = problem
+        self.best: dict[str, float] = {}
+        self.issued: dict[str, str] = {}
+
+    def issue(self, trial_id: str, config: Mapping[str, Any]) -> None:
+        self.issued[trial_id] = config["model"]
+
+    def complete(self, trial_id: str, result: Any, error: bool) -> None:
+        family = self.issued.pop(trial_id, None)
+        if family is None or error or not result or result.get("status", "ok") != "ok":
+            return
+        score = float(result.get("score", float("nan")))
+        if not np.isfinite(score):
+            return
+        score = score if self.problem.mode == "max" else -score
+        self.best[family] = max(score, self.best.get(family, -np.inf))
+
+    def ranked(self) -> list[str]:
+        """Families best first; those without a finished trial last, in the problem's order."""
+        names = list(self.problem.spaces)
+        return sorted(names, key=lambda n: (-self.best.get(n, -np.inf), names.index(n)))
+
+
+def portfolio_queue(problem: SearchProblem) -> dict[str, list[dict[str, Any]]]:
+    return {n: [{"model": n, **c} for c in problem.portfolio.get(n, ())]
+            for n in problem.spaces if problem.portfolio.get(n)}
+
+
 class _Search:
-    """Defaults first, then ``_next()``, skipping repeats, up to ``max_trials``.
+    """Defaults first, then the portfolio (the leading family's next configuration each time),
+    then ``_next()``, skipping repeats, up to ``max_trials``.
 
     Plain state (no generators): Ray Tune pickles the searcher with its experiment state.
     """
@@ -41,34 +77,59 @@ class _Search:
     def __init__(self, problem: SearchProblem):
         self.problem = problem
         self.pending = [{"model": n, **c} for n, c in problem.defaults.items()]
+        self.portfolio = portfolio_queue(problem)
+        self.leaders = _Leaders(problem)
         self.seen: set[str] = set()
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         if self.problem.max_trials is not None and len(self.seen) >= self.problem.max_trials:
             return None
         for _ in range(1000):  # bounded: a small space runs out of new configurations
-            config = self.pending.pop(0) if self.pending else self._next()
+            config = self._planned() or self._next()
             if config is None:
                 return None
             if _key(config) not in self.seen:
                 self.seen.add(_key(config))
+                self.leaders.issue(trial_id, config)
                 return config
+        return None
+
+    def _planned(self) -> dict[str, Any] | None:
+        if self.pending:
+            return self.pending.pop(0)
+        for family in self.leaders.ranked():
+            if self.portfolio.get(family):
+                return self.portfolio[family].pop(0)
         return None
 
     def _next(self) -> dict[str, Any] | None:
         raise NotImplementedError
 
     def on_trial_complete(self, trial_id: str, result: Any = None, error: bool = False) -> None:
-        """Neither strategy learns from results."""
+        self.leaders.complete(trial_id, result, error)
 
 
 class RandomSearch(_Search):
+    """Random families and parameters; half of the draws favour the families that lead."""
+
     def __init__(self, problem: SearchProblem):
         super().__init__(problem)
         self.rng = np.random.RandomState(problem.seed)
 
     def _next(self) -> dict[str, Any]:
-        return _random_config(self.problem, self.rng)
+        return _random_config(self.problem, self.rng, family_weights(self.leaders))
+
+
+def family_weights(leaders: _Leaders, favour: float = 0.5) -> np.ndarray:
+    """Sampling weights over the problem's families: ``1 - favour`` spread evenly, ``favour``
+    halving from each family to the next worse one (by best score so far), so the budget goes
+    mostly to the families that are winning while every family keeps a chance."""
+    names = list(leaders.problem.spaces)
+    if not leaders.best:
+        return np.full(len(names), 1.0 / len(names))
+    ranked = leaders.ranked()
+    halving = np.array([0.5 ** ranked.index(n) for n in names])
+    return (1.0 - favour) / len(names) + favour * halving / halving.sum()
 
 
 class GridSearch(_Search):
@@ -159,6 +220,7 @@ class EvolutionSearch(_Search):
         return child
 
     def on_trial_complete(self, trial_id: str, result: Any = None, error: bool = False) -> None:
+        super().on_trial_complete(trial_id, result, error)
         config = self.issued.pop(trial_id, None)
         if config is None or error or not result or result.get("status", "ok") != "ok":
             return
@@ -189,9 +251,10 @@ def _mutate(domain: Any, value: Any, rng: np.random.RandomState, spread: float =
     return x
 
 
-def _random_config(problem: SearchProblem, rng: np.random.RandomState) -> dict[str, Any]:
+def _random_config(problem: SearchProblem, rng: np.random.RandomState,
+                   weights: np.ndarray | None = None) -> dict[str, Any]:
     names = list(problem.spaces)
-    name = names[rng.randint(len(names))]
+    name = names[rng.randint(len(names)) if weights is None else rng.choice(len(names), p=weights)]
     params = {k: _plain(d.sample(random_state=rng)) if hasattr(d, "sample") else d
               for k, d in problem.spaces[name].items()}
     return {"model": name, **params}
@@ -216,7 +279,10 @@ class TPESearch:
             for name, space in problem.spaces.items()}
         self.constants = {name: {k: d for k, d in space.items() if not hasattr(d, "sample")}
                           for name, space in problem.spaces.items()}
-        self.pending = [{"model": n, **c} for n, c in problem.defaults.items()]
+        # defaults, then the portfolio round-robin over families; their scores join the study
+        self.pending = [{"model": n, **c} for n, c in problem.defaults.items()] + [
+            c for round_ in itertools.zip_longest(*portfolio_queue(problem).values())
+            for c in round_ if c is not None]
         self.defaults: dict[str, dict[str, Any]] = {}
         sampler = optuna.samplers.TPESampler(
             seed=problem.seed, multivariate=True, group=True, constant_liar=True,

@@ -41,6 +41,13 @@ def _forest_default(task: str, n_rows: int) -> Mapping[str, Any]:
             "max_features": 1.0 if task == "regression" else "sqrt", "max_depth": None}
 
 
+def _forest_portfolio(task: str, n_rows: int) -> list[Mapping[str, Any]]:
+    features = 0.5 if task == "regression" else "sqrt"
+    return [{"n_estimators": 300, "min_samples_leaf": 2, "max_features": 0.5, "max_depth": None},
+            {"n_estimators": 200, "min_samples_leaf": 5, "max_features": features,
+             "max_depth": 16}]
+
+
 def _forest_builder(classifier: type, regressor: type):
     def build(config: Mapping[str, Any], task: str, seed: int) -> Any:
         cls = regressor if task == "regression" else classifier
@@ -54,12 +61,14 @@ def automl_guide_register_models(register):
     register(ModelSpec(
         "decision_tree", ALL_TASKS, _build_tree, _tree_space,
         lambda task, n: {"max_depth": 8, "min_samples_leaf": 5, "max_features": 1.0},
+        portfolio=lambda task, n: [{"max_depth": 5, "min_samples_leaf": 20, "max_features": 1.0},
+                                   {"max_depth": 12, "min_samples_leaf": 10, "max_features": 1.0}],
         relative_cost=0.2, description="scikit-learn DecisionTree; a fast, readable baseline"))
     register(ModelSpec(
         "random_forest", ALL_TASKS,
         _forest_builder(ensemble.RandomForestClassifier, ensemble.RandomForestRegressor),
-        _forest_space, _forest_default, relative_cost=2.0, description="scikit-learn RandomForest"))
+        _forest_space, _forest_default, portfolio=_forest_portfolio, relative_cost=2.0, description="scikit-learn RandomForest"))
     register(ModelSpec(
         "extra_trees", ALL_TASKS,
         _forest_builder(ensemble.ExtraTreesClassifier, ensemble.ExtraTreesRegressor),
-        _forest_space, _forest_default, relative_cost=1.5, description="scikit-learn ExtraTrees"))
+        _forest_space, _forest_default, portfolio=_forest_portfolio, relative_cost=1.5, description="scikit-learn ExtraTrees"))

@@ -25,6 +25,17 @@ def _default(task: str, n_rows: int) -> Mapping[str, Any]:
             "colsample_bytree": 0.9, "min_child_weight": 1.0, "reg_lambda": 1.0}
 
 
+def _portfolio(task: str, n_rows: int) -> list[Mapping[str, Any]]:
+    # slower and smoother, shallow and fast, deep and regularized: configurations that win often
+    # on tabular benchmarks (the kind FLAML and AutoGluon start from)
+    return [{"n_estimators": 500, "max_depth": 4, "learning_rate": 0.05, "subsample": 0.8,
+             "colsample_bytree": 0.8, "min_child_weight": 2.0, "reg_lambda": 1.0},
+            {"n_estimators": 150, "max_depth": 3, "learning_rate": 0.2, "subsample": 1.0,
+             "colsample_bytree": 1.0, "min_child_weight": 1.0, "reg_lambda": 1.0},
+            {"n_estimators": 300, "max_depth": 8, "learning_rate": 0.05, "subsample": 0.8,
+             "colsample_bytree": 0.6, "min_child_weight": 5.0, "reg_lambda": 5.0}]
+
+
 def _build(config: Mapping[str, Any], task: str, seed: int) -> Any:
     import xgboost
 
@@ -62,6 +73,6 @@ def _register_onnx() -> None:
 @hookimpl
 def automl_guide_register_models(register):
     register(ModelSpec("xgboost", frozenset({"binary", "multiclass", "regression"}), _build, _space,
-                       _default, register_onnx=_register_onnx, fit_stages=_fit_stages,
+                       _default, portfolio=_portfolio, register_onnx=_register_onnx, fit_stages=_fit_stages,
                        uses_gpu=True,
                        description="XGBoost (hist) gradient boosting"))

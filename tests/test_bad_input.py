@@ -197,3 +197,25 @@ def test_a_user_schema_is_checked_lazily_at_fit(tmp_path, capsys):
     from automl_guide.schema import load_user_schema, validate_training
 
     validate_training(good, load_user_schema(tmp_path / "schema.json"))  # no error
+
+
+def test_the_compiled_input_check_matches_pandera_on_every_call():
+    from automl_guide.columns import coerce_frame, profile_columns
+    from automl_guide.errors import DataError
+    from automl_guide.schema import InputCheck, infer_schema
+
+    frame = pd.DataFrame({"city": ["a", "b", "a", "c"], "n": [1, 2, 3, 4],
+                          "x": [0.5, np.nan, 1.5, 2.0]})
+    columns = profile_columns(frame)
+    check = InputCheck(infer_schema(coerce_frame(frame, columns, by="name"), columns))
+    assert check.fast
+    good = coerce_frame(frame, columns, by="name")
+    assert check(good) == [] and check(good) == []  # the second call takes the fast path
+    drifted = good.assign(city=["a", "z", "z", "b"], x=np.float32([0.5, 9.0, 1.0, 1.0]))
+    assert check(drifted) == ["'city': 2 row(s) with categories unseen in training ('z')",
+                              "'x': 1 row(s) outside the training range [0.5, 2] (e.g. 9)"]
+    with pytest.raises(DataError, match="strict mode"):
+        check(drifted, strict=True)
+    missing = good.assign(city=pd.Series(["a", None, "b", "c"], dtype=object))
+    with pytest.raises(DataError, match="column 'city'"):  # same dtypes: fast path, still caught
+        check(missing)

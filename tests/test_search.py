@@ -134,3 +134,20 @@ def test_device_choice_without_a_usable_gpu():
         assert device == "cuda" and note == ""
     else:
         assert device == "cpu" and "GPU trials ran on the CPU" in note
+
+
+def test_the_leading_families_may_use_twice_their_share():
+    from ray import tune
+
+    from automl_guide.search import _SearcherAdapter
+
+    spaces = {name: {"x": tune.uniform(0, 1)} for name in ("a", "b", "c", "d")}
+    problem = SearchProblem(spaces, {}, "rmse", "min", 0, None)
+    adapter = _SearcherAdapter(load_registry().searcher("random").build(problem), families=4,
+                               worker_seconds=100.0, mode="min")  # share: 2/4 of 100 s
+    adapter.spent.update(a=60.0, b=60.0, c=60.0)
+    for trial, (family, score) in enumerate((("a", 3.0), ("b", 1.0), ("c", 2.0), ("d", 9.0))):
+        adapter.running[str(trial)] = (family, time.monotonic())
+        adapter.on_trial_complete(str(trial), {"score": score, "status": "ok"})
+    families = {adapter.suggest(f"n{i}")["model"] for i in range(40)}
+    assert families == {"b", "c", "d"}  # b and c lead (lowest RMSE): 100 s cap; a is over 50 s

@@ -115,3 +115,42 @@ def test_failed_trials_do_not_break_learning_searchers():
             searcher.on_trial_complete(str(i), {"score": float("nan"), "status": "error"},
                                        error=(i % 2 == 0))
         assert searcher.suggest("last")["model"] in {"a", "b"}
+
+
+def _portfolio_problem(**kw) -> SearchProblem:
+    base = _problem(**kw)
+    spaces = {**base.spaces, "b": {"n": tune.uniform(10, 100)}, "c": {"z": tune.uniform(0, 1)}}
+    return SearchProblem(spaces, {**base.defaults, "c": {"z": 0.5}}, "roc_auc", "max",
+                         base.seed, base.max_trials,
+                         portfolio={"a": [{"x": 10.0, "k": "q"}, {"x": 0.1, "k": "q"}],
+                                    "b": [{"n": 90}]})
+
+
+def test_portfolio_comes_after_the_defaults_the_leading_family_first():
+    searcher = REGISTRY.searcher("random").build(_portfolio_problem())
+    defaults = [searcher.suggest(str(i)) for i in range(3)]
+    assert [c["model"] for c in defaults] == ["a", "b", "c"]
+    for i, score in enumerate((0.6, 0.9, 0.7)):  # b leads, then c, then a
+        searcher.on_trial_complete(str(i), {"score": score, "status": "ok"})
+    assert searcher.suggest("3") == {"model": "b", "n": 90}
+    searcher.on_trial_complete("3", {"score": 0.5, "status": "ok"})  # b still leads at 0.9
+    assert searcher.suggest("4") == {"model": "a", "x": 10.0, "k": "q"}  # c has no portfolio
+    assert searcher.suggest("5") == {"model": "a", "x": 0.1, "k": "q"}
+
+
+def test_random_draws_favour_the_leading_family_and_keep_every_family():
+    searcher = REGISTRY.searcher("random").build(_portfolio_problem(max_trials=600))
+    for i, config in enumerate(_drain(searcher, 6)):  # defaults and portfolio
+        searcher.on_trial_complete(str(i), {"score": {"a": 0.6, "b": 0.7, "c": 0.9}[
+            config["model"]], "status": "ok"})
+    families = [searcher.suggest(f"s{i}")["model"] for i in range(594)]
+    share = {f: families.count(f) / len(families) for f in "abc"}
+    # 1/6 evenly + 1/2 x (4/7, 2/7, 1/7) by rank: c 0.45, b 0.31, a 0.24
+    assert share["c"] > share["b"] > share["a"] > 0.15, share
+
+
+def test_tpe_tries_the_portfolio_after_the_defaults():
+    searcher = REGISTRY.searcher("tpe").build(_portfolio_problem())
+    configs = [searcher.suggest(str(i)) for i in range(6)]
+    assert configs[3:] == [{"model": "a", "x": 10.0, "k": "q"}, {"model": "b", "n": 90},
+                           {"model": "a", "x": 0.1, "k": "q"}]
