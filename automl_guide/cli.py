@@ -40,6 +40,7 @@ def _add_fit_options(parser: argparse.ArgumentParser, *, data: bool = True) -> N
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--validation", choices=["auto", "holdout", "cv"], default="auto")
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--test-size", type=float, default=0.2)
     parser.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS or local)")
     parser.add_argument("--cpus-per-trial", type=float, default=1.0, metavar="N")
     parser.add_argument("--gpus-per-trial", type=float, default=0.0, metavar="N",
@@ -131,7 +132,8 @@ def _fit_kwargs(args: argparse.Namespace) -> dict:
     return dict(task=args.task, time_budget=args.time_budget, max_trials=args.max_trials,
                 models=[m.strip() for m in args.models.split(",")] if args.models else None,
                 searcher=args.searcher, metric=args.metric, out=args.out, seed=args.seed,
-                validation=args.validation, folds=args.folds, address=args.address,
+                validation=args.validation, folds=args.folds, test_size=args.test_size,
+                address=args.address,
                 cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
                 scheduler=args.scheduler, trial_time_limit=args.trial_time_limit,
                 schema=args.schema, overwrite=args.overwrite, quiet=args.quiet,
@@ -153,11 +155,11 @@ def _show(result) -> None:
               f"{result.onnx_path.parent / 'leaderboard.csv'}")
     card = result.card
     scores = ", ".join(f"{k}={v:.4f}" for k, v in card["test_metrics"].items())
-    print(f"Best: {card['best']['model']}; held-out test: {scores}")
+    print(f"Best: {card['best']['model']}; held-out test: {scores or 'none (--test-size 0)'}")
     parity = card["parity"]
     agreement = "" if parity["label_agreement"] is None else \
         f", label agreement {parity['label_agreement']:.4f}"
-    print(f"Parity (ONNX vs native, {parity['rows']} test rows): max diff "
+    print(f"Parity (ONNX vs native, {parity['rows']} rows): max diff "
           f"{parity['max_abs_diff']:.2g}{agreement}")
     print(f"Model: {result.onnx_path}  Card: {result.onnx_path.parent / 'model_card.json'}")
 

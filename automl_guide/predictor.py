@@ -41,6 +41,7 @@ class Predictor:
         self._schema_json = meta.get("data_schema")
         self._schema = None
         self._input_check = None
+        self._drifted: set[str] = set()  # columns already warned about
         self._outputs = [o.name for o in self.session.get_outputs()]
 
     @property
@@ -72,12 +73,14 @@ class Predictor:
                 self._input_check = InputCheck(self.schema)  # compiled once per model
             notes = self._input_check({c.name: arrays[c.onnx_name] for c in self.columns},
                                       self.strict)
-            if notes:
+            new = [n for n in notes if n.split(":", 1)[0] not in self._drifted]
+            if new:  # once per column and loaded model, not on every request
                 import warnings
 
+                self._drifted.update(n.split(":", 1)[0] for n in new)
                 warnings.warn("Scored rows differ from the training data (accepted; use "
-                              "strict mode to refuse them): " + "; ".join(notes), DriftWarning,
-                              stacklevel=4)
+                              "strict mode to refuse them; not repeated for these columns): "
+                              + "; ".join(new), DriftWarning, stacklevel=4)
         return arrays
 
     def _run(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -131,8 +131,24 @@ def test_time_budget_bounds_the_whole_run():
     assert (result.leaderboard["status"] == "ok").sum() >= 2
 
 
+def test_test_size_zero_trains_on_every_row_and_checks_parity_on_training_rows():
+    frame = shop_frame(200, "binary", seed=3)
+    result = fit_and_export(frame, "bought", models=["linear"], max_trials=1, time_budget=None,
+                            out=None, quiet=True, test_size=0)
+    card = result.card
+    assert card["rows"] == {"train": 200, "test": 0} and card["test_metrics"] == {}
+    assert card["parity"]["passed"] and card["parity"]["rows"] == 200
+    held_out = fit_and_export(frame, "bought", models=["linear"], max_trials=1,
+                              time_budget=None, out=None, quiet=True)
+    assert held_out.card["rows"] == {"train": 160, "test": 40}
+    rows = frame.drop(columns=["bought"])  # fitted on other rows: other probabilities
+    assert not np.allclose(result.predict_proba(rows), held_out.predict_proba(rows))
+
+
 def test_bad_options_fail_before_any_work():
     frame = shop_frame(100, "binary")
+    with pytest.raises(DataError, match=r"test_size is 1.0; give a share of the rows in \[0, 1\)"):
+        fit_and_export(frame, "bought", test_size=1.0, out=None)
     with pytest.raises(PluginError, match="No model plugin named 'catboost'"):
         fit_and_export(frame, "bought", models=["catboost"], out=None)
     with pytest.raises(Exception, match="does not apply to a binary task"):

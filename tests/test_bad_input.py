@@ -163,12 +163,18 @@ def test_predict_warns_of_unseen_categories_and_strict_refuses_them(tmp_path, ca
     assert code == 0, err
     rows = shop_frame(6, seed=4).drop(columns=["bought"]).assign(
         category=["dress", "scarf", "scarf", "hat", None, "bag"], price=[10, 20, 9999, 5, 6, 7])
+    model = load(tmp_path / "run")
     with pytest.warns(DriftWarning) as caught:
-        predictions = load(tmp_path / "run").predict(rows)
+        predictions = model.predict(rows)
     assert len(predictions) == 6
     said = str(caught[0].message)
     assert "'category': 2 row(s) with categories unseen in training ('scarf')" in said
     assert "'price': 1 row(s) outside the training range" in said
+    with warnings.catch_warnings(record=True) as again:  # a service is not flooded: once per column
+        warnings.simplefilter("always")
+        model.predict(rows)
+        model.predict(rows.assign(category="belt"))
+    assert [str(w.message) for w in again if issubclass(w.category, DriftWarning)] == []
     with pytest.raises(Exception, match=r"(?s)strict mode.*'scarf'"):
         load(tmp_path / "run", strict=True).predict(rows)
     path = _csv(tmp_path, rows, "drift.csv")

@@ -166,7 +166,7 @@ def test_ctrl_c_keeps_the_leaderboard_so_far(tmp_path):
 
     # --resume continues from Ray Tune's experiment state: earlier trials are kept, not rerun
     resumed = subprocess.run([str(BIN / "automl-guide"), "fit", str(data), "--resume",
-                              str(tmp_path / "run"), "--time-budget", "60", "--quiet"],
+                              str(tmp_path / "run"), "--time-budget", "30", "--quiet"],
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     after = pd.read_csv(tmp_path / "run" / "leaderboard.csv")
