@@ -199,6 +199,9 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
                          f"`automl-guide fit DATA --resume {config.out}`")
         raise
     board = leaderboard(records, metric)
+    if not board["status"].isin(["ok", "error"]).any():  # the budget ran out before any trial
+        records = list(records) + [_fallback_trial(trial_data, specs, progress)]
+        board = leaderboard(records, metric)
     try:
         _best(board)  # at least one trial succeeded
         if select is not None:
@@ -283,18 +286,61 @@ def _trial_data(dataset: Dataset, train: np.ndarray, splits: Sequence, plan: Map
                 stages: int = 1) -> TrialData:
     typed = coerce_frame(dataset.features.iloc[train], dataset.columns)
     y = dataset.y[train]
-    folds: dict[bool, list[Fold]] = {}
-    for scaled in sorted({spec.needs_scaling for spec in specs.values()}):
-        folds[scaled] = []
-        for fit_rows, val_rows in splits:
+    variants = sorted({spec.needs_scaling for spec in specs.values()})
+    folds: dict[bool, list[Fold]] = {scaled: [] for scaled in variants}
+    for fit_rows, val_rows in splits:
+        fit_part, val_part = typed.iloc[fit_rows], typed.iloc[val_rows]
+        done: list[tuple[Any, tuple[np.ndarray, np.ndarray]]] = []  # (transformer, outputs)
+        for scaled in variants:
             ctx = FeatureContext(dataset.task, scaled, len(fit_rows), seed)
-            features = build_features(plan, ctx).fit(typed.iloc[fit_rows], y[fit_rows])
-            folds[scaled].append(Fold(
-                np.asarray(features.transform(typed.iloc[fit_rows]), dtype=np.float32),
-                y[fit_rows],
-                np.asarray(features.transform(typed.iloc[val_rows]), dtype=np.float32),
-                y[val_rows]))
+            blocks = []
+            # what build_features' ColumnTransformer computes, block by block, so that a
+            # plugin whose transformer does not depend on scaling (text, categories) is
+            # fitted once for both variants
+            for _, transformer, cols in build_features(plan, ctx).transformers:
+                same = next((out for other, out in done if same_estimator(other, transformer)),
+                            None)
+                if same is None:
+                    same = (_dense(transformer.fit_transform(fit_part[cols], y[fit_rows])),
+                            _dense(transformer.transform(val_part[cols])))
+                    done.append((transformer, same))
+                blocks.append(same)
+            folds[scaled].append(Fold(np.hstack([b[0] for b in blocks]), y[fit_rows],
+                                      np.hstack([b[1] for b in blocks]), y[val_rows]))
     return TrialData(folds, dict(specs), dataset.task, dataset.classes, metric, seed, stages)
+
+
+def _dense(values: Any) -> np.ndarray:
+    values = values.toarray() if hasattr(values, "toarray") else values
+    return np.asarray(values, dtype=np.float32).reshape(len(values), -1)
+
+
+def same_estimator(a: Any, b: Any) -> bool:
+    """Whether two unfitted scikit-learn estimators are configured alike (same classes, same
+    parameters all the way down), so that fitting one stands for fitting the other."""
+    if type(a) is not type(b):
+        return False
+    if not hasattr(a, "get_params"):
+        return _same_value(a, b)
+    pa, pb = a.get_params(deep=False), b.get_params(deep=False)
+    return pa.keys() == pb.keys() and all(_same_value(pa[k], pb[k]) for k in pa)
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if hasattr(a, "get_params"):
+        return same_estimator(a, b)
+    if isinstance(a, (list, tuple)):
+        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(
+            _same_value(x, z) for x, z in zip(a, b))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(
+            _same_value(a[k], b[k]) for k in a)
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.array_equal(a, b)
+    try:
+        return bool(a == b) and type(a) is type(b)
+    except Exception:  # noqa: BLE001 - objects that cannot compare are not the same
+        return False
 
 
 def _portfolio(spec: ModelSpec, task: str, n_rows: int) -> list[dict[str, Any]]:
@@ -386,6 +432,24 @@ def leaderboard(records: Sequence, metric: Metric) -> pd.DataFrame:
     return board
 
 
+def _fallback_trial(data: TrialData, specs: Mapping[str, ModelSpec], progress: Progress) -> Any:
+    """When no trial finished within the budget (preparing large data took it, or Ray's
+    start-up did): the cheapest family's default, fitted here, so the run still gives a model."""
+    from .search import TrialRecord
+    from .trial import evaluate_config
+
+    name = min(specs, key=lambda n: specs[n].relative_cost)
+    config = {"model": name, **specs[name].default_config(data.task, len(
+        data.folds[specs[name].needs_scaling][0].y_train))}
+    warnings.warn(f"No trial finished within the time budget; fitting the default {name} "
+                  "configuration in this process instead (the run takes longer than its "
+                  "budget). Raise --time-budget for a real search.", RuntimeWarning, stacklevel=3)
+    progress.say(f"No trial finished in time: fitting the default {name} here")
+    row = evaluate_config(config, data)
+    return TrialRecord("fallback", name, {k: v for k, v in config.items() if k != "model"},
+                       row["score"], row["status"], row["error"], row["fit_seconds"])
+
+
 def _best(board: pd.DataFrame) -> dict[str, Any]:
     ok = board[board["status"] == "ok"]
     if ok.empty:
@@ -406,11 +470,15 @@ def _choose_ensemble(board: pd.DataFrame, data: TrialData, specs: Mapping[str, M
 
     seconds = board.drop_duplicates("model").set_index("model")["fit_seconds"]
     members, cost = [], 0.0
-    for member in ensemble.candidates(board, specs):  # best families first, while time allows
+    candidates = ensemble.candidates(board, specs)
+    if not candidates or candidates[0].model != _best(board)["model"]:
+        return None  # the best trial cannot be a member (the ANN): nothing to build on
+    for member in candidates:  # best families first, while time allows
         more = 2.5 * float(seconds[member.model])  # validation fits + the refit
-        if deadline is None or time.monotonic() + cost + more + 5.0 <= deadline:
-            members.append(member)
-            cost += more
+        if deadline is not None and time.monotonic() + cost + more + 5.0 > deadline:
+            break  # never skip a better family for a cheaper one: the best must lead
+        members.append(member)
+        cost += more
     if len(members) < 2:
         if deadline is not None and len(ensemble.candidates(board, specs)) >= 2:
             progress.say("No ensemble: the budget left is too short to refit its members.")

@@ -48,8 +48,14 @@ UNKNOWN = "<unk>"  # what characters outside every n-gram become in ONNX; longer
 PAD = "<pad>"  # the tokenizer's padding between rows of different length; matches nothing
 
 
+_ASCII_SPACE = str.maketrans({c: " " for c in "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"})
+
+
 def fold(text: str, lowercase: bool = True) -> str:
     """Per code point: whitespace to one space, a single-character lowercase where one exists."""
+    if text.isascii():  # the same per code point, at C speed
+        text = text.translate(_ASCII_SPACE)
+        return text.lower() if lowercase else text
     return "".join(_fold_char(c, lowercase) for c in text)
 
 
@@ -89,7 +95,18 @@ class CharNgramTfidf(TransformerMixin, BaseEstimator):
         self.vectorizers_ = [self._fit_column(X[:, j]) for j in range(X.shape[1])]
         return self
 
-    def _fit_column(self, docs: np.ndarray) -> TfidfVectorizer:
+    def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
+        """``fit(X).transform(X)`` with one pass over the text per column."""
+        X = _as_text(X)
+        self.n_features_in_ = X.shape[1]
+        self.vectorizers_, blocks = [], []
+        for j in range(X.shape[1]):
+            vectorizer, counts = self._fit_column(X[:, j], keep=True)
+            self.vectorizers_.append(vectorizer)
+            blocks.append(counts.toarray())
+        return np.hstack(blocks).astype(np.float32)
+
+    def _fit_column(self, docs: np.ndarray, keep: bool = False) -> Any:
         analyzer = functools.partial(char_ngrams, ngram_range=tuple(self.ngram_range),
                                      lowercase=self.lowercase)
         for min_df in dict.fromkeys((self.min_df, 1)):  # tiny data: keep what there is
@@ -97,6 +114,8 @@ class CharNgramTfidf(TransformerMixin, BaseEstimator):
                                          max_features=self.max_features, min_df=min_df,
                                          dtype=np.float64)
             try:
+                if keep:
+                    return vectorizer, vectorizer.fit_transform(docs)
                 return vectorizer.fit(docs)
             except ValueError:  # "empty vocabulary" or min_df above the number of rows
                 continue

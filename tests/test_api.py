@@ -131,6 +131,16 @@ def test_time_budget_bounds_the_whole_run():
     assert (result.leaderboard["status"] == "ok").sum() >= 2
 
 
+def test_a_budget_too_short_for_any_trial_still_gives_a_model_and_says_so(ray_session):
+    frame = shop_frame(200, "binary", seed=4)
+    with pytest.warns(RuntimeWarning, match="No trial finished within the time budget"):
+        result = fit_and_export(frame, "bought", models=["xgboost", "linear"], time_budget=1,
+                                out=None, quiet=True)
+    ok = result.leaderboard[result.leaderboard["status"] == "ok"]
+    assert list(ok["trial_id"]) == ["fallback"] and list(ok["model"]) == ["linear"]
+    assert result.card["parity"]["passed"] and result.card["best"]["model"] == "linear"
+
+
 def test_test_size_zero_trains_on_every_row_and_checks_parity_on_training_rows():
     frame = shop_frame(200, "binary", seed=3)
     result = fit_and_export(frame, "bought", models=["linear"], max_trials=1, time_budget=None,

@@ -75,3 +75,24 @@ def test_fit_exports_an_ensemble_as_one_graph_with_parity_and_keeps_the_single_b
                            overwrite=True, quiet=True)
     assert "ensemble" not in again.card
     assert not (tmp_path / "run" / "single_best.onnx").exists()  # no stale file
+
+
+def test_an_ensemble_never_leaves_out_the_best_family_to_fit_the_budget():
+    import time
+
+    import pandas as pd
+
+    from automl_guide import load_registry
+    from automl_guide.api import _choose_ensemble, _model_specs
+    from automl_guide.progress import Progress
+
+    specs = _model_specs(load_registry(), ["xgboost", "linear", "decision_tree"], "binary")
+    board = pd.DataFrame({  # the best family is slow; two cheap, weaker ones would fit in time
+        "model": ["xgboost", "linear", "decision_tree"], "roc_auc": [0.94, 0.91, 0.87],
+        "status": "ok", "early_stopped": False, "fit_seconds": [30.0, 0.1, 0.2],
+        "config": ["{}", '{"C": 1.0}', "{}"]})
+    metric = get_metric("roc_auc", "binary")
+    # no validation fit may even start: the choice is made from the board and the clock alone
+    chosen = _choose_ensemble(board, None, specs, metric, time.monotonic() + 20.0,
+                              Progress(metric, None, True))
+    assert chosen is None

@@ -148,3 +148,42 @@ def test_short_codes_stay_categorical_and_ids_are_still_dropped():
     assert list(dataset.features) == ["city", "size", "when"]
     assert infer_kind(pd.Series(["质量很好，物流也很快"] * 2 + [f"第{i}次购买，很满意" for i in range(40)])) \
         == "text"
+
+
+def test_fit_transform_is_fit_then_transform_to_the_bit():
+    texts = review_frame(120, seed=5)[["review", "query"]].to_numpy(dtype=object)
+    once = CharNgramTfidf(max_features=300).fit_transform(texts)
+    np.testing.assert_array_equal(once, CharNgramTfidf(max_features=300).fit(texts)
+                                  .transform(texts))
+
+
+def test_trial_matrices_equal_the_pipeline_features_and_text_is_fitted_once(monkeypatch):
+    from automl_guide.api import _model_specs, _trial_data
+    from automl_guide.columns import coerce_frame
+    from automl_guide.data import validation_splits
+    from automl_guide.metrics import get_metric
+    from automl_guide.pipeline import build_features
+    from automl_guide.specs import FeatureContext
+
+    dataset = prepare(review_frame(160, seed=6), "happy", None)
+    plan = feature_plan(REGISTRY, dataset.columns)
+    specs = _model_specs(REGISTRY, ["linear", "xgboost"], dataset.task)  # scaled and raw
+    rows = np.arange(len(dataset.y))
+    splits = validation_splits(dataset.y, dataset.task, "cv", 2, 0)
+    fits = []
+    original = CharNgramTfidf.fit_transform
+    monkeypatch.setattr(CharNgramTfidf, "fit_transform",
+                        lambda self, X, y=None: fits.append(1) or original(self, X, y))
+    data = _trial_data(dataset, rows, splits, plan, specs, get_metric(None, dataset.task), 0)
+    assert len(fits) == len(splits)  # once per split, not once per scaling variant as well
+    typed = coerce_frame(dataset.features, dataset.columns)
+    for scaled in (False, True):
+        for (fit_rows, val_rows), fold in zip(splits, data.folds[scaled]):
+            features = build_features(plan, FeatureContext(dataset.task, scaled, len(fit_rows),
+                                                           0)).fit(typed.iloc[fit_rows],
+                                                                   dataset.y[fit_rows])
+            np.testing.assert_array_equal(fold.X_val, np.asarray(features.transform(
+                typed.iloc[val_rows]), dtype=np.float32))
+            np.testing.assert_array_equal(fold.X_train, np.asarray(features.transform(
+                typed.iloc[fit_rows]), dtype=np.float32))
+    assert not np.array_equal(data.folds[False][0].X_train, data.folds[True][0].X_train)
