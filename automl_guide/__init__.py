@@ -21,9 +21,10 @@ __version__ = "0.1.0"
 _LAZY = {"fit_and_export": "api", "FitResult": "api", "load": "predictor",
          "Predictor": "predictor", "load_registry": "registry", "PluginRegistry": "registry",
          "fit_shop": "shop_run", "recommend": "shop_run", "ShopResult": "shop_run",
-         "ShopData": "shop", "ShopHistory": "shop"}
+         "ShopData": "shop", "ShopHistory": "shop", "AutoMLClassifier": "estimators",
+         "AutoMLRegressor": "estimators"}
 
-__all__ = ["AutoMLGuideError", "DataError", "DriftWarning", "ExportError", "FeatureContext",
+__all__ = ["AutoMLClassifier", "AutoMLRegressor", "AutoMLGuideError", "DataError", "DriftWarning", "ExportError", "FeatureContext",
            "FeatureSpec", "FitResult", "ModelSpec", "ParityError", "PluginError",
            "PluginRegistry", "Predictor", "SearchError", "SearchProblem", "SearcherSpec",
            "ShopData", "ShopFeatureSpec", "ShopHistory", "ShopResult", "fit_and_export", "fit_shop",

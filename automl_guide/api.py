@@ -199,7 +199,8 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
                          f"`automl-guide fit DATA --resume {config.out}`")
         raise
     board = leaderboard(records, metric)
-    if not board["status"].isin(["ok", "error"]).any():  # the budget ran out before any trial
+    if not board["status"].isin(["ok", "error"]).any() and (board.empty or board["error"].str.contains(
+            "time budget ran out").any()):  # the search's budget ran out before any trial
         records = list(records) + [_fallback_trial(trial_data, specs, progress)]
         board = leaderboard(records, metric)
     try:
@@ -290,20 +291,20 @@ def _trial_data(dataset: Dataset, train: np.ndarray, splits: Sequence, plan: Map
     folds: dict[bool, list[Fold]] = {scaled: [] for scaled in variants}
     for fit_rows, val_rows in splits:
         fit_part, val_part = typed.iloc[fit_rows], typed.iloc[val_rows]
-        done: list[tuple[Any, tuple[np.ndarray, np.ndarray]]] = []  # (transformer, outputs)
+        done: list[tuple[list, Any, tuple]] = []  # (columns, transformer, outputs)
         for scaled in variants:
             ctx = FeatureContext(dataset.task, scaled, len(fit_rows), seed)
             blocks = []
             # what build_features' ColumnTransformer computes, block by block, so that a
-            # plugin whose transformer does not depend on scaling (text, categories) is
-            # fitted once for both variants
+            # plugin whose transformer does not depend on scaling (text) is fitted once for
+            # both variants
             for _, transformer, cols in build_features(plan, ctx).transformers:
-                same = next((out for other, out in done if same_estimator(other, transformer)),
-                            None)
+                same = next((out for on, other, out in done
+                             if on == cols and same_estimator(other, transformer)), None)
                 if same is None:
                     same = (_dense(transformer.fit_transform(fit_part[cols], y[fit_rows])),
                             _dense(transformer.transform(val_part[cols])))
-                    done.append((transformer, same))
+                    done.append((cols, transformer, same))
                 blocks.append(same)
             folds[scaled].append(Fold(np.hstack([b[0] for b in blocks]), y[fit_rows],
                                       np.hstack([b[1] for b in blocks]), y[val_rows]))
@@ -439,8 +440,8 @@ def _fallback_trial(data: TrialData, specs: Mapping[str, ModelSpec], progress: P
     from .trial import evaluate_config
 
     name = min(specs, key=lambda n: specs[n].relative_cost)
-    config = {"model": name, **specs[name].default_config(data.task, len(
-        data.folds[specs[name].needs_scaling][0].y_train))}
+    n_rows = len(data.folds[next(iter(data.folds))][0].y_train)
+    config = {"model": name, **specs[name].default_config(data.task, n_rows)}
     warnings.warn(f"No trial finished within the time budget; fitting the default {name} "
                   "configuration in this process instead (the run takes longer than its "
                   "budget). Raise --time-budget for a real search.", RuntimeWarning, stacklevel=3)
@@ -471,7 +472,7 @@ def _choose_ensemble(board: pd.DataFrame, data: TrialData, specs: Mapping[str, M
     seconds = board.drop_duplicates("model").set_index("model")["fit_seconds"]
     members, cost = [], 0.0
     candidates = ensemble.candidates(board, specs)
-    if not candidates or candidates[0].model != _best(board)["model"]:
+    if len(candidates) < 2 or candidates[0].model != _best(board)["model"]:
         return None  # the best trial cannot be a member (the ANN): nothing to build on
     for member in candidates:  # best families first, while time allows
         more = 2.5 * float(seconds[member.model])  # validation fits + the refit
@@ -480,7 +481,7 @@ def _choose_ensemble(board: pd.DataFrame, data: TrialData, specs: Mapping[str, M
         members.append(member)
         cost += more
     if len(members) < 2:
-        if deadline is not None and len(ensemble.candidates(board, specs)) >= 2:
+        if deadline is not None:
             progress.say("No ensemble: the budget left is too short to refit its members.")
         return None
     outputs, y = ensemble.validation_outputs(members, data)

@@ -160,7 +160,8 @@ def coerce_column(series: pd.Series, info: ColumnInfo) -> np.ndarray:
     if kind == "numeric":
         values = _to_numbers(series, info)
         return np.where(np.isinf(values), np.nan, values).astype(np.float32)
-    if kind == "integer" and series.dtype.kind in "iu":  # already whole numbers
+    if kind == "integer" and isinstance(series.dtype, np.dtype) and (  # whole numbers already
+            series.dtype.kind == "i" or series.dtype.kind == "u" and series.dtype.itemsize < 8):
         return series.to_numpy(dtype=np.int64)
     if kind in ("integer", "boolean"):
         values = _to_numbers(series.map(_bool_to_int) if kind == "boolean" else series, info)

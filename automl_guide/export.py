@@ -228,7 +228,8 @@ def _prune(graph: onnx.ModelProto) -> None:
 
 @dataclass(frozen=True)
 class Parity:
-    """How the ONNX graph agrees with the native pipeline on held-out rows."""
+    """How the ONNX graph agrees with the native pipeline on the checked rows (the held-out
+    test rows, or training rows when there are none)."""
 
     rows: int
     max_abs_diff: float
@@ -274,7 +275,7 @@ def check_parity(model_bytes: bytes, pipeline: Pipeline, frame: pd.DataFrame,
     parity = Parity(len(frame), diff, agreement, tolerance, passed)
     if not passed:
         raise ParityError(
-            f"The ONNX export disagrees with the native model on {len(frame)} held-out rows: "
+            f"The ONNX export disagrees with the native model on {len(frame)} rows: "
             f"max {'relative value' if task == 'regression' else 'probability'} difference "
             f"{diff:.3g} (tolerance {tolerance:g}), label agreement {agreement}. Nothing was "
             "written; try another model family (--models) or report the plugin.")

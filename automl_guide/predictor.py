@@ -73,11 +73,11 @@ class Predictor:
                 self._input_check = InputCheck(self.schema)  # compiled once per model
             notes = self._input_check({c.name: arrays[c.onnx_name] for c in self.columns},
                                       self.strict)
-            new = [n for n in notes if n.split(":", 1)[0] not in self._drifted]
+            new = [note for column, note in notes.items() if column not in self._drifted]
             if new:  # once per column and loaded model, not on every request
                 import warnings
 
-                self._drifted.update(n.split(":", 1)[0] for n in new)
+                self._drifted.update(notes)
                 warnings.warn("Scored rows differ from the training data (accepted; use "
                               "strict mode to refuse them; not repeated for these columns): "
                               + "; ".join(new), DriftWarning, stacklevel=4)

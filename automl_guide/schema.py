@@ -122,18 +122,23 @@ class InputCheck:
 
     The category sets and ranges are read out of the schema once. pandera validates the first
     frame of each dtype signature in full (dtype and nullability); later frames with that
-    signature only get the nullability test (missing values where training had none), and go
-    back to pandera, for its precise error message, when that finds something. A schema with
-    checks other than the inferred category sets and ranges (one a user wrote) always goes
-    through pandera. Drift (unseen categories, values outside the range) is counted with numpy.
+    signature only get the nullability test (missing values where training had none) and, for
+    string columns, the test that every value is a string, and go back to pandera, for its
+    precise error message, when that finds something. A schema with anything beyond the
+    inferred dtypes, nullability, category sets and ranges (table checks, uniqueness, strict
+    columns: one a user wrote) always goes through pandera. Drift (unseen categories, values
+    outside the range) is counted with numpy, one note per column.
     """
 
     def __init__(self, schema: Any):
         self.schema = schema
         self.columns: list[tuple[str, bool, frozenset | None, tuple | None, bool]] = []
-        self.fast = True
+        self.fast = not (schema.checks or getattr(schema, "unique", None)
+                         or getattr(schema, "strict", False) not in (False, None))
         self._passed: set[tuple] = set()
         for name, column in schema.columns.items():
+            if getattr(column, "unique", False) or getattr(column, "regex", False):
+                self.fast = False
             allowed = bounds = None
             for check in column.checks:
                 stats = check.statistics or {}
@@ -146,28 +151,33 @@ class InputCheck:
                     self.fast = False  # a user's own check: pandera runs it every time
             integer = column.dtype is not None and "int" in str(column.dtype)
             self.columns.append((name, bool(column.nullable), allowed, bounds, integer))
+        self._strings = [name for name, column in schema.columns.items()
+                         if "str" in str(column.dtype)]  # str, string[pyarrow], ...
 
     def __call__(self, typed: pd.DataFrame | Mapping[str, np.ndarray],
-                 strict: bool = False) -> list[str]:
+                 strict: bool = False) -> dict[str, str]:
         """Check a typed frame (or its columns as 1-D arrays, by raw name) to be scored.
-        Returns the drift notes (unseen categories, values outside the training range), which
-        are errors with ``strict``; a dtype or nullability failure is always an error."""
+        Returns the drift notes by column (unseen categories, values outside the training
+        range), which are errors with ``strict``; a dtype or nullability failure is always an
+        error."""
         if isinstance(typed, pd.DataFrame):
             typed = {str(c): typed[c].to_numpy() for c in typed.columns}
         signature = tuple((c, v.dtype.str) for c, v in typed.items())
-        if not (self.fast and signature in self._passed and self._no_missing(typed)):
+        if not (self.fast and signature in self._passed and self._plain(typed)):
             self._validate(pd.DataFrame(typed, index=range(len(next(iter(typed.values()), ())))))
             if self.fast:
                 self._passed.add(signature)
-        notes = self.drift(typed)
+        notes = self.drift_by_column(typed)
         if notes and strict:
             raise DataError("The input differs from the training data (strict mode):\n  - "
-                            + "\n  - ".join(notes))
+                            + "\n  - ".join(notes.values()))
         return notes
 
-    def _no_missing(self, typed: Mapping[str, np.ndarray]) -> bool:
+    def _plain(self, typed: Mapping[str, np.ndarray]) -> bool:
+        """No missing value where training had none, and only strings in string columns."""
         return all(name in typed and not pd.isna(typed[name]).any()
-                   for name, nullable, *_ in self.columns if not nullable)
+                   for name, nullable, *_ in self.columns if not nullable) and all(
+            all(type(v) is str for v in typed[name]) for name in self._strings if name in typed)
 
     def _validate(self, typed: pd.DataFrame) -> None:
         errors = _pa().errors
@@ -181,7 +191,11 @@ class InputCheck:
 
     def drift(self, typed: pd.DataFrame | Mapping[str, np.ndarray]) -> list[str]:
         """One note per column with unseen categories or values outside the training range."""
-        notes = []
+        return list(self.drift_by_column(typed).values())
+
+    def drift_by_column(self, typed: pd.DataFrame | Mapping[str, np.ndarray]) -> dict[str, str]:
+        """:meth:`drift`'s notes by column name."""
+        notes = {}
         for name, _, allowed, bounds, integer in self.columns:
             if name not in typed:
                 continue
@@ -190,8 +204,8 @@ class InputCheck:
                 bad = [v for v in values if v != "" and v not in allowed]
                 if bad:
                     sample = ", ".join(repr(v) for v in list(dict.fromkeys(bad))[:_SAMPLE])
-                    notes.append(f"{name!r}: {len(bad)} row(s) with categories unseen in "
-                                 f"training ({sample})")
+                    notes[name] = (f"{name!r}: {len(bad)} row(s) with categories unseen in "
+                                   f"training ({sample})")
             elif bounds is not None:
                 low, high = bounds
                 numbers = values.astype(np.float64)
@@ -199,15 +213,15 @@ class InputCheck:
                     numbers = np.where(values == MISSING_DATETIME, np.nan, numbers)
                 outside = (numbers < low) | (numbers > high)
                 if outside.any():
-                    notes.append(f"{name!r}: {int(outside.sum())} row(s) outside the training "
-                                 f"range [{_short(low)}, {_short(high)}] (e.g. "
-                                 f"{_short(numbers[outside][0])})")
+                    notes[name] = (f"{name!r}: {int(outside.sum())} row(s) outside the "
+                                   f"training range [{_short(low)}, {_short(high)}] (e.g. "
+                                   f"{_short(numbers[outside][0])})")
         return notes
 
 
 def check_input(typed: pd.DataFrame, schema: Any, strict: bool = False) -> list[str]:
     """:class:`InputCheck` once: check a typed frame to be scored against ``schema``."""
-    return InputCheck(schema)(typed, strict)
+    return list(InputCheck(schema)(typed, strict).values())
 
 
 def drift(typed: pd.DataFrame, schema: Any) -> list[str]:

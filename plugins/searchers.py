@@ -311,8 +311,9 @@ class TPESearch:
         ok = not error and bool(result) and result.get("status", "ok") == "ok" \
             and np.isfinite(float(result.get("score", float("nan"))))
         if trial_id in self.defaults:
+            config = self.defaults.pop(trial_id)  # plain, bounded state: Ray Tune pickles it
             if ok:
-                self._add_default(self.defaults.pop(trial_id), float(result["score"]))
+                self._add_default(config, float(result["score"]))
             return
         self.inner.on_trial_complete(trial_id, result=result if ok else None, error=not ok)
 

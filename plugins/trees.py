@@ -29,7 +29,9 @@ def _build_tree(config: Mapping[str, Any], task: str, seed: int) -> Any:
 def _forest_space(task: str, n_rows: int) -> Mapping[str, Any]:
     from ray import tune
 
-    return {"n_estimators": tune.qrandint(50, 400, 25), "min_samples_leaf": tune.lograndint(1, 32),
+    leaf = _leaf(n_rows, 1)  # large data: no fully grown forests (see _leaf)
+    return {"n_estimators": tune.qrandint(50, 400, 25),
+            "min_samples_leaf": tune.lograndint(leaf, max(32, 4 * leaf)),
             "max_features": tune.choice(["sqrt", 0.3, 0.5, 0.8, 1.0]),
             "max_depth": tune.choice([None, 8, 16, 32])}
 

@@ -214,14 +214,32 @@ def test_the_compiled_input_check_matches_pandera_on_every_call():
                           "x": [0.5, np.nan, 1.5, 2.0]})
     columns = profile_columns(frame)
     check = InputCheck(infer_schema(coerce_frame(frame, columns, by="name"), columns))
-    assert check.fast
+    assert check.fast and check._strings == ["city"]
     good = coerce_frame(frame, columns, by="name")
-    assert check(good) == [] and check(good) == []  # the second call takes the fast path
+    calls = []
+    validate = check._validate
+    check._validate = lambda typed: calls.append(1) or validate(typed)
+    assert check(good) == {} and check(good) == {}
+    assert len(calls) == 1  # the second call took the fast path
     drifted = good.assign(city=["a", "z", "z", "b"], x=np.float32([0.5, 9.0, 1.0, 1.0]))
-    assert check(drifted) == ["'city': 2 row(s) with categories unseen in training ('z')",
-                              "'x': 1 row(s) outside the training range [0.5, 2] (e.g. 9)"]
+    assert list(check(drifted).values()) == [
+        "'city': 2 row(s) with categories unseen in training ('z')",
+        "'x': 1 row(s) outside the training range [0.5, 2] (e.g. 9)"]
+    with pytest.raises(DataError, match="column 'city'"):  # same dtypes, a number among strings
+        check(good.assign(city=pd.Series(["a", 5, "b", "c"], dtype=object)))
     with pytest.raises(DataError, match="strict mode"):
         check(drifted, strict=True)
     missing = good.assign(city=pd.Series(["a", None, "b", "c"], dtype=object))
     with pytest.raises(DataError, match="column 'city'"):  # same dtypes: fast path, still caught
         check(missing)
+
+
+def test_nullable_and_unsigned_integers_are_checked_not_wrapped():
+    from automl_guide.columns import ColumnInfo, coerce_column
+    from automl_guide.errors import DataError
+
+    info = ColumnInfo("visits", "visits", "integer")
+    with pytest.raises(DataError, match="Column 'visits' needs whole numbers.*row 1: <NA>"):
+        coerce_column(pd.Series([1, None, 3], dtype="Int64"), info)
+    assert coerce_column(pd.Series([1, 2], dtype="Int64"), info).tolist() == [1, 2]
+    assert coerce_column(pd.Series([4, 5], dtype=np.int32), info).dtype == np.int64

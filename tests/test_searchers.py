@@ -146,7 +146,7 @@ def test_random_draws_favour_the_leading_family_and_keep_every_family():
     families = [searcher.suggest(f"s{i}")["model"] for i in range(594)]
     share = {f: families.count(f) / len(families) for f in "abc"}
     # 1/6 evenly + 1/2 x (4/7, 2/7, 1/7) by rank: c 0.45, b 0.31, a 0.24
-    assert share["c"] > share["b"] > share["a"] > 0.15, share
+    assert share["c"] > 0.4 and share["c"] > share["b"] > share["a"] and share["a"] < 0.3, share
 
 
 def test_tpe_tries_the_portfolio_after_the_defaults():

@@ -187,3 +187,28 @@ def test_trial_matrices_equal_the_pipeline_features_and_text_is_fitted_once(monk
             np.testing.assert_array_equal(fold.X_train, np.asarray(features.transform(
                 typed.iloc[fit_rows]), dtype=np.float32))
     assert not np.array_equal(data.folds[False][0].X_train, data.folds[True][0].X_train)
+
+
+def test_two_plugins_with_alike_transformers_on_other_columns_are_not_confused():
+    from automl_guide.api import _model_specs, _trial_data, same_estimator
+    from automl_guide.columns import coerce_frame
+    from automl_guide.data import validation_splits
+    from automl_guide.metrics import get_metric
+    from automl_guide.pipeline import build_features
+    from automl_guide.specs import FeatureContext
+
+    dataset = prepare(review_frame(80, seed=9), "happy", None)
+    text_spec, text_cols = feature_plan(REGISTRY, dataset.columns)["text"]
+    ctx = FeatureContext(dataset.task, True, 40, 0)
+    assert same_estimator(text_spec.build(text_cols[:1], ctx), text_spec.build(text_cols[1:], ctx))
+    # a second plugin building the very same transformer for the other text column
+    plan = {"text": (text_spec, text_cols[:1]), "text_copy": (text_spec, text_cols[1:])}
+    specs = _model_specs(REGISTRY, ["linear"], dataset.task)
+    (fit_rows, val_rows), = validation_splits(dataset.y, dataset.task, "holdout", 2, 0)
+    fold = _trial_data(dataset, np.arange(len(dataset.y)), [(fit_rows, val_rows)], plan, specs,
+                       get_metric(None, dataset.task), 0).folds[True][0]
+    typed = coerce_frame(dataset.features, dataset.columns)
+    features = build_features(plan, FeatureContext(dataset.task, True, len(fit_rows), 0)).fit(
+        typed.iloc[fit_rows], dataset.y[fit_rows])
+    np.testing.assert_array_equal(fold.X_val, np.asarray(
+        features.transform(typed.iloc[val_rows]), dtype=np.float32))

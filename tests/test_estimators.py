@@ -1,0 +1,60 @@
+"""The scikit-learn estimator contract: AutoMLClassifier and AutoMLRegressor."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from automl_guide import AutoMLClassifier, AutoMLRegressor, DataError
+
+from conftest import TARGETS, shop_frame
+
+FAST = dict(time_budget=None, max_trials=1, models=["linear"], ensemble=False)
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_cross_val_score_runs_a_search_per_fold_and_scores_it():
+    frame = shop_frame(150, "binary", seed=7)
+    X, y = frame.drop(columns=["bought"]), frame["bought"]
+    scores = cross_val_score(AutoMLClassifier(**FAST), X, y, cv=3, error_score="raise")
+    assert scores.shape == (3,) and np.all((scores > 0.5) & (scores <= 1.0)), scores
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_classifier_contract_in_a_pipeline_with_numpy_and_integer_labels():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    y = np.where(X[:, 0] + 0.3 * rng.normal(size=120) > 0, 7, 3)  # integer labels, not 0/1
+    model = make_pipeline(FunctionTransformer(), AutoMLClassifier(**FAST)).fit(X, y)
+    clf = model[-1]
+    assert list(clf.classes_) == [3, 7] and clf.classes_.dtype == y.dtype
+    assert clf.n_features_in_ == 3 and list(clf.feature_names_in_) == ["x0", "x1", "x2"]
+    proba = model.predict_proba(X)
+    assert proba.shape == (120, 2) and np.allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    assert set(model.predict(X)) <= {3, 7} and model.score(X, y) > 0.8
+    assert clf.leaderboard_.iloc[0]["model"] == "linear" and clf.onnx_bytes_
+    params = clone(clf).get_params()
+    assert params["models"] == ["linear"] and params["test_size"] == 0.0
+    with pytest.raises(DataError, match="X has 2 columns; the model was fitted on 3"):
+        clf.predict(X[:, :2])
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_regressor_predicts_values_and_scores_r2():
+    frame = shop_frame(150, "regression", seed=8)
+    X, y = frame.drop(columns=[TARGETS["regression"]]), frame[TARGETS["regression"]].to_numpy(
+        dtype=float)
+    reg = AutoMLRegressor(**FAST).fit(X, y)
+    assert reg.predict(X).shape == (150,) and reg.score(X, y) > 0.3
+
+
+def test_an_unfitted_or_one_class_estimator_says_what_is_wrong():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        AutoMLClassifier().predict(np.zeros((2, 2)))
+    with pytest.raises(DataError, match="y has 1 class"):
+        AutoMLClassifier(**FAST).fit(np.zeros((4, 2)), np.ones(4))
