@@ -5,9 +5,10 @@ short budgets), then its portfolio of further strong configurations (the next on
 leading family each time; ``tpe`` round-robin, its study learns from them), then go on over one
 space in which the family is itself a choice and each family's parameters are conditional on it:
 
-- ``random`` samples a family (half of its draws evenly, half favouring the families with the
-  best scores so far, halving the weight from one family to the next), then its parameters
-  from their Ray Tune domains;
+- ``random`` samples a family (half of the time evenly, half favouring the families with the
+  best scores so far, halving from one family to the next; draws are weighted by the inverse
+  of each family's mean trial time, so the split is one of time), then its parameters from
+  their Ray Tune domains;
 - ``grid`` walks a small grid per family (three levels per numeric parameter, every choice),
   interleaving families so that a short budget still covers all of them;
 - ``tpe`` is Optuna's multivariate TPE through Ray Tune's ``OptunaSearch`` (define-by-run, so
@@ -41,6 +42,7 @@ class _Leaders:
     def __init__(self, problem: SearchProblem):
         self.problem = problem
         self.best: dict[str, float] = {}
+        self.seconds: dict[str, list[float]] = {}  # each family's trial times (its cost)
         self.issued: dict[str, str] = {}
 
     def issue(self, trial_id: str, config: Mapping[str, Any]) -> None:
@@ -48,6 +50,8 @@ class _Leaders:
 
     def complete(self, trial_id: str, result: Any, error: bool) -> None:
         family = self.issued.pop(trial_id, None)
+        if family is not None and result and np.isfinite(float(result.get("fit_seconds", "nan"))):
+            self.seconds.setdefault(family, []).append(float(result["fit_seconds"]))
         if family is None or error or not result or result.get("status", "ok") != "ok":
             return
         score = float(result.get("score", float("nan")))
@@ -120,16 +124,24 @@ class RandomSearch(_Search):
         return _random_config(self.problem, self.rng, family_weights(self.leaders))
 
 
-def family_weights(leaders: _Leaders, favour: float = 0.5) -> np.ndarray:
-    """Sampling weights over the problem's families: ``1 - favour`` spread evenly, ``favour``
-    halving from each family to the next worse one (by best score so far), so the budget goes
-    mostly to the families that are winning while every family keeps a chance."""
+def family_weights(leaders: _Leaders, favour: float = 0.5, floor: float = 1.0) -> np.ndarray:
+    """Sampling weights over the problem's families, so that the *time* (not the number of
+    trials) goes ``1 - favour`` evenly and ``favour`` halving from each family to the next worse
+    one by best score so far: each share is divided by the family's mean trial time (at least
+    ``floor`` seconds, about what Ray spends on any trial). The budget goes mostly to the
+    families that are winning, a slow family (forests or the ANN on large data) gets its share
+    of the time rather than of the draws, and every family keeps a chance."""
     names = list(leaders.problem.spaces)
     if not leaders.best:
         return np.full(len(names), 1.0 / len(names))
     ranked = leaders.ranked()
     halving = np.array([0.5 ** ranked.index(n) for n in names])
-    return (1.0 - favour) / len(names) + favour * halving / halving.sum()
+    share = (1.0 - favour) / len(names) + favour * halving / halving.sum()
+    known = {n: float(np.mean(t)) for n, t in leaders.seconds.items() if t}
+    typical = float(np.median(list(known.values()))) if known else floor
+    cost = np.array([max(floor, known.get(n, typical)) for n in names])
+    weights = share / cost
+    return weights / weights.sum()
 
 
 class GridSearch(_Search):

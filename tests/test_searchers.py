@@ -154,3 +154,14 @@ def test_tpe_tries_the_portfolio_after_the_defaults():
     configs = [searcher.suggest(str(i)) for i in range(6)]
     assert configs[3:] == [{"model": "a", "x": 10.0, "k": "q"}, {"model": "b", "n": 90},
                            {"model": "a", "x": 0.1, "k": "q"}]
+
+
+def test_slow_families_get_their_share_of_time_not_of_draws():
+    from automl_guide_plugins.searchers import family_weights
+
+    searcher = REGISTRY.searcher("random").build(_portfolio_problem())
+    for i, config in enumerate(_drain(searcher, 3)):  # equal scores; c is 10x slower
+        searcher.on_trial_complete(str(i), {"score": 0.8, "status": "ok", "fit_seconds": {
+            "a": 2.0, "b": 2.0, "c": 20.0}[config["model"]]})
+    weights = dict(zip("abc", family_weights(searcher.leaders)))
+    assert weights["c"] < weights["a"] / 5 and weights["c"] < weights["b"] / 5, weights
