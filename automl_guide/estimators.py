@@ -4,7 +4,8 @@
 ``predict_proba``, ``score``, ``get_params``/``set_params``, ``clone``), so a search drops into a
 scikit-learn ``Pipeline``, ``cross_val_score`` or ``GridSearchCV``. They predict through the
 exported ONNX graph, the very model a service would run; ``onnx_bytes_`` holds it and
-``result_`` the whole run (leaderboard, card). By default nothing is written to disk
+``result_`` the whole run (leaderboard, card). They do not warn of drift (a fold always holds
+categories unseen in the others); ``automl_guide.load`` does. By default nothing is written to disk
 (``out=None``) and every row given to ``fit`` trains the model (``test_size=0``): scikit-learn's
 own splitters do the testing.
 """
@@ -90,6 +91,18 @@ class _AutoML(BaseEstimator):
         check_is_fitted(self, "result_")
         return self.result_.predictor
 
+    def _scored(self, X: Any, method: str) -> np.ndarray:
+        """``method`` of the exported model on X. No DriftWarning: scikit-learn's splitters
+        always leave categories and ranges unseen in a fold (``automl_guide.load`` warns)."""
+        import warnings
+
+        from .errors import DriftWarning
+
+        predictor = self._predictor()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DriftWarning)
+            return getattr(predictor, method)(self._frame(X))
+
 
 class AutoMLClassifier(ClassifierMixin, _AutoML):
     """A classifier found by automl-guide's search and served by its ONNX graph.
@@ -109,10 +122,11 @@ class AutoMLClassifier(ClassifierMixin, _AutoML):
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        return np.asarray(self._predictor().predict_proba(self._frame(X)), dtype=np.float64)
+        return np.asarray(self._scored(X, "predict_proba"), dtype=np.float64)
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # first: an unfitted estimator says so
+        return self.classes_[proba.argmax(axis=1)]
 
 
 class AutoMLRegressor(RegressorMixin, _AutoML):
@@ -121,4 +135,4 @@ class AutoMLRegressor(RegressorMixin, _AutoML):
     _task = "regression"
 
     def predict(self, X: Any) -> np.ndarray:
-        return np.asarray(self._predictor().predict(self._frame(X)), dtype=np.float64).ravel()
+        return np.asarray(self._scored(X, "predict"), dtype=np.float64).ravel()
