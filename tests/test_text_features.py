@@ -128,6 +128,16 @@ def test_folding_is_per_character_lowercase_and_whitespace(text_model):
     np.testing.assert_allclose(run_onnx(rows)[0], native[1], atol=1e-6)
 
 
+def test_the_ascii_fast_path_folds_exactly_as_the_per_character_rule():
+    from automl_guide_plugins.text_features import _fold_char, fold
+
+    for lowercase in (True, False):
+        for code in range(128):
+            char = chr(code)
+            assert fold(char, lowercase) == _fold_char(char, lowercase), (code, lowercase)
+    assert fold("A\tB\r\nc") == "a b  c" and fold("Ä\tB") == "ä b"  # non-ASCII: the slow path
+
+
 def test_short_codes_stay_categorical_and_ids_are_still_dropped():
     n = 120
     rng = np.random.default_rng(3)
