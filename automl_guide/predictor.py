@@ -57,9 +57,9 @@ class Predictor:
         """The typed frame for ``frame``, after every check: missing columns and values the model
         cannot take raise :class:`DataError` naming each column; drift from the training data
         warns once (:class:`DriftWarning`), or raises when ``strict``."""
-        return pd.DataFrame(self._checked(frame), index=range(len(frame)))
+        return pd.DataFrame(self._checked(frame, stacklevel=3), index=range(len(frame)))
 
-    def _checked(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    def _checked(self, frame: pd.DataFrame, stacklevel: int = 4) -> dict[str, np.ndarray]:
         """The typed columns by ONNX name, checked as :meth:`check` says."""
         if not isinstance(frame, pd.DataFrame):
             raise DataError(f"Expected a pandas DataFrame, got {type(frame).__name__}.")
@@ -80,7 +80,7 @@ class Predictor:
                 self._drifted.update(notes)
                 warnings.warn("Scored rows differ from the training data (accepted; use "
                               "strict mode to refuse them; not repeated for these columns): "
-                              + "; ".join(new), DriftWarning, stacklevel=4)
+                              + "; ".join(new), DriftWarning, stacklevel=stacklevel)
         return arrays
 
     def _run(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
