@@ -66,6 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--out", metavar="FILE", help="write CSV here (default: stdout)")
     predict.add_argument("--strict", action="store_true",
                          help="refuse categories and ranges unseen in training (default: warn)")
+    serve = sub.add_parser("serve", help="score JSON rows over HTTP with an exported model")
+    serve.add_argument("model", help="model.onnx, or the run directory holding it")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (8000)")
+    serve.add_argument("--max-body-bytes", type=int, default=1_000_000, metavar="N",
+                       help="refuse larger request bodies with 413 (1000000)")
+    serve.add_argument("--max-rows", type=int, default=10_000, metavar="N",
+                       help="most rows per request (10000)")
+    serve.add_argument("--strict", action="store_true",
+                       help="refuse categories and ranges unseen in training (default: warn)")
     sub.add_parser("plugins", help="list every plugin: name, kind, distribution, version")
     shop = sub.add_parser("shop", help="purchase or ranking model from a shop's tables")
     shop.add_argument("data", help="directory of orders/events/products/customers CSV or Parquet")
@@ -119,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.formatwarning = _format_warning  # users see the message, not our source lines
     try:
         return {"fit": _fit, "predict": _predict, "plugins": _plugins, "demo": _demo,
-                "shop": _shop, "recommend": _recommend}[args.command](args)
+                "shop": _shop, "recommend": _recommend, "serve": _serve}[args.command](args)
     except AutoMLGuideError as exc:
         print(f"automl-guide: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -258,6 +268,17 @@ def _predict(args: argparse.Namespace) -> int:
         predictions.to_csv(args.out, index=False)
     else:
         predictions.to_csv(sys.stdout, index=False)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .predictor import load
+
+    predictor = load(args.model, strict=args.strict)  # a bad path fails here, in one line
+    from .serve import serve
+
+    serve(predictor, args.host, args.port, max_body_bytes=args.max_body_bytes,
+          max_rows=args.max_rows, strict=args.strict)
     return 0
 
 

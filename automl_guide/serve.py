@@ -1,0 +1,196 @@
+"""``automl-guide serve``: an exported model behind HTTP (FastAPI on uvicorn).
+
+``POST /predict`` takes ``{"rows": [{column: value, ...}, ...]}`` (one row or a batch) and answers
+the predictions of the ONNX graph, exactly as :meth:`automl_guide.Predictor.predict` would. The
+request body is described column by column from the model card, so the OpenAPI document at
+``/openapi.json`` says what each row needs; a row that does not fit gets a 422 naming the row and
+the column, a body over the size limit a 413. ``GET /health`` answers while the model is loaded.
+
+Imported only by this command: fastapi and uvicorn stay out of ``import automl_guide``. No
+``from __future__ import annotations`` here: FastAPI reads the request model, made at run time from
+the model card, from the endpoint's annotations.
+"""
+
+import datetime as dt
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from .errors import DataError
+from .predictor import Predictor, load
+
+MAX_BODY_BYTES = 1_000_000
+MAX_ROWS = 10_000
+
+# The JSON a column's cells may hold, by column kind (None where training had missing values).
+_CELL_TYPES: dict[str, Any] = {
+    "numeric": float | None,
+    "integer": int,
+    "boolean": bool,
+    "datetime": dt.datetime | None,
+    "categorical": str | bool | int | float | None,
+    "text": str | None,
+}
+
+
+class Prediction(BaseModel):
+    """Labels (classification) or values (regression), one per row, in request order."""
+
+    predictions: list[str | int | float | bool]
+    probabilities: list[list[float]] | None = Field(
+        None, description="per row, one probability per class in the order of `classes`")
+    classes: list[str | int | float | bool] | None = None
+
+
+class Health(BaseModel):
+    status: str
+    task: str
+    target: str
+    inputs: int
+
+
+def _row_model(predictor: Predictor) -> type[BaseModel]:
+    """One request row: a field per raw input column, under its original name."""
+    fields: dict[str, Any] = {}
+    for i, column in enumerate(predictor.columns):
+        kind = _CELL_TYPES[column.kind]
+        if column.kind == "categorical" and column.categories:
+            description = f"categorical; seen in training: {', '.join(column.categories[:10])}"
+        elif column.minimum is not None:
+            description = f"{column.kind}; training range {column.minimum:g} to {column.maximum:g}"
+        else:
+            description = column.kind
+        fields[f"c{i}"] = (kind, Field(alias=column.name, description=description))
+    config = ConfigDict(extra="ignore", populate_by_name=False)
+    return create_model("Row", __config__=config, **fields)
+
+
+def create_app(model: str | Path | Predictor, *, max_body_bytes: int = MAX_BODY_BYTES,
+               max_rows: int = MAX_ROWS, strict: bool = False) -> Any:
+    """The ASGI application for ``model`` (a run directory, a ``.onnx`` file or a loaded
+    :class:`~automl_guide.Predictor`). ``strict`` refuses rows with categories or ranges unseen
+    in training, as ``automl-guide predict --strict`` does."""
+    predictor = model if isinstance(model, Predictor) else load(model, strict=strict)
+    row_model = _row_model(predictor)
+    request_model = create_model(
+        "PredictRequest", __config__=ConfigDict(extra="forbid"),
+        rows=(list[row_model], Field(min_length=1, max_length=max_rows,
+                                     description="rows to score (one or a batch)")))
+    card = predictor.card
+    app = FastAPI(title=f"automl-guide model: {card['target']} ({card['task']})",
+                  version=str(card.get("created", "")),
+                  description="Scores rows with the exported ONNX model (onnxruntime).")
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [{"loc": list(e.get("loc", ())), "msg": _message(e), "type": e.get("type", "")}
+                   for e in exc.errors()]
+        return _error(422, "; ".join(d["msg"] if d["type"] == "json_invalid" else
+                                     f"{_where(d['loc'])}: {d['msg']}" for d in details[:10]),
+                      details)
+
+    @app.get("/health", response_model=Health)
+    def health() -> Health:
+        return Health(status="ok", task=predictor.task, target=card["target"],
+                      inputs=len(predictor.columns))
+
+    @app.post("/predict", response_model=Prediction, responses={
+        413: {"description": f"body over {max_body_bytes} bytes"},
+        422: {"description": "rows that do not fit the model's inputs"}})
+    def predict(body: request_model) -> Any:  # type: ignore[valid-type]
+        names = [c.name for c in predictor.columns]
+        frame = pd.DataFrame([row.model_dump(by_alias=True) for row in body.rows],
+                             columns=names)
+        try:
+            out = predictor.predict_frame(frame)
+        except DataError as exc:
+            return _error(422, str(exc), [{"loc": ["body", "rows"], "msg": str(exc),
+                                           "type": "data_error"}])
+        labels = [_plain(v) for v in out["prediction"]]
+        if predictor.task == "regression":
+            return Prediction(predictions=labels)
+        proba = out[[f"proba_{c}" for c in predictor.classes]].to_numpy().tolist()
+        return Prediction(predictions=labels, probabilities=proba,
+                          classes=[_plain(c) for c in predictor.classes])
+
+    return _BodyLimit(app, max_body_bytes)
+
+
+def _where(loc: list) -> str:
+    """``["body", "rows", 0, "Age"]`` as ``rows[0].Age``."""
+    text = ""
+    for part in loc[1:] if loc and loc[0] == "body" else loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "body"
+
+
+def _message(error: dict) -> str:
+    if error.get("type") == "json_invalid":  # loc holds the character position
+        position = error.get("loc", ("body", "?"))[-1]
+        reason = error.get("ctx", {}).get("error", "")
+        return f"request body is not valid JSON (at character {position}: {reason})"
+    return error.get("msg", "")
+
+
+def _error(status: int, message: str, details: list) -> JSONResponse:
+    return JSONResponse({"message": message, "detail": details}, status_code=status)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as JSON values (a non-finite number as None)."""
+    value = value.item() if hasattr(value, "item") else value
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+class _BodyLimit:
+    """ASGI wrapper: a request body over ``limit`` bytes gets a 413 before any parsing, whether
+    the client declared its length or streamed it in chunks."""
+
+    def __init__(self, app: Any, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers", [])).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.limit:
+            return await self._refuse(scope, receive, send)
+        body, more = b"", True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if len(body) > self.limit:
+                return await self._refuse(scope, receive, send)
+            more = message.get("more_body", False)
+        replay = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def again() -> dict:
+            return replay.pop() if replay else await receive()
+
+        await self.app(scope, again, send)
+
+    async def _refuse(self, scope: dict, receive: Any, send: Any) -> None:
+        message = f"Request body over the limit of {self.limit} bytes; send fewer rows."
+        await _error(413, message, [{"loc": ["body"], "msg": message, "type": "too_large"}])(
+            scope, receive, send)
+
+    def __getattr__(self, name: str) -> Any:  # app.openapi() and friends, for tests and tools
+        return getattr(self.app, name)
+
+
+def serve(model: str | Path | Predictor, host: str = "127.0.0.1", port: int = 8000, *,
+          max_body_bytes: int = MAX_BODY_BYTES, max_rows: int = MAX_ROWS,
+          strict: bool = False) -> None:
+    """Run the scoring service until interrupted."""
+    import uvicorn
+
+    app = create_app(model, max_body_bytes=max_body_bytes, max_rows=max_rows, strict=strict)
+    uvicorn.run(app, host=host, port=port, log_level="info")

@@ -1,0 +1,138 @@
+"""``automl-guide serve``, as a service's client sees it: real HTTP on loopback, answers equal to
+``automl-guide predict``, precise 4xx for bad requests, and a property-based test generated from
+the service's own OpenAPI description."""
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from conftest import shop_frame
+
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def service(fitted_run):
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(BIN / "automl-guide"), "serve", str(fitted_run), "--port", str(port),
+         "--max-body-bytes", "200000", "--max-rows", "500"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the service did not start:\n{process.stdout.read()}")
+        time.sleep(0.2)
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def _rows(frame: pd.DataFrame) -> list[dict]:
+    """Rows as a client would send them: JSON, missing values as null."""
+    return json.loads(frame.to_json(orient="records", date_format="iso"))
+
+
+def test_served_predictions_equal_the_predict_command(service, fitted_run, tmp_path):
+    rows = shop_frame(60, "binary", seed=5).drop(columns=["bought"])
+    rows["last_seen"] = rows["last_seen"].astype(str)
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    done = subprocess.run([str(BIN / "automl-guide"), "predict", str(fitted_run),
+                           str(tmp_path / "rows.csv")], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    expected = pd.read_csv(pd.io.common.StringIO(done.stdout))
+
+    answer = httpx.post(f"{service}/predict", json={"rows": _rows(rows)}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["predictions"] == expected["prediction"].tolist()
+    assert body["classes"] == ["no", "yes"]
+    proba = np.array(body["probabilities"])
+    assert np.allclose(proba, expected[["proba_no", "proba_yes"]].to_numpy(), atol=1e-6)
+
+    one = httpx.post(f"{service}/predict", json={"rows": _rows(rows.head(1))}, timeout=30)
+    assert one.status_code == 200 and one.json()["predictions"] == body["predictions"][:1]
+
+
+def test_health_names_the_model(service):
+    answer = httpx.get(f"{service}/health", timeout=10)
+    assert answer.json() == {"status": "ok", "task": "binary", "target": "bought", "inputs": 6}
+
+
+@pytest.mark.parametrize("payload, status, named", [
+    ({"rows": [{"price": 1.0, "member": True, "category": "dress", "city": "c",
+                "last_seen": "2024-01-01"}]}, 422, "rows[0].visits: Field required"),
+    ({"rows": [{"price": "cheap", "visits": 1, "member": True, "category": "dress",
+                "city": "c", "last_seen": "2024-01-01"}]}, 422, "rows[0].price"),
+    ({"rows": [{"price": 1.0, "visits": 1, "member": True, "category": "dress",
+                "city": "c", "last_seen": "yesterday"}]}, 422, "rows[0].last_seen"),
+    ({"rows": []}, 422, "rows: List should have at least 1 item"),
+    ({"rows": [{}] * 501}, 422, "rows: List should have at most 500 items"),
+    ({"data": []}, 422, "rows: Field required"),
+    (b'{"rows": [', 422, "not valid JSON"),
+    (b'{"rows": [' + b'{"price": 1.0},' * 20000 + b'{}]}', 413, "over the limit of 200000"),
+])
+def test_bad_requests_get_a_4xx_naming_the_problem(service, payload, status, named):
+    if isinstance(payload, bytes):
+        answer = httpx.post(f"{service}/predict", content=payload,
+                            headers={"content-type": "application/json"}, timeout=30)
+    else:
+        answer = httpx.post(f"{service}/predict", json=payload, timeout=30)
+    assert answer.status_code == status, answer.text
+    assert named in answer.json()["message"]
+
+
+def test_a_streamed_body_over_the_limit_is_refused(service):
+    def chunks():
+        yield b'{"rows": ['
+        for _ in range(10000):  # about 290 kB, over the 200 kB limit
+            yield b'{"price": 1.0, "visits": 2},'
+        yield b'{}]}'
+
+    answer = httpx.post(f"{service}/predict", content=chunks(),
+                        headers={"content-type": "application/json"}, timeout=30)
+    assert answer.status_code == 413
+
+
+def test_the_service_keeps_its_openapi_contract(service):
+    """Generated from the service's own OpenAPI: no request the schema allows makes it fail, and
+    every answer matches the documented response (status codes and bodies)."""
+    from hypothesis import given
+
+    schema = schemathesis.openapi.from_url(f"{service}/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {(op.method.upper(), op.path) for op in operations} >= {("POST", "/predict"),
+                                                                   ("GET", "/health")}
+    for operation in operations:
+        @given(case=operation.as_strategy())
+        @settings(max_examples=40, deadline=None, derandomize=True,
+                  suppress_health_check=list(HealthCheck))
+        def keeps_contract(case):
+            case.call_and_validate()
+
+        keeps_contract()
