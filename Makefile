@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo demo-shop test bench bench-data bench-search bench-shop bench-peers bench-gpu clean
+.PHONY: setup demo demo-shop test docs bench bench-data bench-search bench-shop bench-peers bench-gpu clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ demo-shop: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# The documentation site (mkdocs.yml), built offline into site/.
+docs: setup
+	$(BIN)/mkdocs build --strict
 
 bench: setup
 	$(BIN)/python benchmarks/overhead.py

@@ -1,7 +1,11 @@
 """Meta-tests that keep the plugin documentation and tests honest (datasette's habit)."""
 from __future__ import annotations
 
+import ast
+import html
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,3 +48,37 @@ def test_every_fit_option_is_in_the_cli_reference():
     options = [s for action in fit._actions for s in action.option_strings if s.startswith("--")]
     missing = [o for o in options if o != "--help" and f"`{o}" not in reference]
     assert len(options) > 15 and not missing, missing
+
+
+def test_the_site_builds_offline_with_every_page(tmp_path):
+    import yaml
+
+    site = tmp_path / "site"
+    mkdocs = Path(sys.executable).parent / "mkdocs"
+    build = subprocess.run([str(mkdocs), "build", "--strict", "--site-dir", str(site)], cwd=ROOT,
+                           capture_output=True, text=True, timeout=120)
+    assert build.returncode == 0, build.stderr[-3000:]
+
+    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"]
+    pages = [page for entry in nav for page in entry.values()]
+    assert {"index.md", "api.md", "architecture.md", "plugins.md", "cli.md"} <= set(pages)
+    for page in pages:
+        built = site / ("index.html" if page == "index.md" else f"{page[:-3]}/index.html")
+        assert built.is_file(), page
+
+    api_html = (site / "api" / "index.html").read_text()
+    api = html.unescape(re.sub(r"<[^>]+>", "", api_html))
+    fit = next(node for node in ast.parse((ROOT / "automl_guide" / "api.py").read_text()).body
+               if isinstance(node, ast.FunctionDef) and node.name == "fit_and_export")
+    assert ast.get_docstring(fit).splitlines()[0] in api, "fit_and_export's docstring is missing"
+    signature = re.search(r"fit_and_export\((.*?)\) -> FitResult", api, re.DOTALL)
+    assert signature, "fit_and_export's signature is not on the API page"
+    arguments = [a.arg for a in fit.args.args + fit.args.kwonlyargs]
+    assert all(f"{name}:" in signature.group(1) for name in arguments), signature.group(1)
+    assert ":param" not in api, "a reST docstring was not parsed (docstring_style)"
+    documented = [f"automl_guide.hookspecs.{hook}" for hook in HOOKS] + [
+        "automl_guide.predictor.load", "automl_guide.predictor.Predictor",
+        "automl_guide.estimators.AutoMLClassifier", "automl_guide.estimators.AutoMLRegressor",
+        "automl_guide.shop_run.fit_shop", "automl_guide.shop_run.recommend",
+        "automl_guide.specs.ModelSpec", "automl_guide.errors.DataError"]
+    assert [name for name in documented if f'id="{name}"' not in api_html] == []
