@@ -276,7 +276,10 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None,
     if address:
         ray.init(address=address, **options)
     else:
-        ray.init(num_cpus=num_cpus or os.cpu_count(), num_gpus=num_gpus, **options)
+        # "local": a new Ray of our own, never a cluster that /tmp/ray/ray_current_cluster
+        # names (a stale `ray start` would take num_cpus as an error, a live one our trials)
+        ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), num_gpus=num_gpus,
+                 **options)
 
 
 class _Deadline(tune.Stopper):
