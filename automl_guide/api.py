@@ -28,7 +28,7 @@ from .specs import FeatureContext, ModelSpec, SearchProblem
 from .trial import Fold, TrialData
 
 ARTIFACTS = ("model.onnx", "model_card.json", "leaderboard.csv", "schema.json",
-             "single_best.onnx")
+             "single_best.onnx", "report.html")
 RESERVE_FRACTION = 0.1  # of the budget, kept for refit, evaluation and export
 ASHA_STAGES = 9  # iterative trials report after each ninth of their rounds/epochs: rungs 1, 3 of 9
 SCHEDULERS = ("none", "asha")
@@ -574,6 +574,11 @@ def _finish(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Seque
         else:  # an earlier run's file would pass for this run's
             (config.out / "single_best.onnx").unlink(missing_ok=True)
         onnx_path = _write_run(config.out, model_bytes, card_json, board, schema_json)
+        judged = test if len(test) else np.sort(parity_rows)
+        _write_report(config.out / "report.html", card=card, board=board,
+                      model_bytes=model_bytes, frame=test_frame if len(test) else parity_frame,
+                      y=dataset.y[judged], columns=dataset.columns, metric=metric,
+                      held_out=bool(len(test)), seed=config.seed)
         what = (f"an ensemble of {', '.join(m['model'] for m in ensemble_card['members'])}"
                 if ensemble_card else best["model"])
         tested = (f"test {metric.name} {test_metrics[metric.name]:.4f}"
@@ -646,6 +651,21 @@ def _write_run(out: Path, model_bytes: bytes, card_json: str, board: pd.DataFram
     _write_atomic(out / "model.onnx", model_bytes)
     shutil.rmtree(out / STATE_DIR, ignore_errors=True)  # finished: nothing left to resume
     return out / "model.onnx"
+
+
+def _write_report(path: Path, **inputs: Any) -> None:
+    """report.html; a report that cannot be drawn costs a warning, never the run (the model
+    files are already written)."""
+    from .report import render
+
+    try:
+        page = render(**inputs)
+    except Exception as exc:  # noqa: BLE001 - any plotting failure
+        path.unlink(missing_ok=True)  # an earlier run's report would pass for this run's
+        warnings.warn(f"report.html not written ({type(exc).__name__}: {exc}); the model files "
+                      f"are complete.", RuntimeWarning, stacklevel=2)
+        return
+    _write_atomic(path, page.encode())
 
 
 def _write_atomic(path: Path, payload: bytes) -> None:
