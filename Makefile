@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo demo-shop test docs bench bench-data bench-search bench-shop bench-peers bench-gpu clean
+.PHONY: setup demo demo-shop test browser docs bench bench-data bench-search bench-shop bench-peers bench-gpu clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,15 @@ demo: setup
 demo-shop: setup
 	$(BIN)/automl-guide demo --shop
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest
+
+# The report test drives Debian's Chromium headless. As root (CI) it is installed when missing
+# and a failed install fails the target; otherwise that one test says what to install and skips.
+browser:
+	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+		 >/dev/null)
 
 # The documentation site (mkdocs.yml), built offline into site/.
 docs: setup

@@ -25,8 +25,8 @@ def test_fit_and_export_every_task(task, tmp_path):
     result = fit_and_export(frame, TARGETS[task], max_trials=8, time_budget=None,
                             out=tmp_path / "run", quiet=True)
     board, card = result.leaderboard, result.card
-    assert {"model.onnx", "model_card.json", "leaderboard.csv"} <= {
-        p.name for p in (tmp_path / "run").iterdir()}
+    assert {"model.onnx", "model_card.json", "leaderboard.csv", "report.html"} <= {
+        p.name for p in (tmp_path / "run").iterdir()}  # report.html: drawn for every task
     assert len(board) == 8 and board["model"].nunique() == 7  # every family's default first
     assert board["rank"].tolist() == list(range(1, 9))
     validate_card(card)

@@ -81,11 +81,12 @@ def test_same_data_seed_and_trials_give_the_same_leaderboard_and_predictions(tmp
     assert cards[0]["versions"] == cards[1]["versions"] and "scikit-learn" in cards[0]["versions"]
 
 
-def test_artifacts_are_onnx_csv_and_json_only(tmp_path, ray_session):
+def test_artifacts_are_onnx_csv_json_and_html_only(tmp_path, ray_session):
     fit_and_export(shop_frame(100, "binary"), "bought", models=["linear"], max_trials=1,
                    time_budget=None, out=tmp_path / "run", quiet=True)
     names = sorted(p.name for p in (tmp_path / "run").iterdir())
-    assert names == ["leaderboard.csv", "model.onnx", "model_card.json", "schema.json"]
+    assert names == ["leaderboard.csv", "model.onnx", "model_card.json", "report.html",
+                     "schema.json"]
     for name in ("model_card.json", "schema.json"):
         json.loads((tmp_path / "run" / name).read_text())
     code = ("import pickle, automl_guide, pandas as pd;"
