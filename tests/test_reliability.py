@@ -126,7 +126,7 @@ def _tables(draw):
 
 
 @pytest.mark.usefixtures("ray_session")
-@settings(max_examples=25, deadline=None, derandomize=True,
+@settings(max_examples=15, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(_tables())
 def test_random_tables_fit_and_predict_or_fail_with_documented_errors(frame):
