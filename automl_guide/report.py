@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from html import escape
 from typing import Any, Mapping, Sequence
 
@@ -24,6 +25,8 @@ from .metrics import Metric
 MAX_ROWS = 2000  # scored for the curves and the permutation importance
 REPEATS = 3
 TOP_FEATURES = 20
+IMPORTANCE_SECONDS = 5.0  # wide tables: fewer rows and shuffles, then columns left unmeasured
+_WIDE = 30
 _CURVE_POINTS = 200
 
 
@@ -61,9 +64,7 @@ def render(*, card: Mapping[str, Any], board: pd.DataFrame, model_bytes: bytes,
                  _figures(_model_plots(task, y, output, card.get("class_labels", []))),
                  f"Scored with onnxruntime and model.onnx on {whose}."),
         _section("Permutation feature importance",
-                 _figures([_importance(score, feeds, y, columns, metric, rng)]),
-                 f"How much {metric.name} gets worse when one column's values are shuffled "
-                 f"across rows ({REPEATS} shuffles; the whisker is their spread), on {whose}."),
+                 *_importance(score, feeds, y, columns, metric, rng, whose)),
         _section("Parity: ONNX against the native model", _parity(card.get("parity", {}))),
         _section("Data schema", _schema(card)),
     ]
@@ -251,7 +252,17 @@ def _confusion(y: np.ndarray, output: np.ndarray, names: Sequence[str]) -> str:
 
 
 def _importance(score, feeds: Mapping[str, np.ndarray], y: np.ndarray,
-                columns: Sequence[ColumnInfo], metric: Metric, rng: np.random.Generator) -> str:
+                columns: Sequence[ColumnInfo], metric: Metric, rng: np.random.Generator,
+                whose: str) -> tuple[str, str]:
+    """The chart and its note: how much the metric drops when one column is shuffled. Bounded
+    in time: a wide table gets one shuffle on fewer rows, and columns not reached within
+    IMPORTANCE_SECONDS are named as unmeasured."""
+    repeats, rows = REPEATS, np.arange(len(y))
+    if len(columns) > _WIDE:
+        repeats, rows = 1, rows[:500]
+    feeds = {name: values[rows] for name, values in feeds.items()}
+    y = y[rows]
+
     def quality(output: np.ndarray) -> float:
         try:
             value = metric.fn(y, output)
@@ -261,19 +272,29 @@ def _importance(score, feeds: Mapping[str, np.ndarray], y: np.ndarray,
 
     baseline = quality(score(feeds))
     if not math.isfinite(baseline):
-        return ""
+        return "", f"Not computed: {metric.name} is undefined on {whose}."
+    deadline = time.monotonic() + IMPORTANCE_SECONDS
     drops = {}
     for column in columns:
+        if time.monotonic() > deadline:
+            break
         losses = []
-        for _ in range(REPEATS):
+        for _ in range(repeats):
             shuffled = dict(feeds)
             shuffled[column.onnx_name] = feeds[column.onnx_name][rng.permutation(len(y))]
             losses.append(baseline - quality(score(shuffled)))
         drops[column.name] = (float(np.mean(losses)), float(np.std(losses)))
     ranked = sorted(drops.items(), key=lambda kv: -kv[1][0])[:TOP_FEATURES]
-    return _svg.bars([name for name, _ in ranked], [m for _, (m, _) in ranked],
-                     f"Drop in {metric.name} when shuffled", f"{metric.name} lost",
-                     errors=[s for _, (_, s) in ranked])
+    chart = _svg.bars([name for name, _ in ranked], [m for _, (m, _) in ranked],
+                      f"Drop in {metric.name} when shuffled", f"{metric.name} lost",
+                      errors=[s for _, (_, s) in ranked])
+    note = (f"How much {metric.name} gets worse when one column's values are shuffled across "
+            f"{len(y)} rows ({repeats} shuffle{'s; the whisker is their spread' if repeats > 1 else ''}"
+            f"), on {whose}. The {len(ranked)} largest are shown.")
+    if len(drops) < len(columns):
+        note += (f" Time ran out after {len(drops)} of {len(columns)} columns; the others "
+                 "were not measured.")
+    return _figures([chart]), note
 
 
 def _parity(parity: Mapping[str, Any]) -> str:

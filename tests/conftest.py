@@ -48,13 +48,3 @@ TARGETS = {"binary": "bought", "multiclass": "segment", "regression": "spend"}
 def binary_frame() -> pd.DataFrame:
     return shop_frame(300, "binary")
 
-
-@pytest.fixture(scope="session")
-def fitted_run(tmp_path_factory, ray_session):
-    """One small finished run (binary, two families) that the serving and report tests share."""
-    from automl_guide import fit_and_export
-
-    out = tmp_path_factory.mktemp("fitted") / "run"
-    fit_and_export(shop_frame(300, "binary"), "bought", models=["linear", "decision_tree"],
-                   max_trials=3, time_budget=None, out=out, quiet=True)
-    return out

@@ -1,5 +1,5 @@
-"""report.html: written by every run, self-contained, and drawn by a real browser (headless
-Chromium through Playwright): every chart has a size on the page and visible marks."""
+"""report.html of the demo run: self-contained, and drawn by a real browser (headless Chromium
+through Playwright): every chart has a size on the page and visible marks in colour."""
 from __future__ import annotations
 
 import io
@@ -8,23 +8,34 @@ import shutil
 import numpy as np
 import pytest
 
+from automl_guide.cli import main
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def test_report_is_one_offline_file(fitted_run):
-    page = (fitted_run / "report.html").read_text()
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory, ray_session):
+    """`automl-guide demo` on the bundled clothing reviews, kept short: two families."""
+    out = tmp_path_factory.mktemp("demo") / "run"
+    assert main(["demo", "--models", "linear,decision_tree", "--max-trials", "4",
+                 "--time-budget", "300", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_report_is_one_offline_file(demo_run):
+    page = (demo_run / "report.html").read_text()
     assert "<script" not in page and "http://" not in page.replace(
         'xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in page
     for heading in ("Leaderboard", "Search over time", "The exported model on held-out rows",
                     "Permutation feature importance", "Parity", "Data schema"):
         assert f"<h2>{heading}" in page
-    assert "last_seen" in page and "decision_tree" in page  # schema and leaderboard
+    assert "Department Name" in page and "decision_tree" in page  # schema and leaderboard
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (make test installs it)")
-def test_report_plots_are_drawn_in_headless_chromium(fitted_run, tmp_path):
+def test_report_plots_are_drawn_in_headless_chromium(demo_run, tmp_path):
     from PIL import Image
     from playwright.sync_api import sync_playwright
 
@@ -34,7 +45,7 @@ def test_report_plots_are_drawn_in_headless_chromium(fitted_run, tmp_path):
         page = browser.new_page(viewport={"width": 1100, "height": 900})
         page.on("request", lambda r: outside.append(r.url)
                 if not r.url.startswith(("file:", "data:")) else None)
-        page.goto((fitted_run / "report.html").as_uri())
+        page.goto((demo_run / "report.html").as_uri())
         page.wait_for_load_state("load")
         plots = page.locator("svg.plot")
         titles = [plots.nth(i).get_attribute("aria-label") for i in range(plots.count())]
@@ -45,7 +56,7 @@ def test_report_plots_are_drawn_in_headless_chromium(fitted_run, tmp_path):
         browser.close()
     assert outside == []  # nothing fetched: the page works offline
     assert titles == ["Best roc_auc so far", "ROC curve", "Precision-recall curve",
-                      "Calibration (P(yes))", "Confusion matrix",
+                      "Calibration (P(1))", "Confusion matrix",
                       "Drop in roc_auc when shuffled"]
     assert all(m > 0 for m in marks), dict(zip(titles, marks))
     image = np.asarray(Image.open(io.BytesIO(shot)).convert("RGB")).astype(int)

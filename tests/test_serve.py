@@ -22,6 +22,17 @@ from conftest import shop_frame
 BIN = Path(sys.executable).parent
 
 
+@pytest.fixture(scope="module")
+def fitted_run(tmp_path_factory, ray_session):
+    """One small finished run (binary, two families) served by the tests here."""
+    from automl_guide import fit_and_export
+
+    out = tmp_path_factory.mktemp("fitted") / "run"
+    fit_and_export(shop_frame(300, "binary"), "bought", models=["linear", "decision_tree"],
+                   max_trials=3, time_budget=None, out=out, quiet=True)
+    return out
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
