@@ -172,6 +172,9 @@ def _show(result) -> None:
     print(f"Parity (ONNX vs native, {parity['rows']} rows): max diff "
           f"{parity['max_abs_diff']:.2g}{agreement}")
     print(f"Model: {result.onnx_path}  Card: {result.onnx_path.parent / 'model_card.json'}")
+    report = result.onnx_path.parent / "report.html"
+    if report.is_file():
+        print(f"Report (open in a browser): {report}")
 
 
 def _fit(args: argparse.Namespace) -> int:
