@@ -76,6 +76,7 @@ def test_the_site_builds_offline_with_every_page(tmp_path):
     arguments = [a.arg for a in fit.args.args + fit.args.kwonlyargs]
     assert all(f"{name}:" in signature.group(1) for name in arguments), signature.group(1)
     assert ":param" not in api, "a reST docstring was not parsed (docstring_style)"
+    assert ":class:" not in api and ":func:" not in api, "Sphinx roles shown raw (mkdocs_hooks)"
     documented = [f"automl_guide.hookspecs.{hook}" for hook in HOOKS] + [
         "automl_guide.predictor.load", "automl_guide.predictor.Predictor",
         "automl_guide.estimators.AutoMLClassifier", "automl_guide.estimators.AutoMLRegressor",
