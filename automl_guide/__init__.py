@@ -13,8 +13,8 @@ from .errors import (AutoMLGuideError, DataError, DriftWarning, ExportError, Par
                      PluginError, SearchError)
 from .hookspecs import hookimpl
 from .runtime import trial_device
-from .specs import (FeatureContext, FeatureSpec, ModelSpec, SearcherSpec, SearchProblem,
-                    ShopFeatureSpec)
+from .specs import (FamilyScores, FeatureContext, FeatureSpec, ModelSpec, SearcherSpec,
+                    SearchProblem, ShopFeatureSpec)
 
 __version__ = "0.1.0"
 
@@ -24,7 +24,7 @@ _LAZY = {"fit_and_export": "api", "FitResult": "api", "load": "predictor",
          "ShopData": "shop", "ShopHistory": "shop", "AutoMLClassifier": "estimators",
          "AutoMLRegressor": "estimators"}
 
-__all__ = ["AutoMLClassifier", "AutoMLRegressor", "AutoMLGuideError", "DataError", "DriftWarning", "ExportError", "FeatureContext",
+__all__ = ["AutoMLClassifier", "AutoMLRegressor", "AutoMLGuideError", "DataError", "DriftWarning", "ExportError", "FamilyScores", "FeatureContext",
            "FeatureSpec", "FitResult", "ModelSpec", "ParityError", "PluginError",
            "PluginRegistry", "Predictor", "SearchError", "SearchProblem", "SearcherSpec",
            "ShopData", "ShopFeatureSpec", "ShopHistory", "ShopResult", "fit_and_export", "fit_shop",

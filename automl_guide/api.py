@@ -25,13 +25,12 @@ from .pipeline import (build_features, build_model, build_pipeline, feature_plan
 from .progress import Progress
 from .registry import PluginRegistry, load_registry
 from .specs import FeatureContext, ModelSpec, SearchProblem
-from .trial import Fold, TrialData
+from .trial import BUDGET_RAN_OUT, SCHEDULERS, Fold, TrialData
 
 ARTIFACTS = ("model.onnx", "model_card.json", "leaderboard.csv", "schema.json",
              "single_best.onnx", "report.html")
 RESERVE_FRACTION = 0.1  # of the budget, kept for refit, evaluation and export
 ASHA_STAGES = 9  # iterative trials report after each ninth of their rounds/epochs: rungs 1, 3 of 9
-SCHEDULERS = ("none", "asha")
 
 
 @dataclass(frozen=True)
@@ -189,7 +188,7 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
     except KeyboardInterrupt as exc:  # Ctrl-C: keep what was found
         board = leaderboard(getattr(exc, "records", []), metric)
         if config.out is not None:
-            _write_atomic(config.out / "leaderboard.csv", board.to_csv(index=False).encode())
+            write_atomic(config.out / "leaderboard.csv", board.to_csv(index=False).encode())
             if getattr(exc, "searcher", None) is not None:
                 from . import search
 
@@ -199,8 +198,8 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
                          f"`automl-guide fit DATA --resume {config.out}`")
         raise
     board = leaderboard(records, metric)
-    if not board["status"].isin(["ok", "error"]).any() and (board.empty or board["error"].str.contains(
-            "time budget ran out").any()):  # the search's budget ran out before any trial
+    if not board["status"].isin(["ok", "error"]).any() and (
+            board.empty or (board["error"] == BUDGET_RAN_OUT).any()):  # before any trial ended
         records = list(records) + [_fallback_trial(trial_data, specs, progress)]
         board = leaderboard(records, metric)
     try:
@@ -224,7 +223,7 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
                        metric, config, start, progress, members, chosen)
     except Exception:
         if config.out is not None:  # nothing is lost: the leaderboard survives a failed export
-            _write_atomic(config.out / "leaderboard.csv", board.to_csv(index=False).encode())
+            write_atomic(config.out / "leaderboard.csv", board.to_csv(index=False).encode())
         raise
 
 
@@ -238,7 +237,7 @@ def _save_run_options(config: FitConfig, frame: pd.DataFrame) -> None:
     options = {k: getattr(config, k) for k in _RESUMED_OPTIONS}
     options["models"] = list(options["models"]) if options["models"] else None
     options["data_fingerprint"] = cards.data_fingerprint(frame)
-    _write_atomic(config.out / STATE_DIR / "run.json", json.dumps(options, indent=1).encode())
+    write_atomic(config.out / STATE_DIR / "run.json", json.dumps(options, indent=1).encode())
 
 
 def _resumed_config(config: FitConfig, frame: pd.DataFrame) -> FitConfig:
@@ -569,7 +568,7 @@ def _finish(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Seque
     onnx_path = None
     if config.out is not None:
         if single is not None:
-            _write_atomic(config.out / "single_best.onnx",
+            write_atomic(config.out / "single_best.onnx",
                           export.with_metadata(single, card_json, schema_json))
         else:  # an earlier run's file would pass for this run's
             (config.out / "single_best.onnx").unlink(missing_ok=True)
@@ -645,10 +644,10 @@ def _finite(value: Any) -> float | None:
 def _write_run(out: Path, model_bytes: bytes, card_json: str, board: pd.DataFrame,
                schema_json: str) -> Path:
     out.mkdir(parents=True, exist_ok=True)
-    _write_atomic(out / "leaderboard.csv", board.to_csv(index=False).encode())
-    _write_atomic(out / "schema.json", schema_json.encode())
-    _write_atomic(out / "model_card.json", card_json.encode())
-    _write_atomic(out / "model.onnx", model_bytes)
+    write_atomic(out / "leaderboard.csv", board.to_csv(index=False).encode())
+    write_atomic(out / "schema.json", schema_json.encode())
+    write_atomic(out / "model_card.json", card_json.encode())
+    write_atomic(out / "model.onnx", model_bytes)
     shutil.rmtree(out / STATE_DIR, ignore_errors=True)  # finished: nothing left to resume
     return out / "model.onnx"
 
@@ -665,10 +664,10 @@ def _write_report(path: Path, **inputs: Any) -> None:
         warnings.warn(f"report.html not written ({type(exc).__name__}: {exc}); the model files "
                       f"are complete.", RuntimeWarning, stacklevel=2)
         return
-    _write_atomic(path, page.encode())
+    write_atomic(path, page.encode())
 
 
-def _write_atomic(path: Path, payload: bytes) -> None:
+def write_atomic(path: Path, payload: bytes) -> None:
     """Write to a temporary name, then rename: a half-written file never replaces a good one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import tempfile
 import time
@@ -37,9 +36,9 @@ from ray import tune  # noqa: E402
 from ray.tune.search import Searcher  # noqa: E402
 
 from .runtime import choose_device  # noqa: E402
-from .trial import TrialData, evaluate_config  # noqa: E402
+from .specs import FamilyScores  # noqa: E402
+from .trial import BUDGET_RAN_OUT, SCHEDULERS, TrialData, evaluate_config  # noqa: E402
 
-SCHEDULERS = ("none", "asha")
 ASHA_REDUCTION = 3
 
 
@@ -115,7 +114,7 @@ class _Collector(tune.Callback):
             if self.interrupted:
                 reason = "stopped by Ctrl-C"
             elif expired:
-                reason = "stopped when the search's time budget ran out"
+                reason = BUDGET_RAN_OUT
             elif self.trial_limit is not None and now - began > self.trial_limit:
                 reason = f"ran past the per-trial time limit of {self.trial_limit:.0f} s"
             else:
@@ -154,8 +153,7 @@ class _Collector(tune.Callback):
     def finish_all(self) -> None:
         """Trials Tune ended without a last word (stopped at the deadline): record them."""
         for trial_id, (_, config) in list(self.started.items()):
-            self._finish(trial_id, config, self.killed.get(
-                trial_id, "stopped when the search's time budget ran out"))
+            self._finish(trial_id, config, self.killed.get(trial_id, BUDGET_RAN_OUT))
 
 
 def _error_message(trial: Any) -> str:
@@ -183,8 +181,7 @@ class _SearcherAdapter(Searcher):
         self.inner = inner
         self.share = 1.0 if families < 3 else 2.0 / families
         self.worker_seconds = worker_seconds
-        self.sign = 1.0 if mode == "max" else -1.0
-        self.best: dict[str, float] = {}
+        self.scores = FamilyScores(mode)
         self.spent: dict[str, float] = {}
         self.running: dict[str, tuple[str, float]] = {}
         self.inner_ids: dict[str, str] = {}
@@ -207,8 +204,7 @@ class _SearcherAdapter(Searcher):
         """Worker seconds ``family`` may use; None: no cap."""
         if self.worker_seconds is None:
             return None
-        ranked = sorted(self.best, key=self.best.get, reverse=True)[:self.leaders]
-        share = self.share * (2.0 if family in ranked else 1.0)
+        share = self.share * (2.0 if family in self.scores.leading(self.leaders) else 1.0)
         return min(1.0, share) * self.worker_seconds
 
     def _over_share(self, family: str | None) -> bool:
@@ -229,9 +225,7 @@ class _SearcherAdapter(Searcher):
         if family is not None:
             self.spent[family] = self.spent.get(family, 0.0) + time.monotonic() - began
         failed = error or result is None or result.get("status") != "ok"
-        score = float("nan") if failed else float(result.get("score", float("nan")))
-        if family is not None and math.isfinite(score):
-            self.best[family] = max(self.sign * score, self.best.get(family, -math.inf))
+        self.scores.record(family, result, failed)
         self.inner.on_trial_complete(self.inner_ids.pop(trial_id, trial_id), result=result,
                                      error=failed)
 

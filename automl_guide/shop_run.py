@@ -145,7 +145,7 @@ def fit_shop(data: Any, *, task: str = "rank", horizon: Any = 30, cutoffs: Seque
     Other parameters are those of :func:`automl_guide.fit_and_export`; the budget covers the
     whole run.
     """
-    from .api import FitConfig, _write_atomic, run
+    from .api import FitConfig, write_atomic, run
     from .progress import Progress
     from .registry import load_registry
 
@@ -217,8 +217,8 @@ def fit_shop(data: Any, *, task: str = "rank", horizon: Any = 30, cutoffs: Seque
     if out is not None:
         card["snapshot"] = _write_snapshot(out / SNAPSHOT, shop, registry, settings, inputs)
         card["snapshot_at"] = str(shop.end)
-        _write_atomic(out / "ranking.csv", board.to_csv(index=False).encode())
-        _write_atomic(out / "shop.json", json.dumps(card, indent=1, default=str).encode())
+        write_atomic(out / "ranking.csv", board.to_csv(index=False).encode())
+        write_atomic(out / "shop.json", json.dumps(card, indent=1, default=str).encode())
         say(f"Shop model, feature snapshot and leaderboard in {out}; try `automl-guide "
             f"recommend {out} --customer ID`")
     return ShopResult(board, fit, out, card)
@@ -375,7 +375,7 @@ def _write_snapshot(folder: Path, shop: ShopData, registry: Any, settings: Table
     if missing:
         raise ExportError(f"The snapshot lacks the model's input column(s) {missing}: a shop "
                           "feature plugin failed while writing it (see the warnings).")
-    from .api import _write_atomic
+    from .api import write_atomic
 
     files = {
         "customers": table[["customer_id"] + by_level["customer"]].drop_duplicates("customer_id"),
@@ -383,7 +383,7 @@ def _write_snapshot(folder: Path, shop: ShopData, registry: Any, settings: Table
         "candidates": table[KEYS["pair"] + by_level["pair"]],
         "popular": popularity(history, RECENT_DAYS).rename("buyers_30d").reset_index()}
     for name, frame in files.items():
-        _write_atomic(folder / f"{name}.parquet", frame.to_parquet(index=False))
+        write_atomic(folder / f"{name}.parquet", frame.to_parquet(index=False))
     return {name: {"file": f"{SNAPSHOT}/{name}.parquet", "rows": int(len(frame)),
                    "columns": list(frame.columns)} for name, frame in files.items()}
 

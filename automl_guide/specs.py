@@ -7,6 +7,8 @@ loaded, naming itself, and never half-way through a search.
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -142,6 +144,31 @@ class SearchProblem:
     max_trials: int | None
     #: each family's further strong configurations (:attr:`ModelSpec.portfolio`)
     portfolio: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
+
+
+class FamilyScores:
+    """The best finished score of each model family so far, for searchers that favour the
+    families that are winning. Scores are kept sign-adjusted, higher always better."""
+
+    def __init__(self, mode: str = "max"):
+        self.sign = 1.0 if mode == "max" else -1.0
+        self.best: dict[str, float] = {}
+
+    def record(self, family: str | None, result: Mapping[str, Any] | None,
+               error: bool = False) -> None:
+        """Count a finished trial's ``result`` (``status`` "ok" and a finite ``score``)."""
+        if family is None or error or not result or result.get("status", "ok") != "ok":
+            return
+        try:
+            score = self.sign * float(result.get("score", math.nan))
+        except (TypeError, ValueError):
+            return
+        if math.isfinite(score):
+            self.best[family] = max(score, self.best.get(family, -math.inf))
+
+    def leading(self, n: int | None = None) -> list[str]:
+        """Families with a finished trial, best first (the first ``n``)."""
+        return sorted(self.best, key=self.best.get, reverse=True)[:n]
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,10 @@ from .pipeline import LabelledClassifier, build_model, model_output, train_rows
 from .runtime import using_device
 from .specs import ModelSpec
 
+#: the error of a trial the search stopped because its share of the budget ended
+BUDGET_RAN_OUT = "stopped when the search's time budget ran out"
+SCHEDULERS = ("none", "asha")  # trial schedulers the search stage knows
+
 
 @dataclass(frozen=True)
 class Fold:

@@ -27,7 +27,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from automl_guide import SearcherSpec, SearchProblem, hookimpl
+from automl_guide import FamilyScores, SearcherSpec, SearchProblem, hookimpl
 
 GRID_LEVELS = 3
 
@@ -41,29 +41,25 @@ class _Leaders:
 
     def __init__(self, problem: SearchProblem):
         self.problem = problem
-        self.best: dict[str, float] = {}
+        self.scores = FamilyScores(problem.mode)
         self.seconds: dict[str, list[float]] = {}  # each family's trial times (its cost)
-        self.issued: dict[str, str] = {}
+        self.issued: dict[str, Mapping[str, Any]] = {}  # trial id -> config, while it runs
 
     def issue(self, trial_id: str, config: Mapping[str, Any]) -> None:
-        self.issued[trial_id] = config["model"]
+        self.issued[trial_id] = config
 
     def complete(self, trial_id: str, result: Any, error: bool) -> None:
-        family = self.issued.pop(trial_id, None)
+        config = self.issued.pop(trial_id, None)
+        family = config["model"] if config is not None else None
         if family is not None and result and np.isfinite(float(result.get("fit_seconds", "nan"))):
             self.seconds.setdefault(family, []).append(float(result["fit_seconds"]))
-        if family is None or error or not result or result.get("status", "ok") != "ok":
-            return
-        score = float(result.get("score", float("nan")))
-        if not np.isfinite(score):
-            return
-        score = score if self.problem.mode == "max" else -score
-        self.best[family] = max(score, self.best.get(family, -np.inf))
+        self.scores.record(family, result, error)
 
     def ranked(self) -> list[str]:
         """Families best first; those without a finished trial last, in the problem's order."""
         names = list(self.problem.spaces)
-        return sorted(names, key=lambda n: (-self.best.get(n, -np.inf), names.index(n)))
+        best = self.scores.best
+        return sorted(names, key=lambda n: (-best.get(n, -np.inf), names.index(n)))
 
 
 def portfolio_queue(problem: SearchProblem) -> dict[str, list[dict[str, Any]]]:
@@ -132,7 +128,7 @@ def family_weights(leaders: _Leaders, favour: float = 0.5, floor: float = 1.0) -
     families that are winning, a slow family (forests or the ANN on large data) gets its share
     of the time rather than of the draws, and every family keeps a chance."""
     names = list(leaders.problem.spaces)
-    if not leaders.best:
+    if not leaders.scores.best:
         return np.full(len(names), 1.0 / len(names))
     ranked = leaders.ranked()
     halving = np.array([0.5 ** ranked.index(n) for n in names])
@@ -205,14 +201,7 @@ class EvolutionSearch(_Search):
     def __init__(self, problem: SearchProblem):
         super().__init__(problem)
         self.rng = np.random.RandomState(problem.seed)
-        self.issued: dict[str, dict[str, Any]] = {}
         self.history: list[tuple[dict[str, Any], float]] = []
-
-    def suggest(self, trial_id: str) -> dict[str, Any] | None:
-        config = super().suggest(trial_id)
-        if config is not None:
-            self.issued[trial_id] = config
-        return config
 
     def _next(self) -> dict[str, Any]:
         if len(self.history) < self.warmup:
@@ -232,8 +221,8 @@ class EvolutionSearch(_Search):
         return child
 
     def on_trial_complete(self, trial_id: str, result: Any = None, error: bool = False) -> None:
+        config = self.leaders.issued.get(trial_id)  # before the leaders let it go
         super().on_trial_complete(trial_id, result, error)
-        config = self.issued.pop(trial_id, None)
         if config is None or error or not result or result.get("status", "ok") != "ok":
             return
         score = float(result.get("score", float("nan")))

@@ -90,21 +90,21 @@ class CharNgramTfidf(TransformerMixin, BaseEstimator):
         self.lowercase = lowercase
 
     def fit(self, X: Any, y: Any = None) -> "CharNgramTfidf":
-        X = _as_text(X)
-        self.n_features_in_ = X.shape[1]
-        self.vectorizers_ = [self._fit_column(X[:, j]) for j in range(X.shape[1])]
+        self._fit_columns(X)
         return self
 
     def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
         """``fit(X).transform(X)`` with one pass over the text per column."""
+        return np.hstack([c.toarray() for c in self._fit_columns(X, keep=True)]).astype(
+            np.float32)
+
+    def _fit_columns(self, X: Any, keep: bool = False) -> list:
+        """Fit one vectorizer per column; with ``keep``, their TF-IDF matrices of ``X``."""
         X = _as_text(X)
         self.n_features_in_ = X.shape[1]
-        self.vectorizers_, blocks = [], []
-        for j in range(X.shape[1]):
-            vectorizer, counts = self._fit_column(X[:, j], keep=True)
-            self.vectorizers_.append(vectorizer)
-            blocks.append(counts.toarray())
-        return np.hstack(blocks).astype(np.float32)
+        fitted = [self._fit_column(X[:, j], keep) for j in range(X.shape[1])]
+        self.vectorizers_ = [f[0] if keep else f for f in fitted]
+        return [f[1] for f in fitted] if keep else []
 
     def _fit_column(self, docs: np.ndarray, keep: bool = False) -> Any:
         analyzer = functools.partial(char_ngrams, ngram_range=tuple(self.ngram_range),

@@ -165,3 +165,23 @@ def test_slow_families_get_their_share_of_time_not_of_draws():
             "a": 2.0, "b": 2.0, "c": 20.0}[config["model"]]})
     weights = dict(zip("abc", family_weights(searcher.leaders)))
     assert weights["c"] < weights["a"] / 5 and weights["c"] < weights["b"] / 5, weights
+
+
+def test_family_scores_keep_each_familys_best_finished_score_in_the_metrics_direction():
+    from automl_guide import FamilyScores
+
+    losses = FamilyScores("min")
+    for family, result, error in [("a", {"status": "ok", "score": 0.5}, False),
+                                  ("a", {"status": "ok", "score": 0.3}, False),
+                                  ("b", {"status": "ok", "score": 0.4}, False),
+                                  ("c", {"status": "ok", "score": 0.1}, True),  # errored
+                                  ("c", {"status": "error", "score": 0.1}, False),
+                                  ("c", {"status": "ok", "score": float("nan")}, False),
+                                  (None, {"status": "ok", "score": 0.0}, False)]:
+        losses.record(family, result, error)
+    assert losses.leading() == ["a", "b"] and losses.leading(1) == ["a"]
+    assert losses.best == {"a": -0.3, "b": -0.4}
+    gains = FamilyScores("max")
+    gains.record("a", {"score": 0.7})
+    gains.record("b", {"score": 0.9})
+    assert gains.leading() == ["b", "a"]
