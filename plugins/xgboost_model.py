@@ -1,7 +1,9 @@
 """XGBoost gradient-boosted trees, exported through onnxmltools' converter registered in skl2onnx.
 
 Trials on a GPU worker train with ``device="cuda"``; with ASHA, trials add their boosting rounds
-in shares (training continues from the booster so far) and report after each share.
+in shares (training continues from the booster so far) and report after each share. Otherwise,
+on 2,000 rows or more, a model stops adding rounds once a held-out tenth stops improving and is
+refitted with that many (``_xgb_stopping``).
 """
 from __future__ import annotations
 
@@ -37,9 +39,10 @@ def _portfolio(task: str, n_rows: int) -> list[Mapping[str, Any]]:
 
 
 def _build(config: Mapping[str, Any], task: str, seed: int) -> Any:
-    import xgboost
+    from automl_guide_plugins import _xgb_stopping as stopping
 
-    cls = xgboost.XGBRegressor if task == "regression" else xgboost.XGBClassifier
+    cls = stopping.StoppingXGBRegressor if task == "regression" else \
+        stopping.StoppingXGBClassifier
     return cls(tree_method="hist", n_jobs=1, random_state=seed, device=trial_device(), **config)
 
 
@@ -57,17 +60,20 @@ def _fit_stages(estimator: Any, X: Any, y: Any, stages: int) -> Iterator[int]:
 
 def _register_onnx() -> None:
     import xgboost
+    from automl_guide_plugins import _xgb_stopping as stopping
     from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
     from skl2onnx import update_registered_converter
     from skl2onnx.common.shape_calculator import (
         calculate_linear_classifier_output_shapes, calculate_linear_regressor_output_shapes)
 
-    update_registered_converter(
-        xgboost.XGBClassifier, "XGBoostXGBClassifier", calculate_linear_classifier_output_shapes,
-        convert_xgboost, options={"nocl": [True, False], "zipmap": [True, False, "columns"]})
-    update_registered_converter(
-        xgboost.XGBRegressor, "XGBoostXGBRegressor", calculate_linear_regressor_output_shapes,
-        convert_xgboost)
+    for classifier in (xgboost.XGBClassifier, stopping.StoppingXGBClassifier):
+        update_registered_converter(
+            classifier, f"XGBoost{classifier.__name__}", calculate_linear_classifier_output_shapes,
+            convert_xgboost, options={"nocl": [True, False], "zipmap": [True, False, "columns"]})
+    for regressor in (xgboost.XGBRegressor, stopping.StoppingXGBRegressor):
+        update_registered_converter(
+            regressor, f"XGBoost{regressor.__name__}", calculate_linear_regressor_output_shapes,
+            convert_xgboost)
 
 
 @hookimpl

@@ -66,3 +66,21 @@ def test_export_beyond_tolerance_fails_loudly():
     with pytest.raises(ParityError, match=r"max probability difference .* \(tolerance 0\.0001\)"):
         export.check_parity(graph.SerializeToString(), other, dataset.features, dataset.columns,
                             "binary", dataset.classes)
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_xgboost_stops_adding_rounds_that_do_not_help_and_exports_only_those(task):
+    spec = REGISTRY.model("xgboost")
+    dataset = prepare(shop_frame(2500, task, seed=4), TARGETS[task])
+    config = {**spec.default_config(task, 2500), "n_estimators": 600, "learning_rate": 0.3}
+    rows = np.arange(len(dataset.y))
+    pipeline = _refit(dataset, rows, feature_plan(REGISTRY, dataset.columns), spec, config,
+                      seed=0)
+    model = pipeline.named_steps["model"]
+    booster = (model.estimator_ if task != "regression" else model).get_booster()
+    assert 1 <= booster.num_boosted_rounds() < 600  # a noisy target overfits long before 600
+    used = [reg.spec for reg in REGISTRY.all() if reg.kind == "feature" or reg.name == "xgboost"]
+    graph = export.to_onnx(pipeline, dataset.columns, task, dataset.classes, used, spec)
+    parity = export.check_parity(graph.SerializeToString(), pipeline, dataset.features,
+                                 dataset.columns, task, dataset.classes)
+    assert parity.passed, parity
