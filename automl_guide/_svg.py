@@ -44,6 +44,12 @@ class _Frame:
     def y(self, value: float) -> float:
         return TOP + self.h - (value - self.y0) / (self.y1 - self.y0) * self.h
 
+    def diagonal(self) -> str:
+        """The dashed y = x reference line, where it crosses the chart."""
+        low, high = max(self.x0, self.y0), min(self.x1, self.y1)
+        return (f'<line x1="{self.x(low):.1f}" y1="{self.y(low):.1f}" x2="{self.x(high):.1f}" '
+                f'y2="{self.y(high):.1f}" stroke="#999" stroke-dasharray="4 3"/>')
+
     def axes(self, x_label: str, y_label: str) -> str:
         parts = [f'<rect x="{LEFT}" y="{TOP}" width="{self.w}" height="{self.h}" '
                  'fill="#fff" stroke="#ccc"/>']
@@ -105,10 +111,7 @@ def lines(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], title:
                    y_range or (min(ys, default=0), max(ys, default=1)))
     parts = [frame.axes(x_label, y_label)]
     if diagonal:
-        low, high = max(frame.x0, frame.y0), min(frame.x1, frame.y1)
-        parts.append(f'<line x1="{frame.x(low):.1f}" y1="{frame.y(low):.1f}" '
-                     f'x2="{frame.x(high):.1f}" y2="{frame.y(high):.1f}" stroke="#999" '
-                     'stroke-dasharray="4 3"/>')
+        parts.append(frame.diagonal())
     colors = ["#555" if name == overall else PALETTE[i % len(PALETTE)]
               for i, (name, _, _) in enumerate(series)]
     order = sorted(range(len(series)), key=lambda i: series[i][0] != overall)
@@ -117,9 +120,9 @@ def lines(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], title:
         points = [(a, b) for a, b in zip(x, y) if math.isfinite(a) and math.isfinite(b)]
         if step:
             stairs = []
-            for i, (a, b) in enumerate(points):
-                if i:
-                    stairs.append((a, points[i - 1][1]))
+            for j, (a, b) in enumerate(points):
+                if j:
+                    stairs.append((a, points[j - 1][1]))
                 stairs.append((a, b))
             points = stairs
         path = " ".join(f"{frame.x(a):.1f},{frame.y(b):.1f}" for a, b in points)
@@ -141,10 +144,7 @@ def scatter(x: Sequence[float], y: Sequence[float], title: str, x_label: str, y_
     frame = _Frame((min(x), max(x)), (min(y), max(y)))
     parts = [frame.axes(x_label, y_label)]
     if diagonal:
-        low, high = max(frame.x0, frame.y0), min(frame.x1, frame.y1)
-        parts.append(f'<line x1="{frame.x(low):.1f}" y1="{frame.y(low):.1f}" '
-                     f'x2="{frame.x(high):.1f}" y2="{frame.y(high):.1f}" stroke="#999" '
-                     'stroke-dasharray="4 3"/>')
+        parts.append(frame.diagonal())
     if zero_line and frame.y0 < 0 < frame.y1:
         parts.append(f'<line x1="{LEFT}" x2="{LEFT + frame.w}" y1="{frame.y(0):.1f}" '
                      f'y2="{frame.y(0):.1f}" stroke="#999" stroke-dasharray="4 3"/>')
