@@ -42,7 +42,7 @@ _CELL_TYPES: dict[str, Any] = {
 class Prediction(BaseModel):
     """Labels (classification) or values (regression), one per row, in request order."""
 
-    predictions: list[str | int | float | bool]
+    predictions: list[str | int | float | bool | None]  # None: a non-finite value
     probabilities: list[list[float]] | None = Field(
         None, description="per row, one probability per class in the order of `classes`")
     classes: list[str | int | float | bool] | None = None
