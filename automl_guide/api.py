@@ -20,8 +20,8 @@ from .columns import coerce_frame
 from .data import Dataset, load_table, prepare, test_split, validation_splits
 from .errors import DataError, ExportError, PluginError, SearchError
 from .metrics import Metric, get_metric, report
-from .pipeline import (build_features, build_model, build_pipeline, feature_plan, model_output,
-                       train_rows)
+from .pipeline import (build_features, build_model, build_pipeline, feature_plan, fit_params,
+                       model_output, train_rows)
 from .progress import Progress
 from .registry import PluginRegistry, load_registry
 from .specs import FeatureContext, ModelSpec, SearchProblem
@@ -144,13 +144,12 @@ def fit_and_export(data: pd.DataFrame | str | os.PathLike, target: str, *, task:
 
 def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
         registry: PluginRegistry, groups: np.ndarray | None = None,
-        select: Any = None) -> FitResult:
+        queries: np.ndarray | None = None) -> FitResult:
     """The stages of :func:`fit_and_export`. ``groups`` (one value per row, e.g. customer ids)
     keeps each group's rows together in the test split and in every validation split.
-    ``select(board, fit_on)`` may choose the trial to export by another criterion than the
-    search metric (the shop's ranking metrics): it gets the leaderboard and
-    ``fit_on(model, config, rows) -> native pipeline`` (rows: positions in ``data``) and returns
-    the leaderboard index of its choice, which then heads the leaderboard."""
+    ``queries`` (one integer per row, e.g. a customer at a cutoff) are what ranking families
+    (``ModelSpec.needs_queries``) order rows within, and what a ranking metric (``ndcg@K``)
+    judges; without them those families sit out."""
     start = time.monotonic()
     deadline = start + config.time_budget if config.time_budget else None
     if config.scheduler not in SCHEDULERS:
@@ -167,17 +166,21 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
 
         validate_training(frame, load_user_schema(config.schema))
     dataset = prepare(frame, config.target, config.task)
-    if groups is not None and len(groups) != len(dataset.y):
-        raise DataError(f"groups has {len(groups)} values for {len(dataset.y)} rows.")
+    for name, values in (("groups", groups), ("queries", queries)):
+        if values is not None and len(values) != len(dataset.y):
+            raise DataError(f"{name} has {len(values)} values for {len(dataset.y)} rows.")
     metric = get_metric(config.metric, dataset.task)
-    specs = _model_specs(registry, config.models, dataset.task)
+    if metric.needs_queries and queries is None:
+        raise DataError(f"The metric {metric.name} judges the order within queries; it needs "
+                        "the shop's rank task (fit_shop), which knows them.")
+    specs = _model_specs(registry, config.models, dataset.task, queries is not None)
     progress = Progress(metric, deadline, config.quiet)
     train, test = test_split(dataset.y, dataset.task, config.test_size, config.seed, groups)
     splits = validation_splits(dataset.y[train], dataset.task, config.validation, config.folds,
                                config.seed, None if groups is None else np.asarray(groups)[train])
     plan = feature_plan(registry, dataset.columns)
     trial_data = _trial_data(dataset, train, splits, plan, specs, metric, config.seed,
-                             ASHA_STAGES if config.scheduler == "asha" else 1)
+                             ASHA_STAGES if config.scheduler == "asha" else 1, queries)
     progress.say(f"automl-guide: {dataset.task} on {len(dataset.y)} rows x "
                  f"{len(dataset.columns)} columns; {len(specs)} model families; "
                  f"{len(splits)}-split validation; metric {metric.name}")
@@ -204,16 +207,12 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
         board = leaderboard(records, metric)
     try:
         _best(board)  # at least one trial succeeded
-        if select is not None:
-            chosen = select(board, lambda model, params, rows: _refit(
-                dataset, np.asarray(rows), plan, specs[model], params, config.seed))
-            board = pd.concat([board.loc[[chosen]], board.drop(index=chosen)])
-            board = board.assign(rank=np.arange(1, len(board) + 1)).reset_index(drop=True)
         best = _best(board)
         chosen = None
-        if config.ensemble and select is None:
+        if config.ensemble and not metric.needs_queries:
             chosen = _choose_ensemble(board, trial_data, specs, metric, deadline, progress)
-        pipeline = _refit(dataset, train, plan, specs[best["model"]], best["config"], config.seed)
+        pipeline = _refit(dataset, train, plan, specs[best["model"]], best["config"], config.seed,
+                          queries)
         members = None
         if chosen is not None:
             members = [(m, _refit(dataset, train, plan, specs[m.model], m.config, config.seed)
@@ -265,17 +264,21 @@ def _check_out_dir(out: Path, overwrite: bool) -> None:
                           "pass --overwrite to replace them.")
 
 
-def _model_specs(registry: PluginRegistry, names: Sequence[str] | None, task: str
-                 ) -> dict[str, ModelSpec]:
+def _model_specs(registry: PluginRegistry, names: Sequence[str] | None, task: str,
+                 ranking: bool = False) -> dict[str, ModelSpec]:
     if names:
         specs = {name: registry.model(name) for name in names}
         unfit = [n for n, s in specs.items() if task not in s.tasks]
         if unfit:
             raise PluginError(f"Model plugin(s) {', '.join(unfit)} do not support {task} tasks.")
+        rankers = [n for n, s in specs.items() if s.needs_queries and not ranking]
+        if rankers:
+            raise PluginError(f"Model plugin(s) {', '.join(rankers)} rank the rows of a query "
+                              "and run only in the shop's rank task.")
         return specs
     specs = {r.name: r.spec for r in sorted(registry.models.values(),
                                             key=lambda r: r.spec.relative_cost)
-             if task in r.spec.tasks}
+             if task in r.spec.tasks and (ranking or not r.spec.needs_queries)}
     if not specs:
         raise PluginError(f"No registered model plugin supports {task} tasks.")
     return specs
@@ -283,9 +286,10 @@ def _model_specs(registry: PluginRegistry, names: Sequence[str] | None, task: st
 
 def _trial_data(dataset: Dataset, train: np.ndarray, splits: Sequence, plan: Mapping,
                 specs: Mapping[str, ModelSpec], metric: Metric, seed: int,
-                stages: int = 1) -> TrialData:
+                stages: int = 1, queries: np.ndarray | None = None) -> TrialData:
     typed = coerce_frame(dataset.features.iloc[train], dataset.columns)
     y = dataset.y[train]
+    q = None if queries is None else np.asarray(queries)[train]
     variants = sorted({spec.needs_scaling for spec in specs.values()})
     folds: dict[bool, list[Fold]] = {scaled: [] for scaled in variants}
     for fit_rows, val_rows in splits:
@@ -306,7 +310,9 @@ def _trial_data(dataset: Dataset, train: np.ndarray, splits: Sequence, plan: Map
                     done.append((cols, transformer, same))
                 blocks.append(same)
             folds[scaled].append(Fold(np.hstack([b[0] for b in blocks]), y[fit_rows],
-                                      np.hstack([b[1] for b in blocks]), y[val_rows]))
+                                      np.hstack([b[1] for b in blocks]), y[val_rows],
+                                      None if q is None else q[fit_rows],
+                                      None if q is None else q[val_rows]))
     return TrialData(folds, dict(specs), dataset.task, dataset.classes, metric, seed, stages)
 
 
@@ -495,12 +501,13 @@ def _choose_ensemble(board: pd.DataFrame, data: TrialData, specs: Mapping[str, M
 
 
 def _refit(dataset: Dataset, rows: np.ndarray, plan: Mapping, spec: ModelSpec,
-           params: Mapping[str, Any], seed: int) -> Any:
+           params: Mapping[str, Any], seed: int, queries: np.ndarray | None = None) -> Any:
     ctx = FeatureContext(dataset.task, spec.needs_scaling, len(rows), seed)
     model = build_model(spec, params, dataset.task, seed, dataset.classes)
     pipeline = build_pipeline(dataset.columns, build_features(plan, ctx), model)
     rows = rows[train_rows(spec, len(rows), seed)]
-    return pipeline.fit(dataset.features.iloc[rows], dataset.y[rows])
+    return pipeline.fit(dataset.features.iloc[rows], dataset.y[rows],
+                        **fit_params(spec, queries, rows, "model__"))
 
 
 def _finish(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Sequence,

@@ -1,6 +1,7 @@
 """Metrics by name: what the search optimises and what the card reports."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -13,12 +14,15 @@ from .errors import AutoMLGuideError
 @dataclass(frozen=True)
 class Metric:
     """A score of predictions: ``fn(y_true, output)`` where ``output`` is the class-probability
-    matrix for classification tasks and the predicted values for regression."""
+    matrix for classification tasks and the predicted values for regression. A ranking metric
+    (``needs_queries``) is ``fn(y_true, output, queries)``: it judges the order of each query's
+    rows (one customer at one cutoff) and needs a run with queries (the shop's rank task)."""
 
     name: str
     mode: str  # "max" or "min"
     tasks: frozenset[str]
-    fn: Callable[[np.ndarray, np.ndarray], float]
+    fn: Callable[..., float]
+    needs_queries: bool = False
 
     def better(self, a: float, b: float) -> bool:
         return a > b if self.mode == "max" else a < b
@@ -45,6 +49,30 @@ def _f1(y: np.ndarray, proba: np.ndarray) -> float:
     return float(skm.f1_score(y, _labels(proba), average=average))
 
 
+def ndcg_at(k: int) -> Callable[[np.ndarray, np.ndarray, np.ndarray], float]:
+    """Mean NDCG@k over the queries with at least one positive row, each query's rows ordered
+    by the positive class's probability (ties: the row order)."""
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+
+    def ndcg(y: np.ndarray, proba: np.ndarray, queries: np.ndarray) -> float:
+        y, queries = np.asarray(y), np.asarray(queries)
+        order = np.lexsort((-np.asarray(proba)[:, -1], queries))
+        q, relevant = queries[order], (y[order] == 1).astype(float)
+        starts = np.flatnonzero(np.r_[True, q[1:] != q[:-1]])
+        position = np.arange(len(q)) - np.repeat(starts, np.diff(np.r_[starts, len(q)]))
+        top = position < k
+        gain = np.add.reduceat(np.where(top, relevant * discounts[np.minimum(position, k - 1)],
+                                        0.0), starts)
+        positives = np.add.reduceat(relevant, starts).astype(int)
+        ideal = np.cumsum(discounts)[np.minimum(positives, k) - 1]
+        judged = positives > 0
+        if not judged.any():
+            raise ValueError("no query has a positive row")
+        return float(np.mean(gain[judged] / ideal[judged]))
+
+    return ndcg
+
+
 _CLS = frozenset({"binary", "multiclass"})
 _REG = frozenset({"regression"})
 METRICS: dict[str, Metric] = {m.name: m for m in [
@@ -65,10 +93,14 @@ REPORTED = {"binary": ("roc_auc", "log_loss", "accuracy", "f1"),
 
 
 def get_metric(name: str | None, task: str) -> Metric:
-    """The metric called ``name`` (the task's default when ``None``), checked against the task."""
-    metric = METRICS.get(name or DEFAULT_METRIC[task])
+    """The metric called ``name`` (the task's default when ``None``), checked against the task.
+    ``ndcg@K`` (binary tasks with queries) judges each query's order down to rank K."""
+    ranking = re.fullmatch(r"ndcg@([1-9][0-9]*)", name or "")
+    metric = (Metric(name, "max", frozenset({"binary"}), ndcg_at(int(ranking.group(1))),
+                     needs_queries=True) if ranking else METRICS.get(name or DEFAULT_METRIC[task]))
     if metric is None:
-        raise AutoMLGuideError(f"Unknown metric {name!r}; choose one of {', '.join(METRICS)}.")
+        raise AutoMLGuideError(f"Unknown metric {name!r}; choose one of {', '.join(METRICS)} "
+                               "(or ndcg@K in the shop's rank task).")
     if task not in metric.tasks:
         usable = [m.name for m in METRICS.values() if task in m.tasks]
         raise AutoMLGuideError(f"Metric {name!r} does not apply to a {task} task; use one of "

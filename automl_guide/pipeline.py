@@ -48,9 +48,9 @@ class LabelledClassifier(ClassifierMixin, BaseEstimator):
         self.estimator = estimator
         self.classes = classes
 
-    def fit(self, X: Any, y: np.ndarray) -> "LabelledClassifier":
+    def fit(self, X: Any, y: np.ndarray, **fit_params: Any) -> "LabelledClassifier":
         self.classes_ = np.asarray(self.classes, dtype=object)
-        self.estimator_ = clone(self.estimator).fit(X, y)
+        self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
         return self
 
     def fit_stages(self, fit_stages: Any, X: Any, y: np.ndarray, stages: int) -> Any:
@@ -111,6 +111,18 @@ def train_rows(spec: ModelSpec, n_rows: int, seed: int) -> np.ndarray:
     if spec.max_train_rows is None or n_rows <= spec.max_train_rows:
         return np.arange(n_rows)
     return np.sort(np.random.RandomState(seed).choice(n_rows, spec.max_train_rows, replace=False))
+
+
+def fit_params(spec: ModelSpec, queries: np.ndarray | None, rows: np.ndarray,
+               prefix: str = "") -> dict[str, Any]:
+    """The extra ``fit`` arguments of a model: the query ids of ``rows`` for a ranking family
+    (``prefix`` ``"model__"`` routes them through a pipeline), nothing for the others."""
+    if not spec.needs_queries:
+        return {}
+    if queries is None:
+        raise PluginError(f"Model plugin {spec.name!r} ranks and needs query ids; it runs only "
+                          "in the shop's rank task.")
+    return {f"{prefix}qid": np.asarray(queries)[rows]}
 
 
 def build_pipeline(columns: Sequence[ColumnInfo], features: ColumnTransformer, model: Any

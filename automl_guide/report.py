@@ -257,6 +257,10 @@ def _importance(score, feeds: Mapping[str, np.ndarray], y: np.ndarray,
     """The chart and its note: how much the metric drops when one column is shuffled. Bounded
     in time: a wide table gets one shuffle on fewer rows, and columns not reached within
     IMPORTANCE_SECONDS are named as unmeasured."""
+    if metric.needs_queries:  # the rows here are not grouped by query: judge them one by one
+        from .metrics import get_metric
+
+        metric = get_metric(None, "binary")
     repeats, rows = REPEATS, np.arange(len(y))
     if len(columns) > _WIDE:
         repeats, rows = 1, rows[:500]

@@ -183,21 +183,21 @@ def fit_shop(data: Any, *, task: str = "rank", horizon: Any = 30, cutoffs: Seque
         f"horizon {horizon.days} days; test cutoff {test:%Y-%m-%d}"
         f"{'; no repeat purchases: bought products are not recommended again' if exclude else ''}")
     columns = feature_columns(table)
-    selection: dict[str, Any] = {}
-    select = None
-    if task == "rank":
-        select = _ranking_selector(shop, table, columns, horizon, registry, settings, k, exclude,
-                                   selection, start + (time_budget or float("inf")))
     budget = None
     if time_budget is not None:
         budget = max(10.0, time_budget - (time.monotonic() - start) - _evaluation_reserve(
             time_budget))
+    # rank: trials are judged by NDCG@k within each customer's rows, the order a ranking needs
     config = FitConfig("label", "binary", budget, max_trials, tuple(models) if models else None,
-                       searcher, None, out, seed, overwrite=overwrite, quiet=quiet)
+                       searcher, f"ndcg@{k}" if task == "rank" else None, out, seed,
+                       overwrite=overwrite, quiet=quiet)
     with warnings.catch_warnings():  # a shop's count features may be constant at one cutoff
         warnings.filterwarnings("ignore", message="Column .* is not used")
+        # a query is one customer at one cutoff: what ranking families order rows within
+        queries = (table.groupby(["cutoff", "customer_id"], sort=False).ngroup().to_numpy()
+                   if task == "rank" else None)
         fit = run(table[columns + ["label"]], config, registry,
-                  groups=table["customer_id"].to_numpy(), select=select)
+                  groups=table["customer_id"].to_numpy(), queries=queries)
     inputs = [c["name"] for c in fit.card["inputs"]]
     if task == "rank":
         board = _rank_leaderboard(shop, test, test_horizon, registry, settings, fit, k, exclude)
@@ -209,7 +209,9 @@ def fit_shop(data: Any, *, task: str = "rank", horizon: Any = 30, cutoffs: Seque
             "cutoffs": [str(c) for c in train_cutoffs], "test_cutoff": str(test), "k": k,
             "exclude_bought": bool(exclude), "candidates": describe_settings(settings),
             "tables": list(shop.tables), "training_rows": int(len(table)),
-            "selection": selection or {"by": "roc_auc (search validation)"},
+            "selection": {"by": f"{fit.card['metric']['name']} on the search's validation "
+                          "customers" + (" (within each customer at each cutoff)"
+                                         if task == "rank" else "")},
             "positive_rate": float(table["label"].mean()), "inputs": inputs,
             "features": report.columns,
             "feature_failures": [f.__dict__ for f in report.failures],
@@ -236,46 +238,6 @@ def _relevant(shop: ShopData, cutoff: pd.Timestamp, horizon: pd.Timedelta, exclu
     if exclude:  # what a customer already has is not a recommendation
         bought = bought[[p not in before.get(c, ()) for c, p in bought[KEYS["pair"]].values]]
     return ranking.relevant_sets(bought), before, bought
-
-
-def _ranking_selector(shop: ShopData, table: pd.DataFrame, columns: list[str],
-                      horizon: pd.Timedelta, registry: Any, settings: TableSettings, k: int,
-                      exclude: bool, selection: dict[str, Any], deadline: float) -> Any:
-    """Choose the exported model by NDCG@k, not by the search's pooled ROC AUC.
-
-    The best trial of each family is refitted on the rows of all training cutoffs but the last
-    and ranks every candidate of the customers who bought something after the last one. ROC AUC
-    over all rows rewards telling heavy buyers from light ones; a ranking only needs the order
-    of one customer's candidates. None when there is a single training cutoff."""
-    last = table["cutoff"].max()
-    earlier = np.flatnonzero((table["cutoff"] < last).to_numpy())
-    if len(earlier) == 0 or table["label"].to_numpy()[earlier].sum() == 0:
-        return None
-    relevant, _, _ = _relevant(shop, last, horizon, exclude)
-    if not relevant:
-        return None
-    candidates = build_table(shop, last, horizon, registry, customers=sorted(relevant),
-                             settings=settings.every_candidate())
-
-    def select(board: pd.DataFrame, fit_on: Any) -> int:
-        ok = board[(board["status"] == "ok") & ~board["early_stopped"]].drop_duplicates("model")
-        scores: dict[int, float] = {}
-        for index, row in ok.iterrows():
-            if scores and time.monotonic() + 3 * float(row["fit_seconds"]) > deadline:
-                continue  # no time to refit this family
-            try:
-                pipeline = fit_on(row["model"], json.loads(row["config"]), earlier)
-                score = pipeline.predict_proba(candidates[columns])[:, 1]
-            except Exception as exc:  # a family that cannot refit here is not chosen
-                warnings.warn(f"Ranking check of {row['model']} failed: {exc}", RuntimeWarning)
-                continue
-            scores[index] = ranking.ranking_metrics(
-                ranking.top_k_by_score(candidates, score, k), relevant, k)[f"ndcg@{k}"]
-        selection.update({"by": f"ndcg@{k} at the validation cutoff {last}",
-                          "scores": {ok.loc[i, "model"]: round(v, 5) for i, v in scores.items()}})
-        return max(scores, key=scores.get) if scores else ok.index[0]
-
-    return select
 
 
 def _evaluation_reserve(time_budget: float) -> float:

@@ -56,6 +56,11 @@ class ModelSpec:
     :param uses_gpu: trials may use a GPU. When the user asks for GPUs per trial, this family's
         trials request them from Ray, and :func:`automl_guide.trial_device` tells ``build``
         whether to use ``"cuda"`` or ``"cpu"``.
+    :param needs_queries: a learning-to-rank family: its estimator's ``fit(X, y, qid=...)``
+        gets one integer query id per row (in the shop's ``rank`` task a query is one customer
+        at one cutoff) and learns to order the rows of each query; ``predict_proba``'s last
+        column is that order's score. Such a family is tried only in runs that have queries
+        and is left out of ensembles.
     :param description: one line for ``automl-guide plugins``.
     """
 
@@ -72,6 +77,7 @@ class ModelSpec:
     fit_stages: Callable[[Any, Any, Any, int], Any] | None = None
     onnx_graph: Callable[[Any], Any] | None = None
     uses_gpu: bool = False
+    needs_queries: bool = False
     description: str = ""
 
 
@@ -123,6 +129,11 @@ class ShopFeatureSpec:
         ``cutoff``; ``keys`` is a frame of the ids to describe (``customer_id``, ``product_id``
         or both). Returns one row per row of ``keys``, in order, with numeric feature columns
         only (the ids are added back by the caller). Missing values are allowed.
+    :param needs_queries: a learning-to-rank family: its estimator's ``fit(X, y, qid=...)``
+        gets one integer query id per row (in the shop's ``rank`` task a query is one customer
+        at one cutoff) and learns to order the rows of each query; ``predict_proba``'s last
+        column is that order's score. Such a family is tried only in runs that have queries
+        and is left out of ensembles.
     :param description: one line for ``automl-guide plugins``.
     """
 

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from .metrics import Metric
-from .pipeline import LabelledClassifier, build_model, model_output, train_rows
+from .pipeline import LabelledClassifier, build_model, fit_params, model_output, train_rows
 from .runtime import using_device
 from .specs import ModelSpec
 
@@ -24,12 +24,15 @@ SCHEDULERS = ("none", "asha")  # trial schedulers the search stage knows
 
 @dataclass(frozen=True)
 class Fold:
-    """Preprocessed matrices of one train/validation split."""
+    """Preprocessed matrices of one train/validation split (and the training rows' query ids
+    when the run ranks)."""
 
     X_train: np.ndarray
     y_train: np.ndarray
     X_val: np.ndarray
     y_val: np.ndarray
+    q_train: np.ndarray | None = None
+    q_val: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,8 @@ def evaluate_config(config: Mapping[str, Any], data: TrialData, report: Report |
         if spec.fit_stages is None or data.stages <= 1:
             for model, fold in zip(models, folds):
                 rows = train_rows(spec, len(fold.y_train), data.seed)
-                model.fit(fold.X_train[rows], fold.y_train[rows])
+                model.fit(fold.X_train[rows], fold.y_train[rows],
+                          **fit_params(spec, fold.q_train, rows))
             score = _score(models, folds, data)
         else:
             runs = [_staged(spec, model, fold, data) for model, fold in zip(models, folds)]
@@ -108,5 +112,9 @@ def _staged(spec: ModelSpec, model: Any, fold: Fold, data: TrialData) -> Iterato
 
 
 def _score(models: Sequence[Any], folds: Sequence[Fold], data: TrialData) -> float:
-    return float(np.mean([data.metric.fn(fold.y_val, model_output(model, fold.X_val, data.task))
-                          for model, fold in zip(models, folds)]))
+    scores = []
+    for model, fold in zip(models, folds):
+        output = model_output(model, fold.X_val, data.task)
+        scores.append(data.metric.fn(fold.y_val, output, fold.q_val) if data.metric.needs_queries
+                      else data.metric.fn(fold.y_val, output))
+    return float(np.mean(scores))

@@ -38,7 +38,8 @@ def test_model_plugin_contract(name: str, task: str, which: str):
 
     rows = np.arange(len(dataset.y))
     plan = feature_plan(REGISTRY, dataset.columns)
-    pipeline = _refit(dataset, rows, plan, spec, config, seed=0)
+    queries = rows // 8 if spec.needs_queries else None  # a ranker orders 8 rows at a time
+    pipeline = _refit(dataset, rows, plan, spec, config, seed=0, queries=queries)
     used = [reg.spec for reg in REGISTRY.all() if reg.kind == "feature" or reg.name == name]
     graph = export.to_onnx(pipeline, dataset.columns, task, dataset.classes, used, spec)
 
@@ -50,6 +51,38 @@ def test_model_plugin_contract(name: str, task: str, which: str):
     assert parity.passed and parity.max_abs_diff <= export.PROBABILITY_TOLERANCE
     if task != "regression":
         assert parity.label_agreement >= export.LABEL_AGREEMENT
+
+
+def test_a_ranking_family_sits_out_runs_without_queries_and_says_why():
+    from automl_guide import PluginError
+    from automl_guide.api import _model_specs
+
+    assert "xgboost_ranker" not in _model_specs(REGISTRY, None, "binary")
+    assert "xgboost_ranker" in _model_specs(REGISTRY, None, "binary", ranking=True)
+    with pytest.raises(PluginError, match="xgboost_ranker rank the rows of a query"):
+        _model_specs(REGISTRY, ["xgboost_ranker"], "binary")
+    estimator = REGISTRY.model("xgboost_ranker").build({}, "binary", 0)
+    with pytest.raises(ValueError, match="needs qid="):
+        estimator.fit(np.zeros((4, 2)), np.array([0, 1, 0, 1]))
+
+
+def test_the_ranker_learns_the_order_within_each_query_whatever_the_row_order():
+    """Within each query the bought row is the one with the largest x0 *relative to the
+    query*; across queries x0 drifts, so a pointwise view of x0 alone is weak. The ranker must
+    order each query and not care how the query's rows are interleaved."""
+    rng = np.random.RandomState(0)
+    n_queries, per = 200, 6
+    qid = np.repeat(np.arange(n_queries), per)
+    X = rng.normal(size=(len(qid), 3)) + rng.normal(scale=3.0, size=n_queries)[qid, None]
+    y = np.zeros(len(qid), dtype=int)
+    y[np.arange(n_queries) * per + X[:, 0].reshape(n_queries, per).argmax(axis=1)] = 1
+    build = REGISTRY.model("xgboost_ranker").build
+    shuffled = rng.permutation(len(qid))
+    ranker = build({}, "binary", 0).fit(X[shuffled], y[shuffled], qid=qid[shuffled])
+    score = ranker.predict_proba(X)[:, 1].reshape(n_queries, per)
+    assert ((score.argmax(axis=1) == X[:, 0].reshape(n_queries, per).argmax(axis=1)).mean()
+            > 0.9)
+    assert np.all((score > 0) & (score < 1))
 
 
 def test_export_beyond_tolerance_fails_loudly():

@@ -1,6 +1,7 @@
 """The shop layer: leakage-free training tables, candidates, ranking metrics, fit_shop, recommend."""
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -126,6 +127,29 @@ def test_ranking_metrics_match_hand_computed_values():
     assert got["customers"] == 3
 
 
+def test_the_search_ndcg_per_query_equals_the_shop_leaderboard_ndcg():
+    """``ndcg@K`` (the rank task's search metric, vectorised over queries) against
+    ranking_metrics (the shop leaderboard's) on random queries; queries without a positive
+    are left out of both."""
+    from automl_guide.metrics import get_metric
+
+    rng = np.random.RandomState(0)
+    queries = np.repeat(np.arange(60), rng.randint(1, 30, 60))
+    y = (rng.rand(len(queries)) < 0.15).astype(int)
+    score = rng.rand(len(queries))
+    frame = pd.DataFrame({"customer_id": queries.astype(str),
+                          "product_id": np.arange(len(queries)).astype(str)})
+    relevant = {str(q): set(frame["product_id"][(queries == q) & (y == 1)])
+                for q in np.unique(queries) if y[queries == q].any()}
+    for k in (1, 5, 10):
+        expected = ranking_metrics(top_k_by_score(frame, score, k), relevant, k)[f"ndcg@{k}"]
+        metric = get_metric(f"ndcg@{k}", "binary")
+        assert metric.needs_queries and metric.mode == "max"
+        shuffled = rng.permutation(len(queries))  # rows of a query need not be contiguous
+        got = metric.fn(y[shuffled], np.c_[1 - score, score][shuffled], queries[shuffled])
+        assert got == pytest.approx(expected)
+
+
 def test_top_k_and_popularity_rankings():
     frame = pd.DataFrame({"customer_id": ["a", "a", "a", "b"], "product_id": ["x", "y", "z", "x"]})
     assert top_k_by_score(frame, [0.1, 0.9, 0.5, 0.3], 2) == {"a": ["y", "z"], "b": ["x"]}
@@ -197,6 +221,8 @@ def test_demo_shop_ends_with_a_recommendation_beating_popularity(shop_demo, caps
     model = board.loc[board.index.str.startswith("model")].iloc[0]
     for baseline in ("popularity (all history)", "popularity (last 30 days)"):
         assert model["ndcg@10"] > board.loc[baseline, "ndcg@10"]
+    card = json.loads((shop_demo / "model_card.json").read_text())
+    assert card["metric"]["name"] == "ndcg@10"  # trials judged by each customer's order
     for name in ("model.onnx", "shop.json", "model_card.json", "snapshot/customers.parquet",
                  "snapshot/products.parquet", "snapshot/candidates.parquet", "data/orders.csv"):
         assert (shop_demo / name).is_file(), name
