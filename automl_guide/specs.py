@@ -129,11 +129,6 @@ class ShopFeatureSpec:
         ``cutoff``; ``keys`` is a frame of the ids to describe (``customer_id``, ``product_id``
         or both). Returns one row per row of ``keys``, in order, with numeric feature columns
         only (the ids are added back by the caller). Missing values are allowed.
-    :param needs_queries: a learning-to-rank family: its estimator's ``fit(X, y, qid=...)``
-        gets one integer query id per row (in the shop's ``rank`` task a query is one customer
-        at one cutoff) and learns to order the rows of each query; ``predict_proba``'s last
-        column is that order's score. Such a family is tried only in runs that have queries
-        and is left out of ensembles.
     :param description: one line for ``automl-guide plugins``.
     """
 
