@@ -206,8 +206,7 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
         records = list(records) + [_fallback_trial(trial_data, specs, progress)]
         board = leaderboard(records, metric)
     try:
-        _best(board)  # at least one trial succeeded
-        best = _best(board)
+        best = _best(board)  # raises unless at least one trial succeeded
         chosen = None
         if config.ensemble and not metric.needs_queries:
             chosen = _choose_ensemble(board, trial_data, specs, metric, deadline, progress)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import _svg
 from .columns import ColumnInfo, onnx_feeds
-from .metrics import Metric
+from .metrics import Metric, get_metric
 
 MAX_ROWS = 2000  # scored for the curves and the permutation importance
 REPEATS = 3
@@ -258,8 +258,6 @@ def _importance(score, feeds: Mapping[str, np.ndarray], y: np.ndarray,
     in time: a wide table gets one shuffle on fewer rows, and columns not reached within
     IMPORTANCE_SECONDS are named as unmeasured."""
     if metric.needs_queries:  # the rows here are not grouped by query: judge them one by one
-        from .metrics import get_metric
-
         metric = get_metric(None, "binary")
     repeats, rows = REPEATS, np.arange(len(y))
     if len(columns) > _WIDE:

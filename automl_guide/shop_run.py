@@ -191,11 +191,11 @@ def fit_shop(data: Any, *, task: str = "rank", horizon: Any = 30, cutoffs: Seque
     config = FitConfig("label", "binary", budget, max_trials, tuple(models) if models else None,
                        searcher, f"ndcg@{k}" if task == "rank" else None, out, seed,
                        overwrite=overwrite, quiet=quiet)
+    # a query is one customer at one cutoff: what ranking families order rows within
+    queries = (table.groupby(["cutoff", "customer_id"], sort=False).ngroup().to_numpy()
+               if task == "rank" else None)
     with warnings.catch_warnings():  # a shop's count features may be constant at one cutoff
         warnings.filterwarnings("ignore", message="Column .* is not used")
-        # a query is one customer at one cutoff: what ranking families order rows within
-        queries = (table.groupby(["cutoff", "customer_id"], sort=False).ngroup().to_numpy()
-                   if task == "rank" else None)
         fit = run(table[columns + ["label"]], config, registry,
                   groups=table["customer_id"].to_numpy(), queries=queries)
     inputs = [c["name"] for c in fit.card["inputs"]]

@@ -59,8 +59,8 @@ class ModelSpec:
     :param needs_queries: a learning-to-rank family: its estimator's ``fit(X, y, qid=...)``
         gets one integer query id per row (in the shop's ``rank`` task a query is one customer
         at one cutoff) and learns to order the rows of each query; ``predict_proba``'s last
-        column is that order's score. Such a family is tried only in runs that have queries
-        and is left out of ensembles.
+        column is that order's score. Such a family is tried only in runs that have queries,
+        trains in one go (``fit_stages`` is not used) and is left out of ensembles.
     :param description: one line for ``automl-guide plugins``.
     """
 

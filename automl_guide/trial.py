@@ -24,8 +24,8 @@ SCHEDULERS = ("none", "asha")  # trial schedulers the search stage knows
 
 @dataclass(frozen=True)
 class Fold:
-    """Preprocessed matrices of one train/validation split (and the training rows' query ids
-    when the run ranks)."""
+    """Preprocessed matrices of one train/validation split, and the query ids of both sides
+    when the run ranks (None otherwise)."""
 
     X_train: np.ndarray
     y_train: np.ndarray
@@ -77,7 +77,8 @@ def evaluate_config(config: Mapping[str, Any], data: TrialData, report: Report |
             models = [build_model(spec, config, data.task, data.seed, data.classes)
                       for _ in data.folds[spec.needs_scaling]]
         folds = data.folds[spec.needs_scaling]
-        if spec.fit_stages is None or data.stages <= 1:
+        # a ranker trains in one go: fit_stages has no way to pass it the query ids
+        if spec.fit_stages is None or data.stages <= 1 or spec.needs_queries:
             for model, fold in zip(models, folds):
                 rows = train_rows(spec, len(fold.y_train), data.seed)
                 model.fit(fold.X_train[rows], fold.y_train[rows],
