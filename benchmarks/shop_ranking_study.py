@@ -13,8 +13,10 @@ several learners are fitted directly, without Ray or a time budget:
   lambdarank, XGBoost binary, ``rank:ndcg`` and ``rank:pairwise``, and bags of five rankers.
 
 What it found on MovieLens (2026-11-30, pooled over the three test months, recent popularity
-0.1903 / 0.6190): with the user-kNN feature, XGBoost ``rank:ndcg`` 0.201-0.210 NDCG@10 over
-four seeds where the same trees as a binary classifier gave 0.192-0.196; monthly cutoffs beat
+0.1903 / 0.6190), ``--stride 30 --negatives 10 --seed 0..3 --learners logistic xgb_binary
+xgb_rank_ndcg``: XGBoost ``rank:ndcg`` 0.209-0.219 NDCG@10 and 0.634-0.663 HitRate@10, the same
+trees as a binary classifier 0.201-0.206 and 0.604-0.626, logistic regression 0.192-0.198 and
+0.593-0.608. Earlier runs (other feature versions) showed: monthly cutoffs beat
 weekly or fortnightly ones; 10 or 20 negatives per positive beat 3, 5 or every candidate.
 
 Every test customer's candidates are then ranked in full and pooled NDCG@10 / HitRate@10 are
