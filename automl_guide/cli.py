@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import AutoMLGuideError
+from .limits import SERVE_MAX_BODY_BYTES, SERVE_MAX_ROWS
 
 
 class UsageError(AutoMLGuideError):
@@ -70,10 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("model", help="model.onnx, or the run directory holding it")
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (8000)")
-    serve.add_argument("--max-body-bytes", type=int, default=1_000_000, metavar="N",
-                       help="refuse larger request bodies with 413 (1000000)")
-    serve.add_argument("--max-rows", type=int, default=10_000, metavar="N",
-                       help="most rows per request (10000)")
+    serve.add_argument("--max-body-bytes", type=int, default=SERVE_MAX_BODY_BYTES, metavar="N",
+                       help=f"refuse larger request bodies with 413 ({SERVE_MAX_BODY_BYTES})")
+    serve.add_argument("--max-rows", type=int, default=SERVE_MAX_ROWS, metavar="N",
+                       help=f"most rows per request ({SERVE_MAX_ROWS})")
     serve.add_argument("--strict", action="store_true",
                        help="refuse categories and ranges unseen in training (default: warn)")
     sub.add_parser("plugins", help="list every plugin: name, kind, distribution, version")

@@ -61,6 +61,12 @@ class ColumnInfo:
                    low, high)
 
 
+def python_value(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (for JSON, pandera checks, class labels);
+    anything else unchanged."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def onnx_names(names: Sequence[str]) -> list[str]:
     """Graph input names for raw column names.
 

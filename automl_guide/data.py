@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .columns import ColumnInfo, infer_kind, profile_columns
+from .columns import ColumnInfo, infer_kind, profile_columns, python_value
 from .errors import DataError
 
 TASKS = ("binary", "multiclass", "regression")
@@ -120,11 +120,7 @@ def _encode_target(y: pd.Series, task: str, target: str) -> tuple[np.ndarray, tu
     if task == "binary" and len(classes) > 2:
         raise DataError(f"Target {target!r} has {len(classes)} classes; use task='multiclass'.")
     lookup = {c: i for i, c in enumerate(classes)}
-    return y.map(lookup).to_numpy(np.int64), tuple(_plain(c) for c in classes)
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
+    return y.map(lookup).to_numpy(np.int64), tuple(python_value(c) for c in classes)
 
 
 def _usable_features(features: pd.DataFrame, target: pd.Series

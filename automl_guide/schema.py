@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .columns import MISSING_DATETIME, ColumnInfo
+from .columns import MISSING_DATETIME, ColumnInfo, python_value
 from .errors import DataError
 
 MAX_CATEGORIES = 2000  # beyond this many distinct strings a category set says little
@@ -51,17 +51,13 @@ def infer_schema(typed: pd.DataFrame, columns: Sequence[ColumnInfo]) -> Any:
             valid = values[values != MISSING_DATETIME] if info.kind == "datetime" else values
             valid = valid[np.isfinite(valid)] if valid.dtype.kind == "f" else valid
             if len(valid):
-                checks.append(pa.Check.in_range(_plain(valid.min()), _plain(valid.max()),
+                checks.append(pa.Check.in_range(python_value(valid.min()), python_value(valid.max()),
                                                 raise_warning=True))
             dtype = "float32" if info.onnx_type == "float" else "int64"
             nullable = info.onnx_type == "float"
         specs[info.name] = pa.Column(dtype, checks=checks, nullable=nullable,
                                      description=f"{info.kind}; ONNX input {info.onnx_name}")
     return pa.DataFrameSchema(specs, strict=False, name="automl-guide training data")
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def to_json(schema: Any) -> str:

@@ -22,11 +22,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from .columns import python_value
 from .errors import DataError
+from .limits import SERVE_MAX_BODY_BYTES, SERVE_MAX_ROWS
 from .predictor import Predictor, load
 
-MAX_BODY_BYTES = 1_000_000
-MAX_ROWS = 10_000
+MAX_BODY_BYTES, MAX_ROWS = SERVE_MAX_BODY_BYTES, SERVE_MAX_ROWS
 
 # The JSON a column's cells may hold, by column kind (None where training had missing values).
 _CELL_TYPES: dict[str, Any] = {
@@ -112,12 +113,12 @@ def create_app(model: str | Path | Predictor, *, max_body_bytes: int = MAX_BODY_
         except DataError as exc:
             return _error(422, str(exc), [{"loc": ["body", "rows"], "msg": str(exc),
                                            "type": "data_error"}])
-        labels = [_plain(v) for v in out["prediction"]]
+        labels = [_json_value(v) for v in out["prediction"]]
         if predictor.task == "regression":
             return Prediction(predictions=labels)
         proba = out[[f"proba_{c}" for c in predictor.classes]].to_numpy().tolist()
         return Prediction(predictions=labels, probabilities=proba,
-                          classes=[_plain(c) for c in predictor.classes])
+                          classes=[_json_value(c) for c in predictor.classes])
 
     return _BodyLimit(app, max_body_bytes)
 
@@ -142,9 +143,9 @@ def _error(status: int, message: str, details: list) -> JSONResponse:
     return JSONResponse({"message": message, "detail": details}, status_code=status)
 
 
-def _plain(value: Any) -> Any:
+def _json_value(value: Any) -> Any:
     """numpy scalars as JSON values (a non-finite number as None)."""
-    value = value.item() if hasattr(value, "item") else value
+    value = python_value(value)
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 

@@ -154,6 +154,7 @@ class GridSearch(_Search):
 
 
 def _plain(value: Any) -> Any:
+    # automl_guide.columns.python_value, restated: plugins use only automl_guide's public API
     return value.item() if isinstance(value, np.generic) else value
 
 
