@@ -421,10 +421,11 @@ def leaderboard(records: Sequence, metric: Metric) -> pd.DataFrame:
     rows = [{"model": r.model, metric.name: r.score, "status": r.status,
              "early_stopped": bool(r.early_stopped),
              "fit_seconds": round(r.fit_seconds, 3), "finished_at_s": round(r.finished_at, 2),
+             "score_se": r.score_se, "predict_us": round(r.predict_us, 3),
              "config": json.dumps(dict(r.config), sort_keys=True, default=str),
              "error": r.error, "node": r.node, "trial_id": r.trial_id} for r in records]
     columns = ["model", metric.name, "status", "early_stopped", "fit_seconds", "finished_at_s",
-               "config", "error", "node", "trial_id"]
+               "score_se", "predict_us", "config", "error", "node", "trial_id"]
     board = pd.DataFrame(rows, columns=columns).astype({"early_stopped": bool})
     ok = (board["status"] == "ok") & np.isfinite(board[metric.name].astype(float))
     key = board[metric.name].astype(float) * (-1 if metric.mode == "max" else 1)

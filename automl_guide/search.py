@@ -66,6 +66,8 @@ class TrialRecord:
     finished_at: float = 0.0  # seconds since the search started
     early_stopped: bool = False  # ASHA or the deadline stopped it; the score is from then
     node: str = ""
+    score_se: float = float("nan")  # bootstrap standard error of the validation score
+    predict_us: float = float("nan")  # prediction time per validation row, microseconds
 
 
 @dataclass
@@ -134,7 +136,9 @@ class _Collector(tune.Callback):
             stopped = int(result.get("stage", self.stages)) < self.stages
             record = TrialRecord(trial_id, result["model"], _params(config), float(result["score"]),
                                  "ok", error if stopped else "", float(result["fit_seconds"]), now,
-                                 stopped, result.get("node", ""))
+                                 stopped, result.get("node", ""),
+                                 float(result.get("score_se", float("nan"))),
+                                 float(result.get("predict_us", float("nan"))))
         elif result is not None:
             record = TrialRecord(trial_id, result.get("model", "?"), _params(config),
                                  float("nan"), "error", result.get("error", ""),

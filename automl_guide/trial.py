@@ -67,9 +67,13 @@ def evaluate_config(config: Mapping[str, Any], data: TrialData, report: Report |
     name = config.get("model", "?")
     start = time.perf_counter()
 
+    detail: dict[str, float] = {}
+
     def row(score: float, stage: int) -> dict[str, Any]:
         return {"model": name, "score": score, "status": "ok", "error": "", "stage": stage,
-                "fit_seconds": time.perf_counter() - start, "traceback": ""}
+                "fit_seconds": time.perf_counter() - start, "traceback": "",
+                "score_se": float("nan"), "predict_us": float("nan"),
+                **(detail if stage == data.stages else {})}
 
     try:
         spec = data.models[name]
@@ -83,7 +87,7 @@ def evaluate_config(config: Mapping[str, Any], data: TrialData, report: Report |
                 rows = train_rows(spec, len(fold.y_train), data.seed)
                 model.fit(fold.X_train[rows], fold.y_train[rows],
                           **fit_params(spec, fold.q_train, rows))
-            score = _score(models, folds, data)
+            score = _score(models, folds, data, detail)
         else:
             runs = [_staged(spec, model, fold, data) for model, fold in zip(models, folds)]
             alive, score = list(range(len(runs))), float("nan")
@@ -94,6 +98,7 @@ def evaluate_config(config: Mapping[str, Any], data: TrialData, report: Report |
                 score = _score(models, folds, data)
                 if stage < data.stages and report is not None and np.isfinite(score):
                     report(row(score, stage))
+            score = _score(models, folds, data, detail)  # the same score, with its spread
         if not np.isfinite(score):
             raise ValueError(f"the {data.metric.name} score is {score}")
     except Exception as exc:  # a failing trial is recorded, never fatal
@@ -112,10 +117,43 @@ def _staged(spec: ModelSpec, model: Any, fold: Fold, data: TrialData) -> Iterato
         yield from spec.fit_stages(model, X, y, data.stages)
 
 
-def _score(models: Sequence[Any], folds: Sequence[Fold], data: TrialData) -> float:
-    scores = []
+def _score(models: Sequence[Any], folds: Sequence[Fold], data: TrialData,
+           detail: dict[str, float] | None = None) -> float:
+    """The mean validation score over the folds. With ``detail`` (the last stage), also its
+    standard error (``score_se``: bootstrap over each fold's validation rows; NaN for ranking
+    metrics, whose rows are not independent) and the prediction time per validation row
+    (``predict_us``), which the leaderboard shows next to the score."""
+    scores, spreads, seconds, rows = [], [], 0.0, 0
     for model, fold in zip(models, folds):
+        start = time.perf_counter()
         output = model_output(model, fold.X_val, data.task)
-        scores.append(data.metric.fn(fold.y_val, output, fold.q_val) if data.metric.needs_queries
-                      else data.metric.fn(fold.y_val, output))
+        seconds, rows = seconds + time.perf_counter() - start, rows + len(fold.y_val)
+        if data.metric.needs_queries:
+            scores.append(data.metric.fn(fold.y_val, output, fold.q_val))
+            spreads.append(float("nan"))
+        else:
+            scores.append(data.metric.fn(fold.y_val, output))
+            if detail is not None:
+                spreads.append(_bootstrap_se(data.metric.fn, fold.y_val, output, data.seed))
+    if detail is not None:
+        detail["score_se"] = float(np.sqrt(np.sum(np.square(spreads))) / len(spreads))
+        detail["predict_us"] = 1e6 * seconds / max(rows, 1)
     return float(np.mean(scores))
+
+
+BOOTSTRAP_ROUNDS = 20
+
+
+def _bootstrap_se(fn: Callable[..., float], y: np.ndarray, output: np.ndarray, seed: int
+                  ) -> float:
+    """Standard error of ``fn(y, output)`` over bootstrap resamples of the rows (NaN when the
+    metric fails on most resamples, e.g. a class missing from tiny folds)."""
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(BOOTSTRAP_ROUNDS):
+        take = rng.integers(0, len(y), len(y))
+        try:
+            values.append(float(fn(y[take], output[take])))
+        except ValueError:
+            continue
+    return float(np.std(values, ddof=1)) if len(values) >= BOOTSTRAP_ROUNDS // 2 else float("nan")

@@ -22,9 +22,9 @@ class _Nodes:
     def __init__(self, scope: Any, container: Any):
         self.scope, self.container = scope, container
 
-    def const(self, value: Any, dtype: int = TensorProto.DOUBLE) -> str:
+    def const(self, value: Any, dtype: int = TensorProto.DOUBLE, scalar: bool = False) -> str:
         name = self.scope.get_unique_variable_name("const")
-        array = np.atleast_1d(np.asarray(value))
+        array = np.asarray(value) if scalar else np.atleast_1d(np.asarray(value))
         self.container.add_initializer(name, dtype, list(array.shape), array.ravel().tolist())
         return name
 
@@ -47,11 +47,6 @@ def _n_rows(operator: Any) -> Any:
     return operator.inputs[0].get_first_dimension()
 
 
-def _shape_same_width(operator: Any) -> None:
-    width = operator.inputs[0].get_second_dimension()
-    operator.outputs[0].type = FloatTensorType([_n_rows(operator), width])
-
-
 def _shape_onehot(operator: Any) -> None:
     width = sum(len(c) for c in operator.raw_operator.encoder_.categories_)
     operator.outputs[0].type = FloatTensorType([_n_rows(operator), width])
@@ -62,11 +57,6 @@ def _shape_datetime(operator: Any) -> None:
     operator.outputs[0].type = FloatTensorType([_n_rows(operator), 5 * width])
 
 
-def _convert_as_float(scope: Any, operator: Any, container: Any) -> None:
-    _Nodes(scope, container).op("Cast", [operator.inputs[0].full_name],
-                                operator.outputs[0].full_name, to=TensorProto.FLOAT)
-
-
 def _convert_onehot(scope: Any, operator: Any, container: Any) -> None:
     encoder = operator.raw_operator.encoder_
     sub = OnnxSubEstimator(encoder, operator.inputs[0], op_version=container.target_opset,
@@ -74,17 +64,41 @@ def _convert_onehot(scope: Any, operator: Any, container: Any) -> None:
     sub.add_to(scope, container)
 
 
-def _convert_frequency(scope: Any, operator: Any, container: Any) -> None:
+def _shape_value_statistics(operator: Any) -> None:
+    operator.outputs[0].type = FloatTensorType([_n_rows(operator),
+                                                operator.raw_operator.n_features_out_])
+
+
+def _convert_value_statistics(scope: Any, operator: Any, container: Any) -> None:
+    """Per looked-up column: the value's table row (one LabelEncoder, unseen values to the last
+    row), then the row gathered from the table; a pair's key from its two rows' numbers."""
+    est = operator.raw_operator
     nodes = _Nodes(scope, container)
-    columns = []
-    for j, table in enumerate(operator.raw_operator.frequencies_):
-        column = nodes.op("Gather", [operator.inputs[0].full_name,
-                                     nodes.const([j], TensorProto.INT64)], axis=1)
-        keys = list(table)
-        columns.append(nodes.op("LabelEncoder", [column], op_domain="ai.onnx.ml", op_version=2,
-                                keys_strings=keys, values_floats=[table[k] for k in keys],
-                                default_float=0.0))
-    nodes.op("Concat", columns, operator.outputs[0].full_name, axis=1)
+    raw = operator.inputs[0].full_name
+    key_kind = "keys_int64s" if est.integers else "keys_strings"
+    blocks = [nodes.op("Cast", [raw], to=TensorProto.FLOAT)] if est.integers else []
+    rows = {}
+    for j, keys in zip(est.looked_up_, est.keys_):
+        column = nodes.op("Gather", [raw, nodes.const(j, TensorProto.INT64, scalar=True)], axis=1)
+        rows[j] = _row_of(nodes, column, keys, key_kind)
+    if est.pair_ is not None:
+        a, b = est.pair_
+        width_b = len(est.keys_[est.looked_up_.index(b)]) + 1
+        key = nodes.op("Add", [nodes.op("Mul", [rows[a], nodes.const(width_b, TensorProto.INT64)]),
+                               rows[b]])
+        rows["pair"] = _row_of(nodes, key, est.pair_keys_, "keys_int64s")
+    for j in list(rows):
+        table = nodes.const(est.tables_[j], TensorProto.FLOAT)
+        blocks.append(nodes.op("Gather", [table, rows[j]], axis=0))
+    nodes.op("Concat", blocks, operator.outputs[0].full_name, axis=1)
+
+
+def _row_of(nodes: _Nodes, column: str, keys: np.ndarray, key_kind: str) -> str:
+    """Each value's index in ``keys`` (int64), ``len(keys)`` when it is not one of them."""
+    typed = [int(k) for k in keys] if key_kind == "keys_int64s" else [str(k) for k in keys]
+    return nodes.op("LabelEncoder", [column], op_domain="ai.onnx.ml", op_version=2,
+                    values_int64s=list(range(len(keys))), default_int64=len(keys),
+                    **{key_kind: typed})
 
 
 def _convert_datetime(scope: Any, operator: Any, container: Any) -> None:
@@ -117,11 +131,10 @@ def _month(n: _Nodes, days: str) -> str:
     return n.op("Where", [early, n.lin(mp, 1.0, 3.0), n.lin(mp, 1.0, -9.0)])
 
 
-def register(as_float: type, onehot: type, frequency: type, datetime: type) -> None:
+def register(value_statistics: type, onehot: type, datetime: type) -> None:
     """Register the converters once per process."""
-    table = [(as_float, _shape_same_width, _convert_as_float),
+    table = [(value_statistics, _shape_value_statistics, _convert_value_statistics),
              (onehot, _shape_onehot, _convert_onehot),
-             (frequency, _shape_same_width, _convert_frequency),
              (datetime, _shape_datetime, _convert_datetime)]
     for cls, shape, convert in table:
         if cls not in _DONE:

@@ -1,34 +1,29 @@
 """Default preprocessing for numeric, integer, boolean, categorical and datetime columns.
 
+Codes with many values (string categories, and integer columns named as ids) also get each
+value's frequency and its cross-fitted target mean (:class:`ValueStatistics`).
+
 Every transformer here converts to ONNX, so the preprocessing travels inside the exported graph.
 Scaling is applied only for models that need it (``FeatureContext.needs_scaling``): trees see raw
 values, which keeps their split decisions in ONNX identical to the native ones.
 """
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Mapping
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import FeatureUnion, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
 
 from automl_guide import FeatureContext, FeatureSpec, hookimpl
 
 MISSING_DATETIME = np.iinfo(np.int64).min
+MAX_CATEGORIES = 20  # one-hot width per categorical column
 DAY = 86400.0
-
-
-class AsFloat(TransformerMixin, BaseEstimator):
-    """int64 columns (integers, booleans) as float32, unchanged otherwise."""
-
-    def fit(self, X: Any, y: Any = None) -> "AsFloat":
-        self.n_features_in_ = np.asarray(X).shape[1]
-        return self
-
-    def transform(self, X: Any) -> np.ndarray:
-        return np.asarray(X).astype(np.float32)
 
 
 class TopCategoryOneHot(TransformerMixin, BaseEstimator):
@@ -56,24 +51,171 @@ class TopCategoryOneHot(TransformerMixin, BaseEstimator):
         return self.encoder_.transform(np.asarray(X, dtype=object).astype(str))
 
 
-class FrequencyEncoder(TransformerMixin, BaseEstimator):
-    """Each value's share of the training rows (0 for a value never seen): one feature per
-    column that keeps the signal of categories too rare for the one-hot block."""
+class ValueStatistics(TransformerMixin, BaseEstimator):
+    """Per-value statistics of code-like columns (ids, cities, product codes).
 
-    def fit(self, X: Any, y: Any = None) -> "FrequencyEncoder":
-        X = np.asarray(X, dtype=object).astype(str)
-        self.frequencies_ = []
-        for j in range(X.shape[1]):
-            values, counts = np.unique(X[:, j], return_counts=True)
-            self.frequencies_.append(dict(zip(values.tolist(), (counts / len(X)).tolist())))
+    Output columns, in order: the raw values as floats (``integers=True``: int64 columns, which
+    trees then still split on); then, column by column, the value's share of the training rows
+    (every column with ``frequency="all"``, only the target-encoded ones with ``"encoded"``; 0
+    for a value never seen) and its smoothed target mean (one per class for multiclass; the
+    overall mean for a value never seen). A column is target-encoded when ``task`` is set, it
+    is among ``candidates`` (all columns when ``None``) and it has at least ``min_distinct``
+    distinct training values: a tree needs many splits to carve an id's number line into the ids
+    that behave alike, a target mean gives it that grouping in one feature.
+
+    With ``integers=True`` and two or more such columns, the two with the most values also make
+    a **pair** (user x product, store x item), encoded the same way, last: what this user did
+    with this product is often the strongest signal there is, and a tree would need a leaf per
+    pair to find it.
+
+    Each looked-up column keeps its sorted training values (``keys_``) and a float32 table with
+    one row per value plus a last row for values never seen; the ONNX graph maps a value to its
+    row with one LabelEncoder and gathers the row, and a pair's row from the two rows' numbers.
+    Target means are scikit-learn's ``TargetEncoder`` (empirical-Bayes smoothing towards the
+    overall mean). ``fit_transform`` cross-fits them over 5 folds, so no training row's feature
+    holds its own target; ``transform`` (validation rows, production) uses the means over all
+    training rows.
+    """
+
+    def __init__(self, task: str | None = None, min_distinct: int = 50, integers: bool = False,
+                 frequency: str = "all", seed: int = 0, candidates: tuple[int, ...] | None = None):
+        self.task = task
+        self.min_distinct = min_distinct
+        self.integers = integers
+        self.frequency = frequency
+        self.seed = seed
+        self.candidates = candidates
+
+    def _values(self, X: Any) -> np.ndarray:
+        if self.integers:
+            return np.asarray(X, dtype=np.int64)
+        return np.asarray(X, dtype=object).astype(str)
+
+    def fit(self, X: Any, y: Any = None) -> "ValueStatistics":
+        self.fit_transform(X, y)
         return self
 
+    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
+        values = self._values(X)
+        rows, crossed = self._fit(values, y)
+        return self._output(values, rows, crossed)
+
     def transform(self, X: Any) -> np.ndarray:
-        X = np.asarray(X, dtype=object).astype(str)
-        out = np.zeros(X.shape, dtype=np.float32)
-        for j, table in enumerate(self.frequencies_):
-            out[:, j] = [table.get(v, 0.0) for v in X[:, j]]
-        return out
+        values = self._values(X)
+        return self._output(values, self._rows(values))
+
+    def _rows(self, values: np.ndarray) -> dict[Any, np.ndarray]:
+        """Each looked-up column's (and the pair's) table row for every value."""
+        rows = {}
+        for j, keys in zip(self.looked_up_, self.keys_):
+            rows[j] = _position(keys, values[:, j])
+        if self.pair_ is not None:
+            a, b = self.pair_
+            rows["pair"] = _position(self.pair_keys_, self._pair_key(rows[a], rows[b]))
+        return rows
+
+    def _pair_key(self, row_a: np.ndarray, row_b: np.ndarray) -> np.ndarray:
+        return row_a * (len(self.keys_[self.looked_up_.index(self.pair_[1])]) + 1) + row_b
+
+    def _coded(self, rows: Mapping[Any, np.ndarray]) -> np.ndarray:
+        """The target-encoded columns as table rows: what the TargetEncoder sees."""
+        return np.column_stack([rows[j] for j in self.target_columns_])
+
+    def _fit(self, values: np.ndarray, y: Any
+             ) -> tuple[dict[Any, np.ndarray], np.ndarray | None]:
+        if self.frequency not in ("all", "encoded"):
+            raise ValueError(f"frequency must be 'all' or 'encoded', not {self.frequency!r}")
+        width = values.shape[1]
+        distinct = [np.unique(values[:, j], return_counts=True) for j in range(width)]
+        allowed = range(width) if self.candidates is None else self.candidates
+        codes = [] if self.task is None else [
+            j for j in allowed if len(distinct[j][0]) >= self.min_distinct]
+        if codes and y is None:
+            raise ValueError("ValueStatistics with a task needs the target to fit")
+        if codes and self.task != "regression" and _smallest_class(y) < FOLDS:
+            codes = []  # some fold would lack a class, and sklearn's encoder fails there
+        shares = list(range(width)) if self.frequency == "all" else list(codes)
+        self.looked_up_ = sorted(set(shares) | set(codes))
+        self.keys_ = [distinct[j][0] for j in self.looked_up_]
+        self.pair_ = None
+        if self.integers and len(codes) >= 2:
+            self.pair_ = tuple(sorted(sorted(codes, key=lambda j: -len(distinct[j][0]))[:2]))
+        rows = {j: _position(keys, values[:, j]) for j, keys in zip(self.looked_up_, self.keys_)}
+        if self.pair_ is not None:
+            key = self._pair_key(rows[self.pair_[0]], rows[self.pair_[1]])
+            self.pair_keys_ = np.unique(key)
+            rows["pair"] = _position(self.pair_keys_, key)
+        self.target_columns_ = list(codes) + (["pair"] if self.pair_ is not None else [])
+        self.share_columns_ = shares + (["pair"] if self.pair_ is not None else [])
+        self.target_, crossed = None, None
+        if codes:
+            self.target_ = _target_encoder(self.task, self.seed, y)
+            crossed = np.asarray(self.target_.fit_transform(self._coded(rows), y),
+                                 dtype=np.float32)  # cross-fitted; encodings_ from all rows
+        self.n_targets_ = (0 if self.target_ is None
+                           else len(self.target_.encodings_) // len(self.target_columns_))
+        self.tables_ = {j: self._table(j, rows[j], len(values))
+                        for j in self.looked_up_ + (["pair"] if self.pair_ is not None else [])}
+        self.n_features_out_ = (width * self.integers + len(self.share_columns_)
+                                + len(self.target_columns_) * self.n_targets_)
+        return rows, crossed
+
+    def _table(self, j: Any, rows: np.ndarray, n_rows: int) -> np.ndarray:
+        """Rows per value (and a last row for unseen values): [share?, target means...]."""
+        size = (len(self.pair_keys_) if j == "pair" else
+                len(self.keys_[self.looked_up_.index(j)])) + 1
+        columns = []
+        if j in self.share_columns_:
+            counts = np.bincount(rows, minlength=size).astype(np.float64)
+            counts[-1] = 0.0
+            columns.append(counts / n_rows)
+        if j in self.target_columns_:
+            i = self.target_columns_.index(j)
+            means = np.atleast_1d(self.target_.target_mean_)
+            for k in range(self.n_targets_):  # sklearn orders them column by column, then class
+                table = np.full(size, means[k], dtype=np.float64)
+                table[self.target_.categories_[i]] = self.target_.encodings_[
+                    i * self.n_targets_ + k]
+                columns.append(table)
+        return np.column_stack(columns).astype(np.float32)
+
+    def _output(self, values: np.ndarray, rows: Mapping[Any, np.ndarray],
+                crossed: np.ndarray | None = None) -> np.ndarray:
+        blocks = [values.astype(np.float32)] if self.integers else []
+        for j in self.looked_up_ + (["pair"] if self.pair_ is not None else []):
+            block = self.tables_[j][rows[j]]
+            if crossed is not None and j in self.target_columns_:
+                i, k = self.target_columns_.index(j), self.n_targets_
+                block = block.copy()
+                block[:, block.shape[1] - k:] = crossed[:, i * k:(i + 1) * k]
+            blocks.append(block)
+        return np.hstack(blocks).astype(np.float32)
+
+
+def _position(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each value's index in the sorted ``keys``, or ``len(keys)`` when it is not a key."""
+    at = np.searchsorted(keys, values).clip(0, max(len(keys) - 1, 0))
+    found = (keys[at] == values) if len(keys) else np.zeros(len(values), dtype=bool)
+    return np.where(found, at, len(keys)).astype(np.int64)
+
+
+_TARGET_TYPES = {"binary": "binary", "multiclass": "multiclass", "regression": "continuous"}
+
+
+FOLDS = 5  # cross-fitting folds of the target means
+
+
+def _smallest_class(y: Any) -> int:
+    return int(np.unique(np.asarray(y), return_counts=True)[1].min())
+
+
+def _target_encoder(task: str, seed: int, y: Any) -> TargetEncoder:
+    folds = (KFold if task == "regression" else StratifiedKFold)(FOLDS, shuffle=True,
+                                                                 random_state=seed)
+    kind = _TARGET_TYPES[task]
+    if kind == "multiclass" and len(np.unique(np.asarray(y))) == 2:
+        kind = "binary"  # a split whose training rows hold two of the classes
+    return TargetEncoder(target_type=kind, cv=folds)
 
 
 class DatetimeFeatures(TransformerMixin, BaseEstimator):
@@ -116,13 +258,30 @@ def _numeric(columns: list[str], ctx: FeatureContext) -> Any:
 
 
 def _integer(columns: list[str], ctx: FeatureContext) -> Any:
-    return make_pipeline(AsFloat(), StandardScaler()) if ctx.needs_scaling else AsFloat()
+    ids = tuple(j for j, name in enumerate(columns) if names_an_id(name))
+    values = ValueStatistics(ctx.task, MAX_CATEGORIES + 1, integers=True, frequency="encoded",
+                             seed=ctx.seed, candidates=ids)
+    return make_pipeline(values, StandardScaler()) if ctx.needs_scaling else values
+
+
+_ID_WORDS = frozenset({"id", "ids", "code", "sku"})
+
+
+def names_an_id(name: str) -> bool:
+    """Whether a column's name marks an identifier: a word ``id``, ``code`` or ``sku`` in
+    snake, camel, spaced or upper case (``user_id``, ``ClothingID``, ``Clothing ID``,
+    ``productId``, ``store code``), not ``paid`` or ``valid``. An integer column is a code, not
+    a measurement, only when its name says so: ``balance`` or ``age`` have many values too."""
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)
+    return any(word.lower() in _ID_WORDS for word in words)
 
 
 def _categorical(columns: list[str], ctx: FeatureContext) -> Any:
-    frequency = make_pipeline(FrequencyEncoder(), StandardScaler()) if ctx.needs_scaling \
-        else FrequencyEncoder()
-    return FeatureUnion([("onehot", TopCategoryOneHot()), ("frequency", frequency)])
+    statistics = ValueStatistics(ctx.task, MAX_CATEGORIES + 1, seed=ctx.seed)
+    if ctx.needs_scaling:
+        statistics = make_pipeline(statistics, StandardScaler())
+    return FeatureUnion([("onehot", TopCategoryOneHot(MAX_CATEGORIES)),
+                         ("statistics", statistics)])
 
 
 def _datetime(columns: list[str], ctx: FeatureContext) -> Any:
@@ -133,7 +292,7 @@ def _datetime(columns: list[str], ctx: FeatureContext) -> Any:
 def _register_onnx() -> None:
     from automl_guide_plugins import _tabular_onnx  # skl2onnx only when exporting
 
-    _tabular_onnx.register(AsFloat, TopCategoryOneHot, FrequencyEncoder, DatetimeFeatures)
+    _tabular_onnx.register(ValueStatistics, TopCategoryOneHot, DatetimeFeatures)
 
 
 @hookimpl
@@ -142,10 +301,13 @@ def automl_guide_register_features(register):
     register(FeatureSpec("numeric", frozenset({"numeric"}), _numeric, description=
                          "median imputation; standard scaling for models that need it", **common))
     register(FeatureSpec("integer", frozenset({"integer", "boolean"}), _integer, description=
-                         "integers and booleans as floats; scaled for models that need it",
+                         "integers and booleans as floats; an id (named so, 21+ values) also gets "
+                         "its values' frequency and cross-fitted target mean, two ids a pair; "
+                         "scaled for models that need it",
                          **common))
     register(FeatureSpec("categorical", frozenset({"categorical", "text"}), _categorical,
                          description="one-hot of the 20 most frequent values (unseen ones "
-                         "tolerated) plus frequency encoding", **common))
+                         "tolerated), frequency encoding, and a cross-fitted target mean for "
+                         "columns with more values than the one-hot holds", **common))
     register(FeatureSpec("datetime", frozenset({"datetime"}), _datetime, description=
                          "days since epoch, weekday, hour, month, missing flag", **common))

@@ -35,6 +35,7 @@ def test_fit_and_export_every_task(task, tmp_path):
     assert card["parity"]["passed"] and card["parity"]["rows"] == card["rows"]["test"]
     assert card["rows"]["test"] == 64  # held out before the search (20 %)
     assert set(card["test_metrics"]) and card["validation"]["score"] == board.iloc[0, 2]
+    assert np.all(board["score_se"] > 0) and np.all(board["predict_us"] > 0)
 
     new_rows = shop_frame(50, task, seed=7).drop(columns=[TARGETS[task]])
     served = load(tmp_path / "run").predict(new_rows)
@@ -177,3 +178,4 @@ def test_inputs_and_card_describe_the_raw_columns(tmp_path):
     assert inputs["category"]["dtype"] == "string" and inputs["last_seen"]["kind"] == "datetime"
     assert "dress" in inputs["category"]["categories"]
     assert len(result.predict(pd.DataFrame(frame.drop(columns=["bought"]).iloc[:3]))) == 3
+

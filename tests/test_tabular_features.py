@@ -1,0 +1,113 @@
+"""Value statistics of code-like columns (ids, cities): which columns get them, cross-fitting on
+training rows, and the same numbers from onnxruntime, unseen values included."""
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from automl_guide.export import OPSET
+from automl_guide_plugins.tabular_features import ValueStatistics, _register_onnx, names_an_id
+
+
+def _codes(task: str, n: int = 600, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An id with 120 values that decides the target, a 5-valued code, and the same as strings."""
+    rng = np.random.default_rng(seed)
+    ids, small = rng.integers(0, 120, n), rng.integers(0, 5, n)
+    signal = (ids % 7) / 7 + rng.normal(0, 0.2, n)
+    y = {"binary": (signal > 0.5).astype(int), "multiclass": np.digitize(signal, [0.3, 0.6]),
+         "regression": signal}[task]
+    strings = np.c_[[f"c{i}" for i in ids], small.astype(str)].astype(object)
+    return np.c_[ids, small], strings, y
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+@pytest.mark.parametrize("integers", [True, False], ids=["int64", "string"])
+def test_onnx_lookups_equal_transform_unseen_values_included(task, integers):
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import Int64TensorType, StringTensorType
+
+    ints, strings, y = _codes(task)
+    X = ints if integers else strings
+    est = ValueStatistics(task, 50, integers=integers,
+                          frequency="encoded" if integers else "all").fit(X, y)
+    per_mean = 3 if task == "multiclass" else 1
+    assert est.target_columns_ == [0]  # the 120-valued id, not the 5-valued code
+    assert est.n_features_out_ == 2 * integers + (1 if integers else 2) + per_mean
+    _register_onnx()
+    tensor = Int64TensorType if integers else StringTensorType
+    graph = convert_sklearn(est, initial_types=[("x", tensor([None, 2]))], target_opset=OPSET)
+    session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+    rows = X[:50].copy()
+    rows[:5, 0] = 10_000 if integers else "never seen"
+    rows[5:8, 1] = 77 if integers else "nor this"
+    expected = est.transform(rows)
+    np.testing.assert_array_equal(session.run(None, {"x": rows})[0], expected)
+    if task == "binary":  # unseen: frequency 0, target mean of all training rows
+        assert np.all(expected[:5, 2 * integers] == 0)
+        np.testing.assert_allclose(expected[:5, 2 * integers + 1], y.mean(), rtol=1e-6)
+
+
+def test_training_rows_get_means_fitted_without_them():
+    rng = np.random.default_rng(1)
+    ids = rng.permutation(400)[:, None]  # every id once: its only target is its own
+    y = rng.integers(0, 2, 400)
+    est = ValueStatistics("binary", 50, integers=True, frequency="encoded")
+    crossed = est.fit_transform(ids, y)[:, -1]
+    leaked = est.transform(ids)[:, -1]  # the means over all rows, for rows not trained on
+    assert abs(np.corrcoef(crossed, y)[0, 1]) < 0.2  # nothing learnt from its own label
+    assert np.corrcoef(leaked, y)[0, 1] > 0.9
+
+
+def test_without_a_task_or_many_values_integers_pass_through_unchanged():
+    ints, _, y = _codes("binary")
+    for est in (ValueStatistics(None, 50, integers=True, frequency="encoded"),
+                ValueStatistics("binary", 500, integers=True, frequency="encoded")):
+        out = est.fit_transform(ints, y)
+        assert est.target_columns_ == [] and out.dtype == np.float32
+        np.testing.assert_array_equal(out, ints.astype(np.float32))
+    with pytest.raises(ValueError, match="needs the target"):
+        ValueStatistics("binary", 50, integers=True).fit(ints)
+
+
+def test_two_id_columns_also_make_a_pair_looked_up_by_one_key():
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import Int64TensorType
+
+    rng = np.random.default_rng(3)
+    n = 12_000
+    user, product, dow = rng.integers(0, 60, n), rng.integers(1000, 1050, n), rng.integers(0, 7, n)
+    liked = rng.random((60, 50)) < 0.3  # each user likes their own products: only the pair says
+    y = (liked[user, product - 1000] ^ (rng.random(n) < 0.1)).astype(int)
+    X = np.c_[dow, product, user]
+    est = ValueStatistics("binary", 50, integers=True, frequency="encoded")
+    crossed = est.fit_transform(X, y)
+    assert est.pair_ == (1, 2) and est.target_columns_ == [1, 2, "pair"]
+    assert crossed.shape == (n, 3 + 3 + 3) == (n, est.n_features_out_)
+    pair_mean = crossed[:, -1]  # cross-fitted, yet it knows the pair
+    assert np.corrcoef(pair_mean, y)[0, 1] > 0.5
+    assert abs(np.corrcoef(crossed[:, -3], y)[0, 1]) < 0.2  # the user alone does not
+    _register_onnx()
+    graph = convert_sklearn(est, initial_types=[("x", Int64TensorType([None, 3]))],
+                            target_opset=OPSET)
+    session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+    rows = X[:40].copy()
+    rows[:3, 2] = [-5, 60, 10**12]  # users outside the training range: an unseen pair
+    rows[3:6, 1] = [999, 1050, -10**12]
+    expected = est.transform(rows)
+    np.testing.assert_array_equal(session.run(None, {"x": rows})[0], expected)
+    np.testing.assert_allclose(expected[:6, -1], y.mean(), rtol=1e-6)
+
+
+def test_only_integer_columns_named_as_ids_count_as_codes():
+    named = ["user_id", "ClothingID", "Clothing ID", "productId", "store code", "ID", "item_sku"]
+    assert all(names_an_id(n) for n in named)
+    assert not any(names_an_id(n) for n in ["paid", "valid", "balance", "age", "idle_days"])
+
+
+def test_a_class_too_rare_for_the_folds_gets_no_target_mean():
+    ints, _, y = _codes("multiclass")
+    y = y.copy()
+    y[0] = 9  # one row of a fourth class: a cross-fitting fold would lack it
+    est = ValueStatistics("multiclass", 50, integers=True, frequency="encoded")
+    assert est.fit_transform(ints, y).shape == (len(y), 2) and est.target_columns_ == []
