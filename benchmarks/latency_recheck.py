@@ -1,0 +1,96 @@
+"""Single-row latency of automl-guide's exported graph and FLAML's native predict_proba, measured
+again side by side in fresh processes, after `peers.py` has run (it reads that run's artifacts).
+
+    .venv/bin/python benchmarks/latency_recheck.py --dataset instacart_reorder --budget 300
+
+`peers.py` measures each system once, in the process that fitted it. On a 2-core machine a
+sub-millisecond figure moves by up to 2x from one process to the next (memory placement, other
+tenants), so this script alternates the two systems, ``--repeats`` fresh processes each, each
+process timing the same 200 test rows one at a time after 20 untimed calls (as peer_runner.py
+does), and prints every p50 and the range of FLAML / automl-guide.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+WARMUP, ROWS = 20, 200
+
+CHILD = {
+    "automl_guide": """
+import sys, time, numpy as np, pandas as pd, onnxruntime as ort
+import automl_guide
+from automl_guide.columns import onnx_feeds
+model, rows = sys.argv[1], pd.read_parquet(sys.argv[2]).head({rows})
+columns = automl_guide.load(model).columns
+session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+calls = [onnx_feeds(rows.iloc[[i]], columns) for i in range(len(rows))]
+run = lambda feed: session.run(["probabilities"], feed)
+""",
+    "flaml": """
+import sys, time, pickle, numpy as np, pandas as pd
+with open(sys.argv[1], "rb") as handle:
+    automl = pickle.load(handle)
+rows = pd.read_parquet(sys.argv[2]).head({rows}).drop(columns=[sys.argv[3]])
+calls = [rows.iloc[[i]] for i in range(len(rows))]
+run = automl.predict_proba
+""",
+}
+TIMING = """
+for call in calls[:{warmup}]:
+    run(call)
+times = []
+for call in calls:
+    start = time.perf_counter_ns(); run(call); times.append((time.perf_counter_ns() - start) / 1e6)
+print(np.percentile(times, 50))
+"""
+
+
+def measure(system: str, dataset: str, budget: int, target: str, seed: int) -> float:
+    run_dir = HERE / ".work" / "runs" / dataset / system / f"b{budget}_s{seed}"
+    artifact = run_dir / ("run/model.onnx" if system == "automl_guide" else "automl.pkl")
+    python = (sys.executable if system == "automl_guide"
+              else str(HERE / ".venvs" / system / "bin" / "python"))
+    code = CHILD[system].format(rows=ROWS) + TIMING.format(warmup=WARMUP)
+    test = HERE / ".work" / dataset / f"seed{seed}" / "test.parquet"
+    out = subprocess.run([python, "-c", code, str(artifact), str(test), target],
+                         capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", default="instacart_reorder")
+    parser.add_argument("--budget", type=int, default=300)
+    parser.add_argument("--target", default=None, help="the target column (default: the "
+                        "dataset's, from datasets.py)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    target = args.target
+    if target is None:
+        sys.path.insert(0, str(HERE))
+        from datasets import DATASETS
+
+        target = DATASETS[args.dataset].target
+    p50 = {"automl_guide": [], "flaml": []}
+    for _ in range(args.repeats):
+        for system in p50:
+            p50[system].append(measure(system, args.dataset, args.budget, target, args.seed))
+            time.sleep(1.0)
+    for system, values in p50.items():
+        print(f"{system:13s} p50 ms per process: " + ", ".join(f"{v:.3f}" for v in values))
+    ratios = np.array(p50["flaml"])[:, None] / np.array(p50["automl_guide"])[None, :]
+    print(f"FLAML / automl-guide ONNX: {ratios.min():.0f}x to {ratios.max():.0f}x "
+          f"(median {np.median(ratios):.0f}x) over {ratios.size} process pairs")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
