@@ -83,8 +83,8 @@ def _convert_value_statistics(scope: Any, operator: Any, container: Any) -> None
         rows[j] = _row_of(nodes, column, keys, key_kind)
     if est.pair_ is not None:
         a, b = est.pair_
-        width_b = len(est.keys_[est.looked_up_.index(b)]) + 1
-        key = nodes.op("Add", [nodes.op("Mul", [rows[a], nodes.const(width_b, TensorProto.INT64)]),
+        key = nodes.op("Add", [nodes.op("Mul", [rows[a], nodes.const(est.pair_width_,
+                                                                      TensorProto.INT64)]),
                                rows[b]])
         rows["pair"] = _row_of(nodes, key, est.pair_keys_, "keys_int64s")
     for j in list(rows):

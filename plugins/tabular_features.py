@@ -92,12 +92,12 @@ class ValueStatistics(TransformerMixin, BaseEstimator):
         return np.asarray(X, dtype=object).astype(str)
 
     def fit(self, X: Any, y: Any = None) -> "ValueStatistics":
-        self.fit_transform(X, y)
+        self._fit(self._values(X), y, cross_fit=False)  # the tables only: no cross-fitting
         return self
 
     def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
         values = self._values(X)
-        rows, crossed = self._fit(values, y)
+        rows, crossed = self._fit(values, y, cross_fit=True)
         return self._output(values, rows, crossed)
 
     def transform(self, X: Any) -> np.ndarray:
@@ -115,13 +115,13 @@ class ValueStatistics(TransformerMixin, BaseEstimator):
         return rows
 
     def _pair_key(self, row_a: np.ndarray, row_b: np.ndarray) -> np.ndarray:
-        return row_a * (len(self.keys_[self.looked_up_.index(self.pair_[1])]) + 1) + row_b
+        return row_a * self.pair_width_ + row_b
 
     def _coded(self, rows: Mapping[Any, np.ndarray]) -> np.ndarray:
         """The target-encoded columns as table rows: what the TargetEncoder sees."""
         return np.column_stack([rows[j] for j in self.target_columns_])
 
-    def _fit(self, values: np.ndarray, y: Any
+    def _fit(self, values: np.ndarray, y: Any, cross_fit: bool
              ) -> tuple[dict[Any, np.ndarray], np.ndarray | None]:
         if self.frequency not in ("all", "encoded"):
             raise ValueError(f"frequency must be 'all' or 'encoded', not {self.frequency!r}")
@@ -137,9 +137,11 @@ class ValueStatistics(TransformerMixin, BaseEstimator):
         shares = list(range(width)) if self.frequency == "all" else list(codes)
         self.looked_up_ = sorted(set(shares) | set(codes))
         self.keys_ = [distinct[j][0] for j in self.looked_up_]
-        self.pair_ = None
+        self.pair_, self.pair_width_ = None, 0
         if self.integers and len(codes) >= 2:
             self.pair_ = tuple(sorted(sorted(codes, key=lambda j: -len(distinct[j][0]))[:2]))
+            # the second column's table rows, its unseen row included: key = row_a * width + row_b
+            self.pair_width_ = len(distinct[self.pair_[1]][0]) + 1
         rows = {j: _position(keys, values[:, j]) for j, keys in zip(self.looked_up_, self.keys_)}
         if self.pair_ is not None:
             key = self._pair_key(rows[self.pair_[0]], rows[self.pair_[1]])
@@ -150,8 +152,11 @@ class ValueStatistics(TransformerMixin, BaseEstimator):
         self.target_, crossed = None, None
         if codes:
             self.target_ = _target_encoder(self.task, self.seed, y)
-            crossed = np.asarray(self.target_.fit_transform(self._coded(rows), y),
-                                 dtype=np.float32)  # cross-fitted; encodings_ from all rows
+            if cross_fit:  # encodings_ come from all rows either way
+                crossed = np.asarray(self.target_.fit_transform(self._coded(rows), y),
+                                     dtype=np.float32)
+            else:
+                self.target_.fit(self._coded(rows), y)
         self.n_targets_ = (0 if self.target_ is None
                            else len(self.target_.encodings_) // len(self.target_columns_))
         self.tables_ = {j: self._table(j, rows[j], len(values))

@@ -59,6 +59,16 @@ def test_training_rows_get_means_fitted_without_them():
     assert np.corrcoef(leaked, y)[0, 1] > 0.9
 
 
+def test_fit_alone_skips_cross_fitting_but_learns_the_same_tables():
+    ints, _, y = _codes("binary")
+    both = np.c_[ints, (ints[:, 0] * 3) % 150]  # two ids: the pair is looked up too
+    whole = ValueStatistics("binary", 50, integers=True).fit(both, y)
+    crossed = ValueStatistics("binary", 50, integers=True)
+    crossed.fit_transform(both, y)
+    assert whole.pair_ == crossed.pair_ == (0, 2) and whole.pair_width_ == crossed.pair_width_
+    np.testing.assert_array_equal(whole.transform(both), crossed.transform(both))
+
+
 def test_without_a_task_or_many_values_integers_pass_through_unchanged():
     ints, _, y = _codes("binary")
     for est in (ValueStatistics(None, 50, integers=True, frequency="encoded"),
