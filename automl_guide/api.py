@@ -59,6 +59,7 @@ class FitConfig:
     quiet: bool = False
     resume: bool = False
     ensemble: bool = True
+    max_predict_us: float | None = None
 
 
 @dataclass
@@ -96,6 +97,7 @@ def fit_and_export(data: pd.DataFrame | str | os.PathLike, target: str, *, task:
                    scheduler: str = "none", trial_time_limit: float | None = None,
                    schema: Any = None, overwrite: bool = False, quiet: bool = False,
                    resume: bool = False, ensemble: bool = True,
+                   max_predict_us: float | None = None,
                    plugins: Iterable[Any] = ()) -> FitResult:
     """Search model families with Ray Tune, refit the best and export it as one ONNX graph.
 
@@ -133,12 +135,19 @@ def fit_and_export(data: pd.DataFrame | str | os.PathLike, target: str, *, task:
         selection on validation outputs, one ONNX graph) when it beats the best single trial on
         validation and the budget leaves time to refit its members; the single best model is
         then written too, as ``single_best.onnx``.
+    :param max_predict_us: a prediction-time limit, like FLAML's ``pred_time_limit`` and
+        AutoGluon's ``infer_limit``: only a trial whose model predicted its validation rows in
+        at most this many microseconds per row (the leaderboard's ``predict_us``, measured in
+        the trial) can be exported, and an ensemble only when its members' times add up to no
+        more. The leaderboard keeps every trial; when none is fast enough, the fastest is
+        exported with a warning. None: no limit.
     :param plugins: extra plugin objects registered in-process beside the installed ones.
     """
     config = FitConfig(target, task, time_budget, max_trials, tuple(models) if models else None,
                        searcher, metric, Path(out) if out is not None else None, seed, validation,
                        folds, test_size, address, cpus_per_trial, gpus_per_trial, scheduler,
-                       trial_time_limit, schema, overwrite, quiet, resume, ensemble)
+                       trial_time_limit, schema, overwrite, quiet, resume, ensemble,
+                       max_predict_us)
     return run(data, config, load_registry(plugins))
 
 
@@ -186,8 +195,10 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
                  f"{len(splits)}-split validation; metric {metric.name}")
     if config.out is not None and not config.resume:
         _save_run_options(config, frame)
+    outputs: dict[str, np.ndarray] = {}  # the best trial of each family's validation outputs
     try:
-        records = _search(trial_data, specs, registry, config, metric, deadline, progress)
+        records = _search(trial_data, specs, registry, config, metric, deadline, progress,
+                          outputs)
     except KeyboardInterrupt as exc:  # Ctrl-C: keep what was found
         board = leaderboard(getattr(exc, "records", []), metric)
         if config.out is not None:
@@ -206,10 +217,11 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
         records = list(records) + [_fallback_trial(trial_data, specs, progress)]
         board = leaderboard(records, metric)
     try:
-        best = _best(board)  # raises unless at least one trial succeeded
+        best = _best(board, config.max_predict_us)  # raises unless a trial succeeded
         chosen = None
         if config.ensemble and not metric.needs_queries:
-            chosen = _choose_ensemble(board, trial_data, specs, metric, deadline, progress)
+            chosen = _choose_ensemble(board, trial_data, specs, metric, deadline, progress,
+                                      outputs, config.max_predict_us)
         pipeline = _refit(dataset, train, plan, specs[best["model"]], best["config"], config.seed,
                           queries)
         members = None
@@ -218,7 +230,7 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
                         if (m.model, m.config) != (best["model"], best["config"]) else pipeline)
                        for m in chosen[0]]
         return _finish(dataset, train, test, splits, plan, specs, registry, pipeline, board,
-                       metric, config, start, progress, members, chosen)
+                       metric, config, start, progress, members, chosen, best["rank"])
     except Exception:
         if config.out is not None:  # nothing is lost: the leaderboard survives a failed export
             write_atomic(config.out / "leaderboard.csv", board.to_csv(index=False).encode())
@@ -239,7 +251,8 @@ def _save_run_options(config: FitConfig, frame: pd.DataFrame) -> None:
 
 
 def _resumed_config(config: FitConfig, frame: pd.DataFrame) -> FitConfig:
-    """The interrupted run's options, with this call's budget; the data must be the same."""
+    """The interrupted run's options, with this call's budget (its time budget, and its
+    ``max_trials`` when given: the trials of both runs together); the data must be the same."""
     import dataclasses
 
     if config.out is None:
@@ -253,6 +266,8 @@ def _resumed_config(config: FitConfig, frame: pd.DataFrame) -> FitConfig:
         raise DataError(f"The data differs from the data of the interrupted run in {config.out};"
                         " resume with the same file.")
     options["models"] = tuple(options["models"]) if options["models"] else None
+    if config.max_trials is not None:
+        options["max_trials"] = config.max_trials
     return dataclasses.replace(config, **options)
 
 
@@ -363,7 +378,10 @@ def _portfolio(spec: ModelSpec, task: str, n_rows: int) -> list[dict[str, Any]]:
 
 
 def _search(data: TrialData, specs: Mapping[str, ModelSpec], registry: PluginRegistry,
-            config: FitConfig, metric: Metric, deadline: float | None, progress: Progress) -> list:
+            config: FitConfig, metric: Metric, deadline: float | None, progress: Progress,
+            outputs: dict[str, np.ndarray] | None = None) -> list:
+    """The search's trials (an interrupted run's first, when resuming); ``outputs`` receives the
+    validation outputs of the best trial of each family, by trial id."""
     from . import search  # ray loads here, and only here
 
     n_rows = len(data.folds[next(iter(data.folds))][0].y_train)
@@ -396,7 +414,7 @@ def _search(data: TrialData, specs: Mapping[str, ModelSpec], registry: PluginReg
             cpus_per_trial=config.cpus_per_trial, gpus_per_trial=config.gpus_per_trial,
             scheduler=config.scheduler, mode=metric.mode, trial_time_limit=trial_limit,
             reserve=lambda records: _refit_reserve(earlier + records, metric, n_splits),
-            on_record=progress.trial)
+            on_record=progress.trial, outputs=outputs)
     except search.SearchInterrupted as exc:
         exc.records = earlier + exc.records
         raise
@@ -456,7 +474,9 @@ def _fallback_trial(data: TrialData, specs: Mapping[str, ModelSpec], progress: P
                        row["score"], row["status"], row["error"], row["fit_seconds"])
 
 
-def _best(board: pd.DataFrame) -> dict[str, Any]:
+def _best(board: pd.DataFrame, max_predict_us: float | None = None) -> dict[str, Any]:
+    """The best trial that succeeded (its model, config and leaderboard rank), among those
+    that predict within ``max_predict_us`` per row when that is set."""
     ok = board[board["status"] == "ok"]
     if ok.empty:
         errors = "; ".join(f"{m}: {e}" for m, e in
@@ -464,32 +484,54 @@ def _best(board: pd.DataFrame) -> dict[str, Any]:
         raise SearchError(f"No trial succeeded ({len(board)} ran). "
                           f"{errors or 'Raise --time-budget so that at least one can finish.'}")
     row = ok.iloc[0]
-    return {"model": row["model"], "config": json.loads(row["config"])}
+    if max_predict_us is not None:
+        fast = ok[ok["predict_us"] <= max_predict_us]
+        if fast.empty:
+            row = ok.loc[ok["predict_us"].fillna(np.inf).idxmin()]
+            warnings.warn(f"No trial predicts within max_predict_us={max_predict_us:g} us per "
+                          f"row; exporting the fastest, {row['model']} (rank {row['rank']}, "
+                          f"{row['predict_us']:g} us).", RuntimeWarning, stacklevel=3)
+        else:
+            row = fast.iloc[0]
+    return {"model": row["model"], "config": json.loads(row["config"]), "rank": int(row["rank"])}
 
 
 def _choose_ensemble(board: pd.DataFrame, data: TrialData, specs: Mapping[str, ModelSpec],
-                     metric: Metric, deadline: float | None, progress: Progress) -> Any:
+                     metric: Metric, deadline: float | None, progress: Progress,
+                     known: Mapping[str, np.ndarray] | None = None,
+                     max_predict_us: float | None = None) -> Any:
     """(members, weights, validation score, best single's score) when an ensemble of the best
     trial of each family beats the best single trial on validation; None otherwise (one family,
-    no time to refit the members twice, or no gain)."""
+    no time to refit the members, or no gain). Members' validation outputs come from ``known``
+    (by trial id, sent back by the trials) or, missing there, from fitting them again. With
+    ``max_predict_us``, members are only trials within it, and together they stay within it."""
     from . import ensemble
 
-    seconds = board.drop_duplicates("model").set_index("model")["fit_seconds"]
-    members, cost = [], 0.0
+    if max_predict_us is not None:
+        board = board[board["predict_us"] <= max_predict_us]
+    rows = board.drop_duplicates("model").set_index("model")
+    seconds, micros = rows["fit_seconds"], rows["predict_us"]
+    members, cost, latency = [], 0.0, 0.0
     candidates = ensemble.candidates(board, specs)
     if len(candidates) < 2 or candidates[0].model != _best(board)["model"]:
         return None  # the best trial cannot be a member (the ANN): nothing to build on
+    n_splits = len(data.folds[next(iter(data.folds))])
     for member in candidates:  # best families first, while time allows
-        more = 2.5 * float(seconds[member.model])  # validation fits + the refit
+        # the refit on all training rows (one split's fit, a little more), and the validation
+        # fits when the trial's outputs are not known
+        trial = float(seconds[member.model])
+        more = 1.5 * trial / n_splits + (0.0 if known and member.trial_id in known else trial)
         if deadline is not None and time.monotonic() + cost + more + 5.0 > deadline:
             break  # never skip a better family for a cheaper one: the best must lead
+        if max_predict_us is not None and latency + float(micros[member.model]) > max_predict_us:
+            break
         members.append(member)
-        cost += more
+        cost, latency = cost + more, latency + float(micros[member.model])
     if len(members) < 2:
         if deadline is not None:
             progress.say("No ensemble: the budget left is too short to refit its members.")
         return None
-    outputs, y = ensemble.validation_outputs(members, data)
+    outputs, y = ensemble.validation_outputs(members, data, known)
     weights, score = ensemble.greedy_weights(outputs, y, metric)
     single = float(metric.fn(y, outputs[0]))
     used = weights > 0
@@ -514,14 +556,14 @@ def _finish(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Seque
             plan: Mapping, specs: Mapping[str, ModelSpec], registry: PluginRegistry,
             pipeline: Any, board: pd.DataFrame, metric: Metric, config: FitConfig,
             start: float, progress: Progress, members: Sequence | None = None,
-            chosen: Any = None) -> FitResult:
+            chosen: Any = None, best_rank: int = 1) -> FitResult:
     from . import export  # onnx loads here, and only here
 
     test_frame = dataset.features.iloc[test].reset_index(drop=True)
     parity_rows = test if len(test) else np.random.RandomState(config.seed).permutation(
         train)[:2000]
     parity_frame = dataset.features.iloc[np.sort(parity_rows)].reset_index(drop=True)
-    best = board.iloc[0]
+    best = board.iloc[best_rank - 1]
     families = {best["model"]} | {m.model for m, _ in members or ()}
     used = [reg for reg in registry.all() if reg.kind == "feature" and reg.name in plan
             or reg.kind == "model" and reg.name in families
@@ -565,7 +607,7 @@ def _finish(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Seque
         coerce_frame(dataset.features, dataset.columns, by="name"), dataset.columns)
     schema_json = schemas.to_json(data_schema)
     card = build_card(dataset, train, test, splits, board, metric, config, test_metrics,
-                      parity.to_card(), used, time.monotonic() - start)
+                      parity.to_card(), used, time.monotonic() - start, best_rank)
     card["schema"] = schemas.summary(data_schema)
     if ensemble_card:
         card["ensemble"] = ensemble_card
@@ -597,10 +639,10 @@ def _finish(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Seque
 def build_card(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Sequence,
                board: pd.DataFrame, metric: Metric, config: FitConfig,
                test_metrics: Mapping[str, float], parity: Mapping[str, Any], used: Sequence,
-               seconds: float) -> dict[str, Any]:
+               seconds: float, best_rank: int = 1) -> dict[str, Any]:
     from .export import onnx_label_values
 
-    best = board.iloc[0]
+    best = board.iloc[best_rank - 1]
     if dataset.task == "regression":
         outputs = [{"name": "value", "dtype": "float", "shape": ["N"]}]
     else:
@@ -616,12 +658,14 @@ def build_card(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Se
         "validation": {"strategy": "cv" if len(splits) > 1 else "holdout", "folds": len(splits),
                        "score": float(best[metric.name])},
         "test_metrics": dict(test_metrics),
-        "best": {"model": best["model"], "config": json.loads(best["config"])},
+        "best": {"model": best["model"], "config": json.loads(best["config"]),
+                 "rank": best_rank, "predict_us": _finite(best["predict_us"])},
         "leaderboard": _summary(board, metric),
         "search": {"searcher": config.searcher, "scheduler": config.scheduler,
                    "trials": int(len(board)),
                    "failed": int((board["status"] != "ok").sum()), "seed": config.seed,
                    "time_budget_s": config.time_budget, "max_trials": config.max_trials,
+                   "max_predict_us": config.max_predict_us,
                    "wall_seconds": round(seconds, 2)},
         "rows": {"train": int(len(train)), "test": int(len(test))},
         "parity": dict(parity),

@@ -53,6 +53,9 @@ def _add_fit_options(parser: argparse.ArgumentParser, *, data: bool = True) -> N
     parser.add_argument("--no-ensemble", action="store_true",
                         help="export the best single trial even when an ensemble of the best "
                         "trial of each family scores better on validation")
+    parser.add_argument("--max-predict-us", type=float, metavar="US",
+                        help="export only a model that predicted validation rows in at most US "
+                        "microseconds per row (the leaderboard's predict_us)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run in DIR")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -117,6 +120,9 @@ def _add_shop_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--searcher", default="random")
     parser.add_argument("--out", metavar="DIR")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-predict-us", type=float, metavar="US",
+                        help="export only a model that predicted validation rows in at most US "
+                        "microseconds per row (the leaderboard's predict_us)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run in DIR")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -148,7 +154,7 @@ def _fit_kwargs(args: argparse.Namespace) -> dict:
                 cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
                 scheduler=args.scheduler, trial_time_limit=args.trial_time_limit,
                 schema=args.schema, overwrite=args.overwrite, quiet=args.quiet,
-                ensemble=not args.no_ensemble)
+                ensemble=not args.no_ensemble, max_predict_us=args.max_predict_us)
 
 
 def _show(result) -> None:

@@ -1,8 +1,9 @@
 """Greedy ensemble selection (Caruana et al., 2004) over the best trial of each model family.
 
-After the search, the best completed trial of up to ``MAX_MEMBERS`` families is refitted on each
-validation split's training rows, in this process and on the very matrices the trials used, to
-get its validation outputs. Greedy selection with replacement then adds, ``ROUNDS`` times, the
+After the search, the best completed trial of up to ``MAX_MEMBERS`` families gives its
+validation outputs: those the trial sent back with its score (the search keeps them for the best
+trial of each family), or, for a trial from before a ``--resume``, a refit on each validation
+split's training rows, in this process and on the very matrices the trials used. Greedy selection with replacement then adds, ``ROUNDS`` times, the
 member whose addition scores best on validation; the weights are how often each was picked. The
 ensemble is used only when it beats the best single trial on validation. It is exported as one
 ONNX graph (see :func:`automl_guide.export.combine`), whose parity with the native
@@ -30,6 +31,7 @@ ROUNDS = 20
 class Member:
     model: str
     config: Mapping[str, Any]
+    trial_id: str = ""
 
 
 def candidates(board: pd.DataFrame, specs: Mapping[str, ModelSpec]) -> list[Member]:
@@ -39,15 +41,20 @@ def candidates(board: pd.DataFrame, specs: Mapping[str, ModelSpec]) -> list[Memb
     ok = board[(board["status"] == "ok") & ~board["early_stopped"].astype(bool)]
     ok = ok[[specs[m].onnx_graph is None and not specs[m].needs_queries
              for m in ok["model"]]].drop_duplicates("model")
-    return [Member(row["model"], json.loads(row["config"]))
+    return [Member(row["model"], json.loads(row["config"]), str(row["trial_id"]))
             for _, row in ok.head(MAX_MEMBERS).iterrows()]
 
 
-def validation_outputs(members: Sequence[Member], data: TrialData
+def validation_outputs(members: Sequence[Member], data: TrialData,
+                       known: Mapping[str, np.ndarray] | None = None
                        ) -> tuple[list[np.ndarray], np.ndarray]:
-    """Each member's outputs on every validation split (concatenated), and the labels."""
+    """Each member's outputs on every validation split (concatenated), and the labels. Outputs
+    ``known`` by trial id are used as they are; the other members are fitted again."""
     outputs = []
     for member in members:
+        if known and member.trial_id in known:
+            outputs.append(known[member.trial_id])
+            continue
         spec = data.models[member.model]
         parts = []
         for fold in data.folds[spec.needs_scaling]:
@@ -57,7 +64,10 @@ def validation_outputs(members: Sequence[Member], data: TrialData
             parts.append(model_output(model, fold.X_val, data.task))
         outputs.append(np.concatenate(parts))
     first = data.folds[next(iter(data.folds))]
-    return outputs, np.concatenate([fold.y_val for fold in first])
+    y = np.concatenate([fold.y_val for fold in first])
+    if any(len(out) != len(y) for out in outputs):
+        raise ValueError("a member's validation outputs do not match the validation rows")
+    return outputs, y
 
 
 def greedy_weights(outputs: Sequence[np.ndarray], y: np.ndarray, metric: Metric,

@@ -30,7 +30,7 @@ class _AutoML(BaseEstimator):
                  models: Sequence[str] | None = None, searcher: str = "random",
                  metric: str | None = None, validation: str = "auto", ensemble: bool = True,
                  test_size: float = 0.0, out: str | None = None, seed: int = 0,
-                 quiet: bool = True):
+                 quiet: bool = True, max_predict_us: float | None = None):
         self.time_budget = time_budget
         self.max_trials = max_trials
         self.models = models
@@ -42,6 +42,7 @@ class _AutoML(BaseEstimator):
         self.out = out
         self.seed = seed
         self.quiet = quiet
+        self.max_predict_us = max_predict_us
 
     def _frame(self, X: Any, fitting: bool = False) -> pd.DataFrame:
         if isinstance(X, pd.DataFrame):
@@ -75,7 +76,7 @@ class _AutoML(BaseEstimator):
             models=list(self.models) if self.models else None, searcher=self.searcher,
             metric=self.metric, validation=self.validation, ensemble=self.ensemble,
             test_size=self.test_size, out=self.out, overwrite=False, seed=self.seed,
-            quiet=self.quiet)
+            quiet=self.quiet, max_predict_us=self.max_predict_us)
         self.onnx_bytes_ = self.result_.onnx_bytes
         return self
 

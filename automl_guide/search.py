@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import tempfile
 import time
@@ -73,9 +74,13 @@ class TrialRecord:
 @dataclass
 class _Collector(tune.Callback):
     """Keeps each trial's latest result, announces finished trials, enforces the deadline and
-    the per-trial limit by killing the actors of trials that run past them."""
+    the per-trial limit by killing the actors of trials that run past them. Of the validation
+    outputs that finished trials send, it keeps those of the best trial of each family
+    (``best_outputs``: family -> (score, trial id, outputs)) and drops the rest."""
 
     stages: int = 1
+    mode: str = "max"
+    best_outputs: dict[str, tuple[float, str, Any]] = field(default_factory=dict)
     expired: Callable[[], bool] = lambda: False
     trial_limit: float | None = None
     on_record: Callable[[TrialRecord], None] | None = None
@@ -92,11 +97,23 @@ class _Collector(tune.Callback):
         self.started[trial.trial_id] = (time.monotonic(), dict(trial.config))
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any):
+        # Tune lets callbacks edit the result in place: the outputs leave it here, so that Tune's
+        # own records of the trial do not hold them.
+        outputs = result.pop("outputs", None)
+        if outputs is not None and result.get("status") == "ok":
+            self._keep_outputs(trial.trial_id, result, outputs)
         self.latest[trial.trial_id] = result
         if result.get("note"):
             self.notes.add(result["note"])
         if int(result.get("stage", self.stages)) >= self.stages:
             self._finish(trial.trial_id, trial.config)
+
+    def _keep_outputs(self, trial_id: str, result: dict, outputs: Any) -> None:
+        score, family = float(result["score"]), result["model"]
+        kept = self.best_outputs.get(family)
+        if math.isfinite(score) and (kept is None or (score > kept[0] if self.mode == "max"
+                                                      else score < kept[0])):
+            self.best_outputs[family] = (score, trial_id, outputs)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any):
         self._finish(trial.trial_id, trial.config)  # stopped by ASHA after its last report
@@ -352,7 +369,8 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
                max_trials: int | None, cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.0,
                scheduler: str = "none", mode: str = "max", trial_time_limit: float | None = None,
                reserve: Callable[[list[TrialRecord]], float] = lambda records: 0.0,
-               on_record: Callable[[TrialRecord], None] | None = None) -> list[TrialRecord]:
+               on_record: Callable[[TrialRecord], None] | None = None,
+               outputs: dict[str, Any] | None = None) -> list[TrialRecord]:
     """Run the search until the searcher is exhausted, ``max_trials`` or ``deadline``
     (``time.monotonic()``) less ``reserve(records so far)`` seconds.
 
@@ -361,11 +379,14 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
 
     Families whose spec says ``uses_gpu`` request ``gpus_per_trial`` GPUs from Ray; with
     ``scheduler="asha"`` ``data.stages`` should be above 1 so that iterative families report
-    along the way."""
+    along the way. ``outputs``, when given, receives the validation outputs (all folds in order)
+    of the best trial of each family, by trial id."""
     if scheduler not in SCHEDULERS:
         raise ValueError(f"unknown scheduler {scheduler!r}; choose from {', '.join(SCHEDULERS)}")
     # One trial per free CPU slot; without this cap Tune queues many trials and churns actors.
-    slots = max(1, int(ray.available_resources().get("CPU", 1) // cpus_per_trial))
+    # The cluster's CPUs, not those free this instant: a node that has just joined may not have
+    # reported its free CPUs yet, and a missing slot would leave that node without trials.
+    slots = max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_trial))
     search_seconds = None if deadline is None else max(1.0, deadline - time.monotonic())
     if isinstance(searcher, Searcher):
         search_alg = searcher
@@ -373,7 +394,8 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
         search_alg = _SearcherAdapter(searcher, len(data.models),
                                       None if search_seconds is None else slots * search_seconds,
                                       mode)
-    collector = _Collector(stages=data.stages, trial_limit=trial_time_limit, on_record=on_record)
+    collector = _Collector(stages=data.stages, trial_limit=trial_time_limit, on_record=on_record,
+                           mode=mode)
     stop = _Deadline(deadline, collector, reserve)
     collector.expired = stop.expired
     gpu_families = {name for name, spec in data.models.items() if spec.uses_gpu}
@@ -404,6 +426,8 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
         with _catch_ctrl_c(collector):
             tuner.fit()
     collector.finish_all()
+    if outputs is not None:
+        outputs.update({trial_id: out for _, trial_id, out in collector.best_outputs.values()})
     if collector.interrupted:
         raise SearchInterrupted(list(collector.records.values()),
                                 search_alg.inner if isinstance(search_alg, _SearcherAdapter)

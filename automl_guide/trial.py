@@ -95,10 +95,11 @@ def evaluate_config(config: Mapping[str, Any], data: TrialData, report: Report |
                 alive = [i for i in alive if next(runs[i], _DONE) is not _DONE]
                 if not alive:
                     break
-                score = _score(models, folds, data)
+                score = _score(models, folds, data, detail if stage == data.stages else None)
                 if stage < data.stages and report is not None and np.isfinite(score):
                     report(row(score, stage))
-            score = _score(models, folds, data, detail)  # the same score, with its spread
+            if not detail:  # every fold stopped early: the same score, with its spread
+                score = _score(models, folds, data, detail)
         if not np.isfinite(score):
             raise ValueError(f"the {data.metric.name} score is {score}")
     except Exception as exc:  # a failing trial is recorded, never fatal
@@ -122,12 +123,15 @@ def _score(models: Sequence[Any], folds: Sequence[Fold], data: TrialData,
     """The mean validation score over the folds. With ``detail`` (the last stage), also its
     standard error (``score_se``: bootstrap over each fold's validation rows; NaN for ranking
     metrics, whose rows are not independent) and the prediction time per validation row
-    (``predict_us``), which the leaderboard shows next to the score."""
-    scores, spreads, seconds, rows = [], [], 0.0, 0
+    (``predict_us``), which the leaderboard shows next to the score, and the validation outputs
+    of all folds in order (``outputs``; not for ranking metrics), from which the driver builds
+    an ensemble without fitting the trial again."""
+    scores, spreads, seconds, rows, outputs = [], [], 0.0, 0, []
     for model, fold in zip(models, folds):
         start = time.perf_counter()
         output = model_output(model, fold.X_val, data.task)
         seconds, rows = seconds + time.perf_counter() - start, rows + len(fold.y_val)
+        outputs.append(output)
         if data.metric.needs_queries:
             scores.append(data.metric.fn(fold.y_val, output, fold.q_val))
             spreads.append(float("nan"))
@@ -138,6 +142,8 @@ def _score(models: Sequence[Any], folds: Sequence[Fold], data: TrialData,
     if detail is not None:
         detail["score_se"] = float(np.sqrt(np.sum(np.square(spreads))) / len(spreads))
         detail["predict_us"] = 1e6 * seconds / max(rows, 1)
+        if not data.metric.needs_queries:
+            detail["outputs"] = np.concatenate(outputs)
     return float(np.mean(scores))
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -43,15 +44,30 @@ def test_greedy_selection_mixes_complementary_members_and_never_loses_to_the_bes
 
 
 def test_fit_exports_an_ensemble_as_one_graph_with_parity_and_keeps_the_single_best(
-        tmp_path, ray_session):
+        tmp_path, ray_session, monkeypatch):
     import onnx
 
-    from automl_guide import fit_and_export, load
+    from automl_guide import ensemble, fit_and_export, load
 
+    seen = []
+
+    def compared(members, data, known=None):  # the trials' own outputs, and fitted again
+        assert {m.trial_id for m in members} <= set(known)  # the search kept them all
+        sent = ensemble_outputs(members, data, known)
+        seen.append((sent, ensemble_outputs(members, data)))
+        return sent
+
+    ensemble_outputs = ensemble.validation_outputs
+    monkeypatch.setattr(ensemble, "validation_outputs", compared)
     frame = _two_signals(800, seed=3)
     result = fit_and_export(frame, "bought", time_budget=None, max_trials=4,
                             models=["linear", "xgboost", "decision_tree"],
                             out=tmp_path / "run", quiet=True)
+    (sent, refitted), = seen
+    assert len(sent[0]) == 3 and np.array_equal(sent[1], refitted[1])  # one per family, same y
+    for mine, again in zip(sent[0], refitted[0]):  # in the order of the validation rows
+        np.testing.assert_allclose(mine, again, atol=1e-6)
+    monkeypatch.undo()
     card = result.card
     assert "ensemble" in card, "no ensemble beat the best single trial on this data"
     members = card["ensemble"]["members"]
@@ -90,9 +106,12 @@ def test_an_ensemble_never_leaves_out_the_best_family_to_fit_the_budget():
     board = pd.DataFrame({  # the best family is slow; two cheap, weaker ones would fit in time
         "model": ["xgboost", "linear", "decision_tree"], "roc_auc": [0.94, 0.91, 0.87],
         "status": "ok", "early_stopped": False, "fit_seconds": [30.0, 0.1, 0.2],
-        "config": ["{}", '{"C": 1.0}', "{}"]})
+        "config": ["{}", '{"C": 1.0}', "{}"], "trial_id": ["a", "b", "c"]})
     metric = get_metric("roc_auc", "binary")
-    # no validation fit may even start: the choice is made from the board and the clock alone
-    chosen = _choose_ensemble(board, None, specs, metric, time.monotonic() + 20.0,
-                              Progress(metric, None, True))
-    assert chosen is None
+    # no validation fit may even start (five splits without rows): the choice is made from the
+    # board and the clock alone, the refit of the 30-s family included
+    data = SimpleNamespace(folds={False: [None] * 5})
+    for known in ({}, {"a": np.zeros(10), "b": np.zeros(10), "c": np.zeros(10)}):
+        chosen = _choose_ensemble(board, data, specs, metric, time.monotonic() + 12.0,
+                                  Progress(metric, None, True), known)
+        assert chosen is None

@@ -166,8 +166,10 @@ def test_ctrl_c_keeps_the_leaderboard_so_far(tmp_path):
     assert f"--resume {tmp_path / 'run'}" in said
 
     # --resume continues from Ray Tune's experiment state: earlier trials are kept, not rerun
+    # two more trials than were kept, then the export (a budget would make the test wait it out)
     resumed = subprocess.run([str(BIN / "automl-guide"), "fit", str(data), "--resume",
-                              str(tmp_path / "run"), "--time-budget", "30", "--quiet"],
+                              str(tmp_path / "run"), "--max-trials", str(len(board) + 2),
+                              "--quiet"],
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     after = pd.read_csv(tmp_path / "run" / "leaderboard.csv")
