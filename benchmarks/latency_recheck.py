@@ -52,8 +52,9 @@ print(np.percentile(times, 50))
 """
 
 
-def measure(system: str, dataset: str, budget: int, target: str, seed: int) -> float:
-    run_dir = HERE / ".work" / "runs" / dataset / system / f"b{budget}_s{seed}"
+def measure(system: str, dataset: str, budget: int, target: str, seed: int,
+            run: str | None = None) -> float:
+    run_dir = HERE / ".work" / "runs" / dataset / (run or system) / f"b{budget}_s{seed}"
     artifact = run_dir / ("run/model.onnx" if system == "automl_guide" else "automl.pkl")
     python = (sys.executable if system == "automl_guide"
               else str(HERE / ".venvs" / system / "bin" / "python"))
@@ -72,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
                         "dataset's, from datasets.py)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--run", default="automl_guide", help="automl-guide's run under "
+                        ".work/runs/DATASET/ (e.g. one made by peer_runner.py --max-predict-us)")
     args = parser.parse_args(argv)
     target = args.target
     if target is None:
@@ -82,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     p50 = {"automl_guide": [], "flaml": []}
     for _ in range(args.repeats):
         for system in p50:
-            p50[system].append(measure(system, args.dataset, args.budget, target, args.seed))
+            p50[system].append(measure(system, args.dataset, args.budget, target, args.seed,
+                                       args.run if system == "automl_guide" else None))
             time.sleep(1.0)
     for system, values in p50.items():
         print(f"{system:13s} p50 ms per process: " + ", ".join(f"{v:.3f}" for v in values))

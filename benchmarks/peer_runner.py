@@ -160,7 +160,8 @@ def run_automl_guide(train: pd.DataFrame, args: argparse.Namespace, out: Path
             budget = max(1.0, args.budget - (time.perf_counter() - start))
         result = automl_guide.fit_and_export(train, args.target, task="binary",
                                              time_budget=budget, out=run_dir, seed=args.seed,
-                                             test_size=0, overwrite=True, quiet=True)
+                                             test_size=0, overwrite=True, quiet=True,
+                                             max_predict_us=args.max_predict_us)
         fit_s = time.perf_counter() - start
     import ray
 
@@ -170,6 +171,8 @@ def run_automl_guide(train: pd.DataFrame, args: argparse.Namespace, out: Path
     facts["best_model"] = ("ensemble(" + "+".join(m["model"] for m in members) + ")"
                            if members else card["best"]["model"])
     facts["trials"] = card["search"]["trials"]
+    facts["max_predict_us"] = args.max_predict_us
+    facts["exported_rank"] = card["best"]["rank"]
     facts["trials_failed"] = card["search"]["failed"]
     facts["train_rows_used"] = card["rows"]["train"]
     facts["note"] = ("test_size=0: the harness holds out its own test rows, so every training "
@@ -295,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="directory; result.json goes here")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cpus", type=int, default=2)
+    parser.add_argument("--max-predict-us", type=float, default=None,
+                        help="automl-guide only: its prediction-time limit (default: none; "
+                        "peers.py never sets it)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"system": args.system, "budget_s": args.budget, "seed": args.seed,
