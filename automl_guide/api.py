@@ -510,7 +510,7 @@ def _choose_ensemble(board: pd.DataFrame, data: TrialData, specs: Mapping[str, M
     if max_predict_us is not None:
         board = board[board["predict_us"] <= max_predict_us]
     rows = board.drop_duplicates("model").set_index("model")
-    seconds, micros = rows["fit_seconds"], rows["predict_us"]
+    seconds = rows["fit_seconds"]
     members, cost, latency = [], 0.0, 0.0
     candidates = ensemble.candidates(board, specs)
     if len(candidates) < 2 or candidates[0].model != _best(board)["model"]:
@@ -523,10 +523,13 @@ def _choose_ensemble(board: pd.DataFrame, data: TrialData, specs: Mapping[str, M
         more = 1.5 * trial / n_splits + (0.0 if known and member.trial_id in known else trial)
         if deadline is not None and time.monotonic() + cost + more + 5.0 > deadline:
             break  # never skip a better family for a cheaper one: the best must lead
-        if max_predict_us is not None and latency + float(micros[member.model]) > max_predict_us:
-            break
+        micros = 0.0
+        if max_predict_us is not None:
+            micros = float(rows.loc[member.model, "predict_us"])
+            if latency + micros > max_predict_us:
+                break  # the members' prediction times add up
         members.append(member)
-        cost, latency = cost + more, latency + float(micros[member.model])
+        cost, latency = cost + more, latency + micros
     if len(members) < 2:
         if deadline is not None:
             progress.say("No ensemble: the budget left is too short to refit its members.")

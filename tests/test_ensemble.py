@@ -106,7 +106,8 @@ def test_an_ensemble_never_leaves_out_the_best_family_to_fit_the_budget():
     board = pd.DataFrame({  # the best family is slow; two cheap, weaker ones would fit in time
         "model": ["xgboost", "linear", "decision_tree"], "roc_auc": [0.94, 0.91, 0.87],
         "status": "ok", "early_stopped": False, "fit_seconds": [30.0, 0.1, 0.2],
-        "config": ["{}", '{"C": 1.0}', "{}"], "trial_id": ["a", "b", "c"]})
+        "config": ["{}", '{"C": 1.0}', "{}"], "trial_id": ["a", "b", "c"], "rank": [1, 2, 3],
+        "predict_us": [10.0, 2.0, 1.0]})
     metric = get_metric("roc_auc", "binary")
     # no validation fit may even start (five splits without rows): the choice is made from the
     # board and the clock alone, the refit of the 30-s family included
@@ -115,3 +116,7 @@ def test_an_ensemble_never_leaves_out_the_best_family_to_fit_the_budget():
         chosen = _choose_ensemble(board, data, specs, metric, time.monotonic() + 12.0,
                                   Progress(metric, None, True), known)
         assert chosen is None
+    # time enough, but the two best families' prediction times add up past the limit
+    known = {"a": np.zeros(10), "b": np.zeros(10), "c": np.zeros(10)}
+    assert _choose_ensemble(board, data, specs, metric, None, Progress(metric, None, True),
+                            known, max_predict_us=11.0) is None
