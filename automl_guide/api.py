@@ -164,6 +164,9 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
     if config.scheduler not in SCHEDULERS:
         raise SearchError(f"Unknown scheduler {config.scheduler!r}; choose one of "
                           f"{', '.join(SCHEDULERS)}.")
+    if config.max_predict_us is not None and not config.max_predict_us > 0:
+        raise SearchError(f"max_predict_us must be a positive number of microseconds, not "
+                          f"{config.max_predict_us!r}.")
     frame = data if isinstance(data, pd.DataFrame) else load_table(data)
     if config.resume:
         config = _resumed_config(config, frame)
@@ -218,6 +221,10 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
         board = leaderboard(records, metric)
     try:
         best = _best(board, config.max_predict_us)  # raises unless a trial succeeded
+        if best["rank"] > 1:
+            progress.say(f"Within max_predict_us={config.max_predict_us:g}: trial ranked "
+                         f"{best['rank']} ({best['model']}, "
+                         f"{board.loc[best['rank'] - 1, 'predict_us']:g} us per row)")
         chosen = None
         if config.ensemble and not metric.needs_queries:
             chosen = _choose_ensemble(board, trial_data, specs, metric, deadline, progress,

@@ -139,6 +139,8 @@ def test_a_prediction_time_limit_exports_the_best_trial_within_it(tmp_path):
 
     from automl_guide.api import _best
 
+    with pytest.raises(SearchError, match="max_predict_us must be a positive number"):
+        fit_and_export(frame, "bought", max_predict_us=0, out=None, quiet=True)
     with pytest.warns(RuntimeWarning, match=r"No trial predicts within max_predict_us=1 .*"
                                              r"exporting the fastest, linear \(rank 2"):
         assert _best(board, 1.0)["rank"] == 2
