@@ -3,8 +3,9 @@
 After the search, the best completed trial of up to ``MAX_MEMBERS`` families gives its
 validation outputs: those the trial sent back with its score (the search keeps them for the best
 trial of each family), or, for a trial from before a ``--resume``, a refit on each validation
-split's training rows, in this process and on the very matrices the trials used. Greedy selection with replacement then adds, ``ROUNDS`` times, the
-member whose addition scores best on validation; the weights are how often each was picked. The
+split's training rows, in this process and on the very matrices the trials used. Greedy
+selection with replacement then adds, ``ROUNDS`` times, the member whose addition scores best
+on validation; the weights are how often each was picked. The
 ensemble is used only when it beats the best single trial on validation. It is exported as one
 ONNX graph (see :func:`automl_guide.export.combine`), whose parity with the native
 :class:`Ensemble` is checked like any export.
