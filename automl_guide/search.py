@@ -79,7 +79,7 @@ class _Collector(tune.Callback):
     (``best_outputs``: family -> (score, trial id, outputs)) and drops the rest."""
 
     stages: int = 1
-    mode: str = "max"
+    better: Callable[[float, float], bool] = lambda a, b: a > b  # the metric's
     best_outputs: dict[str, tuple[float, str, Any]] = field(default_factory=dict)
     expired: Callable[[], bool] = lambda: False
     trial_limit: float | None = None
@@ -111,8 +111,7 @@ class _Collector(tune.Callback):
     def _keep_outputs(self, trial_id: str, result: dict, outputs: Any) -> None:
         score, family = float(result["score"]), result["model"]
         kept = self.best_outputs.get(family)
-        if math.isfinite(score) and (kept is None or (score > kept[0] if self.mode == "max"
-                                                      else score < kept[0])):
+        if math.isfinite(score) and (kept is None or self.better(score, kept[0])):
             self.best_outputs[family] = (score, trial_id, outputs)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any):
@@ -395,7 +394,7 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
                                       None if search_seconds is None else slots * search_seconds,
                                       mode)
     collector = _Collector(stages=data.stages, trial_limit=trial_time_limit, on_record=on_record,
-                           mode=mode)
+                           better=data.metric.better)
     stop = _Deadline(deadline, collector, reserve)
     collector.expired = stop.expired
     gpu_families = {name for name, spec in data.models.items() if spec.uses_gpu}

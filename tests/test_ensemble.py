@@ -120,3 +120,23 @@ def test_an_ensemble_never_leaves_out_the_best_family_to_fit_the_budget():
     known = {"a": np.zeros(10), "b": np.zeros(10), "c": np.zeros(10)}
     assert _choose_ensemble(board, data, specs, metric, None, Progress(metric, None, True),
                             known, max_predict_us=11.0) is None
+
+
+@pytest.mark.parametrize("metric_name,task,best", [("roc_auc", "binary", "b"),
+                                                    ("rmse", "regression", "a")])
+def test_the_search_keeps_the_outputs_of_each_familys_best_trial_by_its_metric(
+        metric_name, task, best):
+    """Scores 0.2 (trial a) and 0.3 (trial b) of one family: AUC keeps b's outputs, RMSE a's;
+    the outputs leave Tune's result either way, and a failed trial's are never kept."""
+    from types import SimpleNamespace
+
+    from automl_guide.metrics import get_metric
+    from automl_guide.search import _Collector
+
+    collector = _Collector(better=get_metric(metric_name, task).better)
+    for trial_id, score, status in [("a", 0.2, "ok"), ("b", 0.3, "ok"), ("c", 0.9, "error")]:
+        result = {"score": score, "model": "xgboost", "status": status, "outputs": trial_id,
+                  "fit_seconds": 1.0}
+        collector.on_trial_result(0, [], SimpleNamespace(trial_id=trial_id, config={}), result)
+        assert "outputs" not in result
+    assert collector.best_outputs == {"xgboost": ({"a": 0.2, "b": 0.3}[best], best, best)}
