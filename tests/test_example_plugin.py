@@ -15,7 +15,7 @@ import pytest
 
 import automl_guide
 
-from conftest import TARGETS, shop_frame
+from conftest import shop_frame
 
 BIN = Path(sys.executable).parent
 EXAMPLE = Path(__file__).parent.parent / "examples" / "lightgbm_plugin"
@@ -77,28 +77,13 @@ def test_example_plugin_wins_a_fit_and_its_graph_runs_without_it(site, tmp_path)
     assert set(predictor.predict(rows)) <= {"yes", "no"}
 
 
-@pytest.mark.parametrize("task", ["regression", "multiclass"])
-def test_example_plugin_exports_with_parity(site, task, monkeypatch):
-    """The other tasks' converters, in this process without Ray: build, refit, export, compare
-    (a fit through the command line costs half a minute, nearly all of it Ray's start)."""
-    from automl_guide import export
-    from automl_guide.api import _refit
-    from automl_guide.data import prepare
-    from automl_guide.pipeline import feature_plan
-
-    monkeypatch.syspath_prepend(str(site))
-    try:
-        registry = automl_guide.load_registry()
-        assert registry.models["lightgbm"].distribution == "automl-guide-lightgbm"
-        spec = registry.model("lightgbm")
-        dataset = prepare(shop_frame(200, task), TARGETS[task])
-        plan = feature_plan(registry, dataset.columns)
-        pipeline = _refit(dataset, np.arange(len(dataset.y)), plan, spec,
-                          spec.default_config(task, 200), seed=0)
-        used = [reg.spec for reg in registry.all() if reg.kind == "feature"] + [spec]
-        graph = export.to_onnx(pipeline, dataset.columns, task, dataset.classes, used, spec)
-        parity = export.check_parity(graph.SerializeToString(), pipeline, dataset.features,
-                                     dataset.columns, task, dataset.classes)
-        assert parity.passed and parity.max_abs_diff < 1e-5
-    finally:
-        sys.modules.pop(MODULE, None)  # leave the process as the other tests expect it
+def test_example_plugin_passes_its_own_tests_with_the_public_plugin_check(site):
+    """The package's tests/ as its author runs them: pytest, the plugin installed, and
+    automl_guide.testing.check_model_plugin over its three tasks (no Ray: no search runs)."""
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          str(EXAMPLE / "tests")], capture_output=True, text=True,
+                         timeout=600, env=env, cwd=site)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "2 passed" in run.stdout

@@ -1,16 +1,17 @@
 """One contract test over every registered model plugin: sample its space, build, fit on small
 data, export one ONNX graph, check parity with onnxruntime. A new plugin is tested by being
-registered."""
+registered; the check itself is public (automl_guide.testing), for plugin authors' own tests."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
 
-from automl_guide import export, load_registry
+from automl_guide import ModelSpec, PluginError, export, hookimpl, load_registry
 from automl_guide.api import _refit
 from automl_guide.data import prepare
 from automl_guide.pipeline import feature_plan
+from automl_guide.testing import check_model_plugin
 
 from conftest import TARGETS, shop_frame
 
@@ -19,42 +20,77 @@ CASES = [(name, task) for name, reg in sorted(REGISTRY.models.items())
          for task in sorted(reg.spec.tasks)]
 
 
-def _sampled(spec, task: str, n_rows: int, seed: int) -> dict:
-    rng = np.random.RandomState(seed)
-    return {k: d.sample(random_state=rng) if hasattr(d, "sample") else d
-            for k, d in spec.search_space(task, n_rows).items()}
-
-
 @pytest.mark.parametrize("name,task", CASES, ids=[f"{n}-{t}" for n, t in CASES])
 @pytest.mark.parametrize("which", ["default", "sampled"])
 def test_model_plugin_contract(name: str, task: str, which: str):
-    spec = REGISTRY.model(name)
-    dataset = prepare(shop_frame(240, task), TARGETS[task])
-    config = (dict(spec.default_config(task, 240)) if which == "default"
-              else _sampled(spec, task, 240, seed=len(name)))
-    estimator = spec.build(config, task, 0)
-    copy = clone(estimator)  # the scikit-learn contract: parameters survive a clone
-    assert repr(copy.get_params()) == repr(estimator.get_params())
-
-    rows = np.arange(len(dataset.y))
-    plan = feature_plan(REGISTRY, dataset.columns)
-    queries = rows // 8 if spec.needs_queries else None  # a ranker orders 8 rows at a time
-    pipeline = _refit(dataset, rows, plan, spec, config, seed=0, queries=queries)
-    used = [reg.spec for reg in REGISTRY.all() if reg.kind == "feature" or reg.name == name]
-    graph = export.to_onnx(pipeline, dataset.columns, task, dataset.classes, used, spec)
-
-    names = [o.name for o in graph.graph.output]
-    assert names == (["value"] if task == "regression" else ["label", "probabilities"])
-    assert [i.name for i in graph.graph.input] == [c.onnx_name for c in dataset.columns]
-    parity = export.check_parity(graph.SerializeToString(), pipeline, dataset.features,
-                                 dataset.columns, task, dataset.classes)
-    assert parity.passed and parity.max_abs_diff <= export.PROBABILITY_TOLERANCE
+    """The public check a plugin author runs (automl_guide.testing), over every built-in."""
+    [check] = check_model_plugin(name, tasks=[task], configs=[which], registry=REGISTRY)
+    assert (check.model, check.task, check.config_kind) == (name, task, which)
+    assert check.max_abs_diff <= export.PROBABILITY_TOLERANCE
     if task != "regression":
-        assert parity.label_agreement >= export.LABEL_AGREEMENT
+        assert check.label_agreement >= export.LABEL_AGREEMENT
+
+
+class _Doubling(LogisticRegression):
+    """Breaks scikit-learn's clone contract: ``__init__`` changes the parameter it is given."""
+
+    def __init__(self, C: float = 1.0):
+        super().__init__(C=2 * C)
+
+
+class _Shifted(LogisticRegression):
+    """Its ONNX graph (the logistic regression's) is not what it predicts natively."""
+
+    def predict_proba(self, X):
+        p = super().predict_proba(X)
+        return np.clip(p + [[0.2, -0.2]], 0, 1)
+
+
+def _register_shifted() -> None:
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+    from skl2onnx.operator_converters.linear_classifier import (
+        convert_sklearn_linear_classifier)
+
+    update_registered_converter(_Shifted, "AutomlGuideTestShifted",
+                                calculate_linear_classifier_output_shapes,
+                                convert_sklearn_linear_classifier,
+                                options={"nocl": [True, False], "zipmap": [True, False, "columns"],
+                                         "raw_scores": [True, False]})
+
+
+class _BrokenPlugins:
+    @hookimpl
+    def automl_guide_register_models(self, register):
+        space = lambda task, n: {"C": 1.0}  # noqa: E731
+        default = lambda task, n: {"C": 1.0}  # noqa: E731
+        binary = frozenset({"binary"})
+        register(ModelSpec("doubling", binary, lambda c, t, s: _Doubling(**c), space, default,
+                           needs_scaling=True))
+        register(ModelSpec("unconvertible", binary, lambda c, t, s: _Shifted(**c), space,
+                           default, needs_scaling=True))
+        register(ModelSpec("shifted", binary, lambda c, t, s: _Shifted(**c), space, default,
+                           needs_scaling=True, register_onnx=_register_shifted))
+
+
+@pytest.mark.parametrize("name,step", [
+    ("doubling", "while cloning the estimator"),
+    ("unconvertible", "while exporting one ONNX graph"),
+    ("shifted", "while checking parity with the native model")])
+def test_the_plugin_check_names_the_plugin_task_and_step_that_failed(name, step):
+    registry = load_registry([_BrokenPlugins()])
+    with pytest.raises(PluginError, match=rf"Model plugin '{name}' failed the contract "
+                       rf"\(binary, default configuration\) {step}") as caught:
+        check_model_plugin(name, configs=["default"], registry=registry)
+    assert caught.value.__cause__ is not None  # the plugin's own error stays chained
+
+
+def test_the_plugin_check_refuses_a_task_the_plugin_does_not_declare():
+    with pytest.raises(PluginError, match=r"does not declare the task\(s\) \['regression'\]"):
+        check_model_plugin("xgboost_ranker", tasks=["regression"], registry=REGISTRY)
 
 
 def test_a_ranking_family_sits_out_runs_without_queries_and_says_why():
-    from automl_guide import PluginError
     from automl_guide.api import _model_specs
 
     assert "xgboost_ranker" not in _model_specs(REGISTRY, None, "binary")
