@@ -60,6 +60,7 @@ class FitConfig:
     resume: bool = False
     ensemble: bool = True
     max_predict_us: float | None = None
+    codes: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -97,7 +98,7 @@ def fit_and_export(data: pd.DataFrame | str | os.PathLike, target: str, *, task:
                    scheduler: str = "none", trial_time_limit: float | None = None,
                    schema: Any = None, overwrite: bool = False, quiet: bool = False,
                    resume: bool = False, ensemble: bool = True,
-                   max_predict_us: float | None = None,
+                   max_predict_us: float | None = None, codes: Sequence[str] | None = None,
                    plugins: Iterable[Any] = ()) -> FitResult:
     """Search model families with Ray Tune, refit the best and export it as one ONNX graph.
 
@@ -141,13 +142,17 @@ def fit_and_export(data: pd.DataFrame | str | os.PathLike, target: str, *, task:
         the trial) can be exported, and an ensemble only when its members' times add up to no
         more. The leaderboard keeps every trial; when none is fast enough, the fastest is
         exported with a warning. None: no limit.
+    :param codes: integer columns that are codes (ids, product or store numbers) whatever
+        their names: each gets its value's share of the rows and its target mean as features,
+        when it has more than 20 values. None: integer columns whose names mark an identifier
+        (a word ``id``, ``code`` or ``sku``: ``user_id``, ``ClothingID``); ``[]``: none.
     :param plugins: extra plugin objects registered in-process beside the installed ones.
     """
     config = FitConfig(target, task, time_budget, max_trials, tuple(models) if models else None,
                        searcher, metric, Path(out) if out is not None else None, seed, validation,
                        folds, test_size, address, cpus_per_trial, gpus_per_trial, scheduler,
                        trial_time_limit, schema, overwrite, quiet, resume, ensemble,
-                       max_predict_us)
+                       max_predict_us, None if codes is None else tuple(codes))
     return run(data, config, load_registry(plugins))
 
 
@@ -177,7 +182,7 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
         from .schema import load_user_schema, validate_training
 
         validate_training(frame, load_user_schema(config.schema))
-    dataset = prepare(frame, config.target, config.task)
+    dataset = prepare(frame, config.target, config.task, config.codes)
     for name, values in (("groups", groups), ("queries", queries)):
         if values is not None and len(values) != len(dataset.y):
             raise DataError(f"{name} has {len(values)} values for {len(dataset.y)} rows.")
@@ -247,12 +252,13 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
 STATE_DIR = ".search"  # an interrupted search's options, trials and searcher state
 _RESUMED_OPTIONS = ("target", "task", "max_trials", "models", "searcher", "metric", "seed",
                     "validation", "folds", "test_size", "cpus_per_trial", "gpus_per_trial",
-                    "scheduler", "trial_time_limit")
+                    "scheduler", "trial_time_limit", "codes")
 
 
 def _save_run_options(config: FitConfig, frame: pd.DataFrame) -> None:
     options = {k: getattr(config, k) for k in _RESUMED_OPTIONS}
-    options["models"] = list(options["models"]) if options["models"] else None
+    for key in ("models", "codes"):
+        options[key] = list(options[key]) if options[key] is not None else None
     options["data_fingerprint"] = cards.data_fingerprint(frame)
     write_atomic(config.out / STATE_DIR / "run.json", json.dumps(options, indent=1).encode())
 
@@ -272,7 +278,8 @@ def _resumed_config(config: FitConfig, frame: pd.DataFrame) -> FitConfig:
     if options.pop("data_fingerprint") != cards.data_fingerprint(frame):
         raise DataError(f"The data differs from the data of the interrupted run in {config.out};"
                         " resume with the same file.")
-    options["models"] = tuple(options["models"]) if options["models"] else None
+    for key in ("models", "codes"):
+        options[key] = tuple(options[key]) if options.get(key) is not None else None
     if config.max_trials is not None:
         options["max_trials"] = config.max_trials
     return dataclasses.replace(config, **options)
@@ -317,7 +324,7 @@ def _trial_data(dataset: Dataset, train: np.ndarray, splits: Sequence, plan: Map
         fit_part, val_part = typed.iloc[fit_rows], typed.iloc[val_rows]
         done: list[tuple[list, Any, tuple]] = []  # (columns, transformer, outputs)
         for scaled in variants:
-            ctx = FeatureContext(dataset.task, scaled, len(fit_rows), seed)
+            ctx = FeatureContext(dataset.task, scaled, len(fit_rows), seed, dataset.codes)
             blocks = []
             # what build_features' ColumnTransformer computes, block by block, so that a
             # plugin whose transformer does not depend on scaling (text) is fitted once for
@@ -554,7 +561,7 @@ def _choose_ensemble(board: pd.DataFrame, data: TrialData, specs: Mapping[str, M
 
 def _refit(dataset: Dataset, rows: np.ndarray, plan: Mapping, spec: ModelSpec,
            params: Mapping[str, Any], seed: int, queries: np.ndarray | None = None) -> Any:
-    ctx = FeatureContext(dataset.task, spec.needs_scaling, len(rows), seed)
+    ctx = FeatureContext(dataset.task, spec.needs_scaling, len(rows), seed, dataset.codes)
     model = build_model(spec, params, dataset.task, seed, dataset.classes)
     pipeline = build_pipeline(dataset.columns, build_features(plan, ctx), model)
     rows = rows[train_rows(spec, len(rows), seed)]
@@ -664,6 +671,8 @@ def build_card(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Se
         "format_version": cards.FORMAT_VERSION, "task": dataset.task, "target": dataset.target,
         "inputs": [c.to_card() for c in dataset.columns],
         "dropped_columns": [{"name": n, "reason": r} for n, r in dataset.dropped],
+        "codes": None if dataset.codes is None else [c.name for c in dataset.columns
+                                                     if c.onnx_name in dataset.codes],
         "outputs": outputs, "metric": {"name": metric.name, "mode": metric.mode},
         "validation": {"strategy": "cv" if len(splits) > 1 else "holdout", "folds": len(splits),
                        "score": float(best[metric.name])},

@@ -56,6 +56,10 @@ def _add_fit_options(parser: argparse.ArgumentParser, *, data: bool = True) -> N
     parser.add_argument("--max-predict-us", type=float, metavar="US",
                         help="export only a model that predicted validation rows in at most US "
                         "microseconds per row (the leaderboard's predict_us)")
+    parser.add_argument("--codes", metavar="COLS",
+                        help="comma-separated integer columns that are codes (ids, product or "
+                        "store numbers), encoded by value; default: those named like an id "
+                        "(user_id, sku); '' for none")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run in DIR")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -154,7 +158,9 @@ def _fit_kwargs(args: argparse.Namespace) -> dict:
                 cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
                 scheduler=args.scheduler, trial_time_limit=args.trial_time_limit,
                 schema=args.schema, overwrite=args.overwrite, quiet=args.quiet,
-                ensemble=not args.no_ensemble, max_predict_us=args.max_predict_us)
+                ensemble=not args.no_ensemble, max_predict_us=args.max_predict_us,
+                codes=None if args.codes is None else
+                [c.strip() for c in args.codes.split(",") if c.strip()])
 
 
 def _show(result) -> None:

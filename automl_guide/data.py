@@ -4,7 +4,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,7 @@ class Dataset:
     columns: tuple[ColumnInfo, ...]
     classes: tuple[Any, ...] = ()
     dropped: tuple[tuple[str, str], ...] = ()
+    codes: frozenset[str] | None = None  # ONNX names of integer columns declared codes
 
 
 def load_table(path: str | Path) -> pd.DataFrame:
@@ -69,8 +70,12 @@ def infer_task(y: pd.Series) -> str:
     return "multiclass"
 
 
-def prepare(frame: pd.DataFrame, target: str, task: str | None = None) -> Dataset:
-    """Validate the target, drop unusable columns (with a warning) and encode the labels."""
+def prepare(frame: pd.DataFrame, target: str, task: str | None = None,
+            codes: Sequence[str] | None = None) -> Dataset:
+    """Validate the target, drop unusable columns (with a warning) and encode the labels.
+
+    ``codes``: integer columns to encode as codes (by value: share and target mean) whatever
+    their names; ``None`` leaves it to the feature plugins (the built-in one goes by name)."""
     if frame.columns.duplicated().any():
         dups = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
         raise DataError(f"Duplicate column name(s) {', '.join(map(repr, dups))}; names must be "
@@ -101,7 +106,33 @@ def prepare(frame: pd.DataFrame, target: str, task: str | None = None) -> Datase
                 warnings.warn(f"Class {value!r} has a single row: it cannot be both learnt and "
                               "tested; splits are not stratified.", UserWarning, stacklevel=2)
     features, dropped = _usable_features(frame.drop(columns=[target]), y_raw)
-    return Dataset(features, y, task, target, profile_columns(features), classes, dropped)
+    columns = profile_columns(features)
+    declared = None if codes is None else _checked_codes(codes, columns, target, dropped)
+    return Dataset(features, y, task, target, columns, classes, dropped, declared)
+
+
+def _checked_codes(codes: Sequence[str], columns: Sequence[ColumnInfo], target: str,
+                   dropped: Sequence[tuple[str, str]]) -> frozenset[str]:
+    kinds = {c.name: c.kind for c in columns}
+    why_dropped = dict(dropped)
+    for name in codes:
+        if name == target:
+            raise DataError(f"codes: {name!r} is the target column.")
+        if name in why_dropped:
+            raise DataError(f"codes: column {name!r} was dropped ({why_dropped[name]}).")
+        if name not in kinds:
+            raise DataError(f"codes: no column {name!r}; columns are: "
+                            f"{', '.join(map(repr, list(kinds)[:20]))}.")
+        if kinds[name] == "categorical":
+            raise DataError(f"codes: column {name!r} holds strings, which are encoded by value "
+                            "already; declare only integer columns.")
+        if kinds[name] != "integer":
+            more = (" (whole numbers with missing values are read as floats: fill the gaps, "
+                    "e.g. with -1)" if kinds[name] == "numeric" else "")
+            raise DataError(f"codes: column {name!r} is {kinds[name]}, not integer{more}; "
+                            "declare only integer columns.")
+    onnx_names = {c.name: c.onnx_name for c in columns}
+    return frozenset(onnx_names[name] for name in codes)
 
 
 def _encode_target(y: pd.Series, task: str, target: str) -> tuple[np.ndarray, tuple[Any, ...]]:

@@ -30,7 +30,8 @@ class _AutoML(BaseEstimator):
                  models: Sequence[str] | None = None, searcher: str = "random",
                  metric: str | None = None, validation: str = "auto", ensemble: bool = True,
                  test_size: float = 0.0, out: str | None = None, seed: int = 0,
-                 quiet: bool = True, max_predict_us: float | None = None):
+                 quiet: bool = True, max_predict_us: float | None = None,
+                 codes: Sequence[str] | None = None):
         self.time_budget = time_budget
         self.max_trials = max_trials
         self.models = models
@@ -43,6 +44,7 @@ class _AutoML(BaseEstimator):
         self.seed = seed
         self.quiet = quiet
         self.max_predict_us = max_predict_us
+        self.codes = codes
 
     def _frame(self, X: Any, fitting: bool = False) -> pd.DataFrame:
         if isinstance(X, pd.DataFrame):
@@ -76,7 +78,8 @@ class _AutoML(BaseEstimator):
             models=list(self.models) if self.models else None, searcher=self.searcher,
             metric=self.metric, validation=self.validation, ensemble=self.ensemble,
             test_size=self.test_size, out=self.out, overwrite=False, seed=self.seed,
-            quiet=self.quiet, max_predict_us=self.max_predict_us)
+            quiet=self.quiet, max_predict_us=self.max_predict_us,
+            codes=None if self.codes is None else list(self.codes))
         self.onnx_bytes_ = self.result_.onnx_bytes
         return self
 

@@ -89,6 +89,10 @@ class FeatureContext:
     needs_scaling: bool
     n_rows: int
     seed: int = 0
+    #: the integer columns the user declared codes (ids, product numbers: encode by value, not
+    #: as a quantity), by the names ``build`` gets; ``None``: the user declared none and the
+    #: plugin decides (the built-in one by name)
+    codes: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -263,7 +263,9 @@ def _numeric(columns: list[str], ctx: FeatureContext) -> Any:
 
 
 def _integer(columns: list[str], ctx: FeatureContext) -> Any:
-    ids = tuple(j for j, name in enumerate(columns) if names_an_id(name))
+    declared = ctx.codes  # the user's list, else the name decides
+    ids = tuple(j for j, name in enumerate(columns)
+                if (name in declared if declared is not None else names_an_id(name)))
     values = ValueStatistics(ctx.task, MAX_CATEGORIES + 1, integers=True, frequency="encoded",
                              seed=ctx.seed, candidates=ids)
     return make_pipeline(values, StandardScaler()) if ctx.needs_scaling else values
@@ -276,7 +278,8 @@ def names_an_id(name: str) -> bool:
     """Whether a column's name marks an identifier: a word ``id``, ``code`` or ``sku`` in
     snake, camel, spaced or upper case (``user_id``, ``ClothingID``, ``Clothing ID``,
     ``productId``, ``store code``), not ``paid`` or ``valid``. An integer column is a code, not
-    a measurement, only when its name says so: ``balance`` or ``age`` have many values too."""
+    a measurement, only when its name says so: ``balance`` or ``age`` have many values too.
+    A user who knows better declares the codes (``fit_and_export(codes=[...])``)."""
     words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)
     return any(word.lower() in _ID_WORDS for word in words)
 
@@ -306,9 +309,9 @@ def automl_guide_register_features(register):
     register(FeatureSpec("numeric", frozenset({"numeric"}), _numeric, description=
                          "median imputation; standard scaling for models that need it", **common))
     register(FeatureSpec("integer", frozenset({"integer", "boolean"}), _integer, description=
-                         "integers and booleans as floats; an id (named so, 21+ values) also gets "
-                         "its values' frequency and cross-fitted target mean, two ids a pair; "
-                         "scaled for models that need it",
+                         "integers and booleans as floats; an id (named so or declared a code, "
+                         "21+ values) also gets its values' frequency and cross-fitted target "
+                         "mean, two ids a pair; scaled for models that need it",
                          **common))
     register(FeatureSpec("categorical", frozenset({"categorical", "text"}), _categorical,
                          description="one-hot of the 20 most frequent values (unseen ones "

@@ -202,3 +202,20 @@ def test_inputs_and_card_describe_the_raw_columns(tmp_path):
     assert "dress" in inputs["category"]["categories"]
     assert len(result.predict(pd.DataFrame(frame.drop(columns=["bought"]).iloc[:3]))) == 3
 
+
+
+def test_a_declared_code_is_encoded_by_value_and_recorded_in_the_card(tmp_path):
+    """A store number whose name says nothing, declared a code: by its raw name, though its
+    ONNX name differs; the integer plugin then target-encodes it and the card says so."""
+    frame = shop_frame(300, "binary", seed=2)
+    frame["store no."] = np.random.default_rng(2).integers(0, 40, len(frame))
+    result = fit_and_export(frame, "bought", models=["linear"], max_trials=1, time_budget=None,
+                            out=tmp_path / "run", quiet=True, codes=["store no."])
+    assert result.card["codes"] == ["store no."]
+    validate_card(result.card)
+    integers = result.model.named_steps["features"].named_transformers_["integer"]
+    statistics = integers[0]  # the linear model scales: ValueStatistics, then StandardScaler
+    # the integer plugin's columns: visits, member (a boolean), store no.
+    assert statistics.candidates == (2,) and statistics.target_columns_ == [2]
+    assert fit_and_export(frame, "bought", models=["linear"], max_trials=1, time_budget=None,
+                          out=None, quiet=True).card["codes"] is None

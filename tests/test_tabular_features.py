@@ -121,3 +121,67 @@ def test_a_class_too_rare_for_the_folds_gets_no_target_mean():
     y[0] = 9  # one row of a fourth class: a cross-fitting fold would lack it
     est = ValueStatistics("multiclass", 50, integers=True, frequency="encoded")
     assert est.fit_transform(ints, y).shape == (len(y), 2) and est.target_columns_ == []
+
+
+def _store_table(n: int = 1200, seed: int = 0):
+    """A store number (80 values, the target's main signal) and a user_id (60 values, noise)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    store, user = rng.integers(100, 180, n), rng.integers(0, 60, n)
+    bought = np.where((store % 5 == 0) ^ (rng.random(n) < 0.1), "yes", "no")
+    return pd.DataFrame({"store": store, "user_id": user, "visits": rng.integers(0, 9, n),
+                         "bought": bought})
+
+
+@pytest.mark.parametrize("codes,encoded", [(None, [1]), (["store"], [0]), ([], []),
+                                           (["store", "user_id"], [0, 1, "pair"])])
+def test_declared_codes_replace_the_name_rule_and_export_with_parity(codes, encoded):
+    """None: only user_id (by its name); a list: exactly those columns, `[]` none at all."""
+    from automl_guide import export, load_registry
+    from automl_guide.api import _refit
+    from automl_guide.data import prepare
+    from automl_guide.pipeline import feature_plan
+
+    registry = load_registry()
+    dataset = prepare(_store_table(), "bought", codes=codes)
+    spec = registry.model("decision_tree")
+    plan = feature_plan(registry, dataset.columns)
+    pipeline = _refit(dataset, np.arange(len(dataset.y)), plan, spec,
+                      spec.default_config("binary", 1200), seed=0)
+    integers = pipeline.named_steps["features"].named_transformers_["integer"]
+    statistics = integers if isinstance(integers, ValueStatistics) else integers[0]
+    assert statistics.target_columns_ == encoded  # positions among the integer columns
+    used = [reg.spec for reg in registry.all() if reg.kind == "feature" or reg.spec is spec]
+    graph = export.to_onnx(pipeline, dataset.columns, "binary", dataset.classes, used, spec)
+    parity = export.check_parity(graph.SerializeToString(), pipeline, dataset.features,
+                                 dataset.columns, "binary", dataset.classes)
+    assert parity.passed
+
+
+@pytest.mark.parametrize("name,message", [
+    ("shop", r"codes: no column 'shop'; columns are: 'store', 'user_id', 'visits'"),
+    ("bought", r"codes: 'bought' is the target column"),
+    ("price", r"codes: column 'price' is numeric, not integer \(whole numbers with missing"),
+    ("city", r"codes: column 'city' holds strings, which are encoded by value already")])
+def test_a_declared_code_that_is_not_an_integer_column_is_refused_by_name(name, message):
+    from automl_guide import DataError
+    from automl_guide.data import prepare
+
+    frame = _store_table()
+    if name in ("price", "city"):
+        frame[name] = frame["store"].astype(float).where(frame.index % 9 > 0) \
+            if name == "price" else "c" + frame["store"].astype(str)
+    with pytest.raises(DataError, match=message):
+        prepare(frame, "bought", codes=["store", name])
+
+
+def test_the_command_line_passes_codes_as_a_list_and_empty_as_none_at_all():
+    from automl_guide.cli import _fit_kwargs, build_parser
+
+    def codes(*extra):
+        return _fit_kwargs(build_parser().parse_args(["fit", "t.csv", *extra]))["codes"]
+
+    assert codes() is None
+    assert codes("--codes", "store, user_id") == ["store", "user_id"]
+    assert codes("--codes", "") == []
