@@ -210,7 +210,8 @@ def _shop_kwargs(args: argparse.Namespace) -> dict:
                 test_cutoff=args.test_cutoff, k=args.k, negatives=args.negatives,
                 time_budget=args.time_budget, max_trials=args.max_trials,
                 models=split(args.models) if args.models else None, searcher=args.searcher,
-                out=args.out, overwrite=args.overwrite, seed=args.seed, quiet=args.quiet)
+                out=args.out, overwrite=args.overwrite, seed=args.seed, quiet=args.quiet,
+                max_predict_us=args.max_predict_us)
 
 
 def _days(text: str) -> float | str:

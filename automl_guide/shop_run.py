@@ -120,7 +120,8 @@ def fit_shop(data: Any, *, task: str = "rank", horizon: Any = 30, cutoffs: Seque
              time_budget: float | None = 120.0, max_trials: int | None = None,
              models: Sequence[str] | None = None, searcher: str = "random",
              out: str | os.PathLike | None = "automl_guide_shop", overwrite: bool = False,
-             seed: int = 0, quiet: bool = False, plugins: Iterable[Any] = ()) -> ShopResult:
+             seed: int = 0, quiet: bool = False, max_predict_us: float | None = None,
+             plugins: Iterable[Any] = ()) -> ShopResult:
     """Build a purchase or ranking model from a shop's tables and export it for serving.
 
     :param data: a :class:`ShopData`, a dict of tables (``orders``, ``events``, ``products``,
@@ -193,7 +194,7 @@ def fit_shop(data: Any, *, task: str = "rank", horizon: Any = 30, cutoffs: Seque
     config = FitConfig("label", "binary", budget, max_trials, tuple(models) if models else None,
                        searcher, f"ndcg@{k}" if task == "rank" else None, out, seed,
                        validation="cv" if task == "rank" else "auto", folds=3, test_size=0.0,
-                       overwrite=overwrite, quiet=quiet)
+                       overwrite=overwrite, quiet=quiet, max_predict_us=max_predict_us)
     # a query is one customer at one cutoff: what ranking families order rows within
     queries = (table.groupby(["cutoff", "customer_id"], sort=False).ngroup().to_numpy()
                if task == "rank" else None)

@@ -110,3 +110,10 @@ def test_loading_every_plugin_imports_neither_torch_nor_keras():
     code = ("from automl_guide import load_registry; r = load_registry();"
             "assert 'ann' in r.models, sorted(r.models)")
     assert _heavy_modules_after(code, ("torch", "keras", "optuna", "ray")) == "[]"
+
+
+def test_the_shop_command_passes_its_prediction_time_limit_on():
+    from automl_guide.cli import _shop_kwargs, build_parser
+
+    args = build_parser().parse_args(["shop", "tables/", "--max-predict-us", "5"])
+    assert _shop_kwargs(args)["max_predict_us"] == 5.0

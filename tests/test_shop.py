@@ -193,7 +193,9 @@ def test_fit_shop_purchase_reports_rfm_and_popularity_baselines(tables, ray_sess
     from automl_guide import fit_shop
 
     result = fit_shop(tables, task="purchase", horizon=30, time_budget=None, max_trials=2,
-                      models=["linear"], out=tmp_path / "run", quiet=True)
+                      models=["linear"], out=tmp_path / "run", quiet=True,
+                      max_predict_us=1e6)  # a limit every trial meets: recorded, no effect
+    assert result.fit.card["search"]["max_predict_us"] == 1e6
     board = result.leaderboard.set_index("ranker")
     assert {"logistic regression on RFM", "popularity (last 30 days)"} <= set(board.index)
     assert board["roc_auc"].between(0, 1).all()
