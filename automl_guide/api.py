@@ -145,14 +145,17 @@ def fit_and_export(data: pd.DataFrame | str | os.PathLike, target: str, *, task:
     :param codes: integer columns that are codes (ids, product or store numbers) whatever
         their names: each gets its value's share of the rows and its target mean as features,
         when it has more than 20 values. None: integer columns whose names mark an identifier
-        (a word ``id``, ``code`` or ``sku``: ``user_id``, ``ClothingID``); ``[]``: none.
+        (a word ``id``, ``code`` or ``sku``: ``user_id``, ``ClothingID``); ``[]``: none. A
+        single name may be given as a string.
     :param plugins: extra plugin objects registered in-process beside the installed ones.
     """
     config = FitConfig(target, task, time_budget, max_trials, tuple(models) if models else None,
                        searcher, metric, Path(out) if out is not None else None, seed, validation,
                        folds, test_size, address, cpus_per_trial, gpus_per_trial, scheduler,
                        trial_time_limit, schema, overwrite, quiet, resume, ensemble,
-                       max_predict_us, None if codes is None else tuple(codes))
+                       max_predict_us,
+                       None if codes is None else (codes,) if isinstance(codes, str) else
+                       tuple(codes))
     return run(data, config, load_registry(plugins))
 
 

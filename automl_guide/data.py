@@ -107,12 +107,13 @@ def prepare(frame: pd.DataFrame, target: str, task: str | None = None,
                               "tested; splits are not stratified.", UserWarning, stacklevel=2)
     features, dropped = _usable_features(frame.drop(columns=[target]), y_raw)
     columns = profile_columns(features)
-    declared = None if codes is None else _checked_codes(codes, columns, target, dropped)
+    declared = None if codes is None else _checked_codes(codes, features, columns, target,
+                                                         dropped)
     return Dataset(features, y, task, target, columns, classes, dropped, declared)
 
 
-def _checked_codes(codes: Sequence[str], columns: Sequence[ColumnInfo], target: str,
-                   dropped: Sequence[tuple[str, str]]) -> frozenset[str]:
+def _checked_codes(codes: Sequence[str], features: pd.DataFrame, columns: Sequence[ColumnInfo],
+                   target: str, dropped: Sequence[tuple[str, str]]) -> frozenset[str]:
     kinds = {c.name: c.kind for c in columns}
     why_dropped = dict(dropped)
     for name in codes:
@@ -127,8 +128,12 @@ def _checked_codes(codes: Sequence[str], columns: Sequence[ColumnInfo], target: 
             raise DataError(f"codes: column {name!r} holds strings, which are encoded by value "
                             "already; declare only integer columns.")
         if kinds[name] != "integer":
-            more = (" (whole numbers with missing values are read as floats: fill the gaps, "
-                    "e.g. with -1)" if kinds[name] == "numeric" else "")
+            more = ""
+            if kinds[name] == "numeric":
+                values = features[name].dropna().to_numpy(dtype=float)
+                if len(values) and np.all(values == np.round(values)):
+                    more = (" (whole numbers stored as floats, as pandas reads integers with "
+                            "missing values: fill the gaps, e.g. with -1, and make it int64)")
             raise DataError(f"codes: column {name!r} is {kinds[name]}, not integer{more}; "
                             "declare only integer columns.")
     onnx_names = {c.name: c.onnx_name for c in columns}

@@ -79,7 +79,8 @@ class _AutoML(BaseEstimator):
             metric=self.metric, validation=self.validation, ensemble=self.ensemble,
             test_size=self.test_size, out=self.out, overwrite=False, seed=self.seed,
             quiet=self.quiet, max_predict_us=self.max_predict_us,
-            codes=None if self.codes is None else list(self.codes))
+            codes=None if self.codes is None else [self.codes] if isinstance(self.codes, str)
+            else [str(c) for c in self.codes])  # X's column names are made strings too
         self.onnx_bytes_ = self.result_.onnx_bytes
         return self
 

@@ -274,11 +274,13 @@ def check_parity(model_bytes: bytes, pipeline: Pipeline, frame: pd.DataFrame,
         passed = diff <= tolerance and agreement >= LABEL_AGREEMENT
     parity = Parity(len(frame), diff, agreement, tolerance, passed)
     if not passed:
-        raise ParityError(
+        error = ParityError(
             f"The ONNX export disagrees with the native model on {len(frame)} rows: "
             f"max {'relative value' if task == 'regression' else 'probability'} difference "
             f"{diff:.3g} (tolerance {tolerance:g}), label agreement {agreement}. Nothing was "
             "written; try another model family (--models) or report the plugin.")
+        error.parity = parity  # what was measured, for callers that word it themselves
+        raise error
     return parity
 
 

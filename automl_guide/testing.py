@@ -13,7 +13,8 @@ parameters survive ``sklearn.base.clone``, fits it behind the registered feature
 small mixed table (:func:`sample_table`), exports one ONNX graph and checks its inputs, outputs
 and parity with the native model (the export stage's tolerance). It raises
 :class:`~automl_guide.PluginError` naming the plugin, the task, the configuration and the step
-that failed, with the original error chained. Importing this module loads numpy and pandas only.
+that failed, with the original error chained. Importing this module loads no model library
+(scikit-learn pipelines, onnx and onnxruntime load at the first check).
 """
 from __future__ import annotations
 
@@ -73,14 +74,14 @@ class ContractCheck:
     seconds: float
 
 
-def check_model_plugin(name: str, tasks: Iterable[str] | None = None,
-                       configs: Sequence[str] = CONFIGS, rows: int = 240, seed: int = 0,
+def check_model_plugin(name: str, tasks: str | Iterable[str] | None = None,
+                       configs: str | Sequence[str] = CONFIGS, rows: int = 240, seed: int = 0,
                        registry: Any = None) -> list[ContractCheck]:
     """Run the model-plugin contract for the registered model family ``name``.
 
-    :param tasks: the tasks to check (default: every task the plugin declares).
+    :param tasks: the tasks to check, or one task (default: every task the plugin declares).
     :param configs: ``"default"`` (its ``default_config``) and/or ``"sampled"`` (one draw from
-        its ``search_space``, seeded by ``seed``).
+        its ``search_space``, seeded by ``seed``), a list or one of them.
     :param rows: rows of the :func:`sample_table` it is fitted on.
     :param registry: a :class:`~automl_guide.PluginRegistry` (default: ``load_registry()``, the
         installed plugins; pass ``load_registry([my_module])`` for one not installed).
@@ -91,6 +92,8 @@ def check_model_plugin(name: str, tasks: Iterable[str] | None = None,
 
     registry = registry if registry is not None else load_registry()
     spec = registry.model(name)
+    tasks = [tasks] if isinstance(tasks, str) else tasks
+    configs = [configs] if isinstance(configs, str) else configs
     wanted = sorted(spec.tasks) if tasks is None else list(tasks)
     unknown = [t for t in wanted if t not in spec.tasks]
     if unknown:
@@ -115,8 +118,13 @@ def _check(registry: Any, spec: Any, task: str, kind: str, rows: int, seed: int
     step = "reading its configuration"
 
     def fail(exc: BaseException) -> PluginError:
+        parity = getattr(exc, "parity", None)
+        what = (f"max {'relative value' if task == 'regression' else 'probability'} difference "
+                f"{parity.max_abs_diff:.3g} over {parity.rows} rows (tolerance "
+                f"{parity.tolerance:g}), label agreement {parity.label_agreement}"
+                if parity is not None else f"{type(exc).__name__}: {exc}")
         return PluginError(f"Model plugin {spec.name!r} failed the contract ({task}, {kind} "
-                           f"configuration) while {step}: {type(exc).__name__}: {exc}")
+                           f"configuration) while {step}: {what}")
 
     try:
         config = (dict(spec.default_config(task, rows)) if kind == "default"
@@ -128,12 +136,13 @@ def _check(registry: Any, spec: Any, task: str, kind: str, rows: int, seed: int
         if cloned != repr(estimator.get_params()):
             raise AssertionError(f"parameters after clone differ: {cloned} != "
                                  f"{estimator.get_params()!r}")
-        step = "fitting it behind the feature plugins"
+        step = "planning the feature plugins for the sample table"
         frame, target = sample_table(rows, task, seed)
         dataset = prepare(frame, target)
         fitted_rows = np.arange(len(dataset.y))
         queries = fitted_rows // 8 if spec.needs_queries else None  # 8 rows per query
         plan = feature_plan(registry, dataset.columns)
+        step = "fitting it behind the feature plugins"
         pipeline = _refit(dataset, fitted_rows, plan, spec, config, seed, queries=queries)
         step = "exporting one ONNX graph"
         used = [reg.spec for reg in registry.all()

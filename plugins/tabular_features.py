@@ -309,9 +309,9 @@ def automl_guide_register_features(register):
     register(FeatureSpec("numeric", frozenset({"numeric"}), _numeric, description=
                          "median imputation; standard scaling for models that need it", **common))
     register(FeatureSpec("integer", frozenset({"integer", "boolean"}), _integer, description=
-                         "integers and booleans as floats; an id (named so or declared a code, "
-                         "21+ values) also gets its values' frequency and cross-fitted target "
-                         "mean, two ids a pair; scaled for models that need it",
+                         "integers and booleans as floats; a code (declared, else named like an "
+                         "id; 21+ values) also gets its values' frequency and cross-fitted "
+                         "target mean, two codes a pair; scaled for models that need it",
                          **common))
     register(FeatureSpec("categorical", frozenset({"categorical", "text"}), _categorical,
                          description="one-hot of the 20 most frequent values (unseen ones "

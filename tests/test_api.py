@@ -203,7 +203,6 @@ def test_inputs_and_card_describe_the_raw_columns(tmp_path):
     assert len(result.predict(pd.DataFrame(frame.drop(columns=["bought"]).iloc[:3]))) == 3
 
 
-
 def test_a_declared_code_is_encoded_by_value_and_recorded_in_the_card(tmp_path):
     """A store number whose name says nothing, declared a code: by its raw name, though its
     ONNX name differs; the integer plugin then target-encodes it and the card says so."""
@@ -219,3 +218,5 @@ def test_a_declared_code_is_encoded_by_value_and_recorded_in_the_card(tmp_path):
     assert statistics.candidates == (2,) and statistics.target_columns_ == [2]
     assert fit_and_export(frame, "bought", models=["linear"], max_trials=1, time_budget=None,
                           out=None, quiet=True).card["codes"] is None
+    with pytest.raises(DataError, match="codes: no column 'store'"):  # one name as a str
+        fit_and_export(frame, "bought", codes="store", out=None, quiet=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.model_selection import cross_val_score
@@ -58,3 +59,23 @@ def test_an_unfitted_or_one_class_estimator_says_what_is_wrong():
         AutoMLClassifier().predict(np.zeros((2, 2)))
     with pytest.raises(DataError, match="y has 1 class"):
         AutoMLClassifier(**FAST).fit(np.zeros((4, 2)), np.ones(4))
+
+
+def test_codes_reach_the_fit_as_column_names(monkeypatch):
+    """X's column names become strings, and so do the declared codes; one name may be a str."""
+    from automl_guide import api
+
+    seen = []
+
+    def fit_and_export(frame, target, **kwargs):
+        seen.append((list(frame.columns), kwargs["codes"]))
+        raise RuntimeError("recorded")
+
+    monkeypatch.setattr(api, "fit_and_export", fit_and_export)
+    X = pd.DataFrame(np.arange(60).reshape(20, 3))  # columns 0, 1, 2
+    y = np.arange(20) % 2
+    for codes in ([1], "1", None):
+        with pytest.raises(RuntimeError, match="recorded"):
+            AutoMLClassifier(codes=codes).fit(X, y)
+    assert [c for _, c in seen] == [["1"], ["1"], None]
+    assert seen[0][0][:3] == ["0", "1", "2"]

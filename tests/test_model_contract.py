@@ -3,6 +3,8 @@ data, export one ONNX graph, check parity with onnxruntime. A new plugin is test
 registered; the check itself is public (automl_guide.testing), for plugin authors' own tests."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -38,6 +40,11 @@ class _Doubling(LogisticRegression):
         super().__init__(C=2 * C)
 
 
+class _Unconvertible(LogisticRegression):
+    """A class skl2onnx has no converter for (each test class has its own: converters are
+    registered per class, process-wide)."""
+
+
 class _Shifted(LogisticRegression):
     """Its ONNX graph (the logistic regression's) is not what it predicts natively."""
 
@@ -67,7 +74,7 @@ class _BrokenPlugins:
         binary = frozenset({"binary"})
         register(ModelSpec("doubling", binary, lambda c, t, s: _Doubling(**c), space, default,
                            needs_scaling=True))
-        register(ModelSpec("unconvertible", binary, lambda c, t, s: _Shifted(**c), space,
+        register(ModelSpec("unconvertible", binary, lambda c, t, s: _Unconvertible(**c), space,
                            default, needs_scaling=True))
         register(ModelSpec("shifted", binary, lambda c, t, s: _Shifted(**c), space, default,
                            needs_scaling=True, register_onnx=_register_shifted))
@@ -83,6 +90,9 @@ def test_the_plugin_check_names_the_plugin_task_and_step_that_failed(name, step)
                        rf"\(binary, default configuration\) {step}") as caught:
         check_model_plugin(name, configs=["default"], registry=registry)
     assert caught.value.__cause__ is not None  # the plugin's own error stays chained
+    if name == "shifted":  # the measured figures, not the fit command's advice
+        assert re.search(r"max probability difference 0\.2 over 240 rows \(tolerance 0\.0001\)",
+                         str(caught.value)), caught.value
 
 
 def test_the_plugin_check_refuses_a_task_the_plugin_does_not_declare():

@@ -162,16 +162,18 @@ def test_declared_codes_replace_the_name_rule_and_export_with_parity(codes, enco
 @pytest.mark.parametrize("name,message", [
     ("shop", r"codes: no column 'shop'; columns are: 'store', 'user_id', 'visits'"),
     ("bought", r"codes: 'bought' is the target column"),
-    ("price", r"codes: column 'price' is numeric, not integer \(whole numbers with missing"),
+    ("price", r"codes: column 'price' is numeric, not integer; declare only"),
+    ("store_f", r"codes: column 'store_f' is numeric, not integer \(whole numbers stored as "
+                r"floats, as pandas reads integers with missing values"),
     ("city", r"codes: column 'city' holds strings, which are encoded by value already")])
 def test_a_declared_code_that_is_not_an_integer_column_is_refused_by_name(name, message):
     from automl_guide import DataError
     from automl_guide.data import prepare
 
     frame = _store_table()
-    if name in ("price", "city"):
-        frame[name] = frame["store"].astype(float).where(frame.index % 9 > 0) \
-            if name == "price" else "c" + frame["store"].astype(str)
+    frame["price"] = frame["store"] / 7
+    frame["store_f"] = frame["store"].astype(float).where(frame.index % 9 > 0)  # gaps: floats
+    frame["city"] = "c" + frame["store"].astype(str)
     with pytest.raises(DataError, match=message):
         prepare(frame, "bought", codes=["store", name])
 
@@ -185,3 +187,44 @@ def test_the_command_line_passes_codes_as_a_list_and_empty_as_none_at_all():
     assert codes() is None
     assert codes("--codes", "store, user_id") == ["store", "user_id"]
     assert codes("--codes", "") == []
+
+
+def test_the_search_folds_use_the_declared_codes_too():
+    """Trials see what the refit sees: `store` declared adds its share and target mean to
+    every validation split's features (the integer block: store, user_id, visits, then those)."""
+    from automl_guide import load_registry
+    from automl_guide.api import _trial_data
+    from automl_guide.data import prepare, validation_splits
+    from automl_guide.metrics import get_metric
+    from automl_guide.pipeline import feature_plan
+
+    registry = load_registry()
+    specs = {"decision_tree": registry.model("decision_tree")}
+    widths = {}
+    for codes in ([], ["store"]):
+        dataset = prepare(_store_table(), "bought", codes=codes)
+        train = np.arange(len(dataset.y))
+        splits = validation_splits(dataset.y, "binary", "holdout", 5, 0)
+        data = _trial_data(dataset, train, splits, feature_plan(registry, dataset.columns),
+                           specs, get_metric(None, "binary"), 0)
+        widths[len(codes)] = data.folds[False][0].X_val.shape[1]
+    assert widths[1] == widths[0] + 2  # the store's share and its target mean
+
+
+def test_resume_keeps_the_declared_codes_and_reads_a_run_from_before_them(tmp_path):
+    import json
+
+    from automl_guide.api import STATE_DIR, FitConfig, _resumed_config, _save_run_options
+
+    frame = _store_table()
+    state = tmp_path / STATE_DIR
+    state.mkdir()
+    (state / "searcher.pkl").write_bytes(b"")
+    asked = FitConfig(None, out=tmp_path, resume=True)
+    for codes in ((), ("store",), None):
+        _save_run_options(FitConfig("bought", out=tmp_path, codes=codes), frame)
+        assert _resumed_config(asked, frame).codes == codes
+    options = json.loads((state / "run.json").read_text())
+    del options["codes"]  # run.json of a run interrupted before codes existed
+    (state / "run.json").write_text(json.dumps(options))
+    assert _resumed_config(asked, frame).codes is None
