@@ -250,7 +250,8 @@ def _shop_demo(args: argparse.Namespace) -> int:
           f"(`automl-guide shop {out / 'data'}` does the same).")
     fit_shop(out / "data", task="rank", time_budget=args.time_budget, max_trials=args.max_trials,
              models=[m.strip() for m in args.models.split(",")] if args.models else None,
-             searcher=args.searcher, out=out, overwrite=True, seed=args.seed, quiet=args.quiet)
+             searcher=args.searcher, out=out, overwrite=True, seed=args.seed, quiet=args.quiet,
+             max_predict_us=args.max_predict_us)
     recommender = Recommender(out)  # read back from the exported files, as a service would
     customer = tables["orders"]["customer_id"].value_counts().index[0]
     print(f"\nTop 5 for customer {customer}, read from {out}/model.onnx and {out}/snapshot/:")
