@@ -1,18 +1,23 @@
-"""Checks for plugin authors: the contract every built-in model family passes, for a test suite.
+"""Checks for plugin authors: the contracts every built-in plugin passes, for a test suite.
 
-A third-party model plugin is tested in its own package's tests, without automl-guide's::
+A third-party plugin is tested in its own package's tests, without automl-guide's::
 
-    from automl_guide.testing import check_model_plugin
+    from automl_guide.testing import check_feature_plugin, check_model_plugin
 
     def test_my_model_plugin_keeps_the_contract():
         check_model_plugin("knn")   # every task it declares, default and one sampled config
+
+    def test_my_feature_plugin_keeps_the_contract():
+        check_feature_plugin("log_numbers")   # scaled and raw, behind two built-in models
 
 For each task the plugin declares and for its default configuration and one configuration
 sampled from its search space, :func:`check_model_plugin` builds the estimator, checks that its
 parameters survive ``sklearn.base.clone``, fits it behind the registered feature plugins on a
 small mixed table (:func:`sample_table`), exports one ONNX graph and checks its inputs, outputs
-and parity with the native model (the export stage's tolerance). It raises
-:class:`~automl_guide.PluginError` naming the plugin, the task, the configuration and the step
+and parity with the native model (the export stage's tolerance). :func:`check_feature_plugin`
+gives a feature plugin the table's columns of its kinds and does the same behind a model that
+wants scaled features and one that wants raw ones. Both raise
+:class:`~automl_guide.PluginError` naming the plugin, the task, what was checked and the step
 that failed, with the original error chained. Importing this module loads no model library
 (scikit-learn pipelines, onnx and onnxruntime load at the first check).
 """
@@ -31,13 +36,14 @@ TARGETS = {"binary": "bought", "multiclass": "segment", "regression": "spend"}
 CONFIGS = ("default", "sampled")
 
 
-def sample_table(rows: int = 240, task: str = "binary", seed: int = 0
+def sample_table(rows: int = 240, task: str = "binary", seed: int = 0, text: bool = False
                  ) -> tuple[pd.DataFrame, str]:
     """A small mixed shop table and its target column's name (``TARGETS[task]``).
 
     Floats with gaps, integers, booleans, a category with gaps, a high-cardinality city code
-    and a datetime; the target depends on several of them (``"yes"``/``"no"`` for binary,
-    0-3 for multiclass, a spend for regression)."""
+    and a datetime; with ``text``, also a short review (English or Chinese words, some
+    missing; it does not move the target). The target depends on several of the others
+    (``"yes"``/``"no"`` for binary, 0-3 for multiclass, a spend for regression)."""
     if task not in TARGETS:
         raise ValueError(f"task must be one of {sorted(TARGETS)}, not {task!r}")
     rng = np.random.default_rng(seed)
@@ -58,16 +64,25 @@ def sample_table(rows: int = 240, task: str = "binary", seed: int = 0
         frame["segment"] = np.digitize(signal + rng.normal(0, 0.3, rows), [0.0, 0.5, 1.0])
     else:
         frame["spend"] = 50 + 40 * signal + rng.normal(0, 5, rows)
+    if text:  # drawn last: the other columns and the target are the same without it
+        words = np.array(["soft", "warm", "small", "cheap", "lovely", "fits", "returned",
+                          "colour", "fabric", "size", "舒服", "质量很好", "尺码偏小", "很喜欢"])
+        frame["review"] = [" ".join(rng.choice(words, rng.integers(3, 9))) for _ in range(rows)]
+        frame.loc[rng.random(rows) < 0.05, "review"] = None
     return frame, TARGETS[task]
 
 
 @dataclass(frozen=True)
 class ContractCheck:
-    """One passed check: the plugin, task and configuration, and what parity measured."""
+    """One passed check: the plugin, the task, the variant checked and what parity measured.
 
-    model: str
+    ``variant``: a model plugin's ``"default"`` or ``"sampled"`` configuration (``config``); a
+    feature plugin's ``"scaled"`` or ``"raw"`` features (``config`` names the model fitted
+    behind them: ``linear`` needs scaled features, ``decision_tree`` raw ones)."""
+
+    plugin: str
     task: str
-    config_kind: str  # "default" or "sampled"
+    variant: str
     config: Mapping[str, Any]
     max_abs_diff: float
     label_agreement: float | None
@@ -88,77 +103,157 @@ def check_model_plugin(name: str, tasks: str | Iterable[str] | None = None,
     :returns: one :class:`ContractCheck` per task and configuration, all passed.
     :raises PluginError: the first check that failed, naming plugin, task, configuration, step.
     """
-    from .registry import load_registry
-
-    registry = registry if registry is not None else load_registry()
+    registry = _registry(registry)
     spec = registry.model(name)
-    tasks = [tasks] if isinstance(tasks, str) else tasks
-    configs = [configs] if isinstance(configs, str) else configs
-    wanted = sorted(spec.tasks) if tasks is None else list(tasks)
-    unknown = [t for t in wanted if t not in spec.tasks]
-    if unknown:
-        raise PluginError(f"Model plugin {name!r} does not declare the task(s) {unknown}; it "
-                          f"declares {sorted(spec.tasks)}.")
+    wanted = _tasks(tasks, spec.tasks, f"Model plugin {name!r}")
+    configs = [configs] if isinstance(configs, str) else list(configs)
     bad = [c for c in configs if c not in CONFIGS]
     if bad:
         raise ValueError(f"configs must be among {CONFIGS}, not {bad}")
-    return [_check(registry, spec, task, kind, rows, seed) for task in wanted for kind in configs]
+    return [_check_model(registry, spec, task, kind, rows, seed)
+            for task in wanted for kind in configs]
 
 
-def _check(registry: Any, spec: Any, task: str, kind: str, rows: int, seed: int
-           ) -> ContractCheck:
+def check_feature_plugin(name: str, tasks: str | Iterable[str] = ("binary", "regression"),
+                         rows: int = 240, seed: int = 0, registry: Any = None
+                         ) -> list[ContractCheck]:
+    """Run the feature-plugin contract for the registered feature plugin ``name``.
+
+    The plugin takes every column of the kinds it declares in :func:`sample_table` (with its
+    text column when it declares ``text``), whatever its priority; the other columns go to the
+    plugins that win their kinds. For each task its features are checked ``"scaled"`` (fitted
+    behind the built-in ``linear`` model, whose context asks for scaling) and ``"raw"``
+    (behind ``decision_tree``): fitted, exported as one ONNX graph with the model, and compared
+    with the native pipeline.
+
+    :param tasks: the tasks to check, or one task.
+    :returns: one :class:`ContractCheck` per task and variant, all passed.
+    :raises PluginError: the first check that failed, naming plugin, task, variant and step.
+    """
+    registry = _registry(registry)
+    if name not in registry.features:
+        raise PluginError(f"No feature plugin named {name!r}; registered feature plugins: "
+                          f"{', '.join(sorted(registry.features))}.")
+    spec = registry.features[name].spec
+    wanted = _tasks(tasks, set(TARGETS), f"Feature plugin {name!r}")
+    return [_check_features(registry, spec, task, variant, rows, seed)
+            for task in wanted for variant in ("scaled", "raw")]
+
+
+def _registry(registry: Any) -> Any:
+    from .registry import load_registry
+
+    return registry if registry is not None else load_registry()
+
+
+def _tasks(tasks: str | Iterable[str] | None, declared: Iterable[str], who: str) -> list[str]:
+    wanted = sorted(declared) if tasks is None else [tasks] if isinstance(tasks, str) \
+        else list(tasks)
+    unknown = [t for t in wanted if t not in declared]
+    if unknown:
+        raise PluginError(f"{who} does not declare the task(s) {unknown}; it declares "
+                          f"{sorted(declared)}.")
+    return wanted
+
+
+class _Steps:
+    """Names the step under way, so that a failure says where it happened."""
+
+    def __init__(self, who: str):
+        self.who, self.step = who, "starting"
+
+    def failed(self, exc: BaseException) -> PluginError:
+        parity = getattr(exc, "parity", None)
+        what = (f"max {'relative value' if parity.label_agreement is None else 'probability'} "
+                f"difference {parity.max_abs_diff:.3g} over {parity.rows} rows (tolerance "
+                f"{parity.tolerance:g}), label agreement {parity.label_agreement}"
+                if parity is not None else f"{type(exc).__name__}: {exc}")
+        return PluginError(f"{self.who} while {self.step}: {what}")
+
+
+def _check_model(registry: Any, spec: Any, task: str, kind: str, rows: int, seed: int
+                 ) -> ContractCheck:
     from sklearn.base import clone
 
-    from . import export
-    from .api import _refit
     from .data import prepare
     from .pipeline import feature_plan
 
     start = time.perf_counter()
-    step = "reading its configuration"
-
-    def fail(exc: BaseException) -> PluginError:
-        parity = getattr(exc, "parity", None)
-        what = (f"max {'relative value' if task == 'regression' else 'probability'} difference "
-                f"{parity.max_abs_diff:.3g} over {parity.rows} rows (tolerance "
-                f"{parity.tolerance:g}), label agreement {parity.label_agreement}"
-                if parity is not None else f"{type(exc).__name__}: {exc}")
-        return PluginError(f"Model plugin {spec.name!r} failed the contract ({task}, {kind} "
-                           f"configuration) while {step}: {what}")
-
+    steps = _Steps(f"Model plugin {spec.name!r} failed the contract ({task}, {kind} "
+                   "configuration)")
     try:
+        steps.step = "reading its configuration"
         config = (dict(spec.default_config(task, rows)) if kind == "default"
                   else _sampled(spec.search_space(task, rows), seed + len(spec.name)))
-        step = "building the estimator"
+        steps.step = "building the estimator"
         estimator = spec.build(config, task, seed)
-        step = "cloning the estimator (get_params/set_params)"
+        steps.step = "cloning the estimator (get_params/set_params)"
         cloned = repr(clone(estimator).get_params())
         if cloned != repr(estimator.get_params()):
             raise AssertionError(f"parameters after clone differ: {cloned} != "
                                  f"{estimator.get_params()!r}")
-        step = "planning the feature plugins for the sample table"
-        frame, target = sample_table(rows, task, seed)
-        dataset = prepare(frame, target)
-        fitted_rows = np.arange(len(dataset.y))
-        queries = fitted_rows // 8 if spec.needs_queries else None  # 8 rows per query
+        steps.step = "planning the feature plugins for the sample table"
+        dataset = prepare(*sample_table(rows, task, seed))
         plan = feature_plan(registry, dataset.columns)
-        step = "fitting it behind the feature plugins"
-        pipeline = _refit(dataset, fitted_rows, plan, spec, config, seed, queries=queries)
-        step = "exporting one ONNX graph"
-        used = [reg.spec for reg in registry.all()
-                if reg.kind == "feature" and reg.name in plan or reg.spec is spec]
-        graph = export.to_onnx(pipeline, dataset.columns, task, dataset.classes, used, spec)
-        outputs = [o.name for o in graph.graph.output]
-        expected = ["value"] if task == "regression" else ["label", "probabilities"]
-        if outputs != expected:
-            raise AssertionError(f"graph outputs {outputs}, expected {expected}")
-        step = "checking parity with the native model"
-        parity = export.check_parity(graph.SerializeToString(), pipeline, dataset.features,
-                                     dataset.columns, task, dataset.classes)
+        parity = _fit_export_parity(steps, registry, dataset, plan, spec, config, seed)
     except Exception as exc:  # noqa: BLE001 - every failure is reported as the plugin's
-        raise fail(exc) from exc
+        raise steps.failed(exc) from exc
     return ContractCheck(spec.name, task, kind, config, parity.max_abs_diff,
                          parity.label_agreement, time.perf_counter() - start)
+
+
+def _check_features(registry: Any, spec: Any, task: str, variant: str, rows: int, seed: int
+                    ) -> ContractCheck:
+    from .data import prepare
+    from .pipeline import feature_plan
+
+    start = time.perf_counter()
+    model = "linear" if variant == "scaled" else "decision_tree"
+    steps = _Steps(f"Feature plugin {spec.name!r} failed the contract ({task}, {variant} "
+                   f"features, behind {model})")
+    dataset = prepare(*sample_table(rows, task, seed, text="text" in spec.kinds))
+    mine = [c.onnx_name for c in dataset.columns if c.kind in spec.kinds]
+    if not mine:
+        raise PluginError(f"{steps.who}: the sample table has no column of its kinds "
+                          f"{sorted(spec.kinds)}.")
+    model_spec = registry.model(model)
+    config = dict(model_spec.default_config(task, rows))
+    try:
+        steps.step = "planning the sample table's columns"
+        plan = {name: (other, [c for c in cols if c not in mine])
+                for name, (other, cols) in feature_plan(registry, dataset.columns).items()
+                if name != spec.name}
+        plan = {name: entry for name, entry in plan.items() if entry[1]}
+        plan[spec.name] = (spec, mine)
+        parity = _fit_export_parity(steps, registry, dataset, plan, model_spec, config, seed)
+    except Exception as exc:  # noqa: BLE001 - every failure is reported as the plugin's
+        raise steps.failed(exc) from exc
+    return ContractCheck(spec.name, task, variant, {"model": model, **config},
+                         parity.max_abs_diff, parity.label_agreement,
+                         time.perf_counter() - start)
+
+
+def _fit_export_parity(steps: _Steps, registry: Any, dataset: Any, plan: Mapping, spec: Any,
+                       config: Mapping[str, Any], seed: int) -> Any:
+    """Fit ``spec`` behind the ``plan``'s features on every row, export, compare."""
+    from . import export
+    from .api import _refit
+
+    steps.step = "fitting it behind the feature plugins"
+    rows = np.arange(len(dataset.y))
+    queries = rows // 8 if spec.needs_queries else None  # a ranker orders 8 rows at a time
+    pipeline = _refit(dataset, rows, plan, spec, config, seed, queries=queries)
+    steps.step = "exporting one ONNX graph"
+    used = [reg.spec for reg in registry.all() if reg.kind == "feature" and reg.name in plan]
+    graph = export.to_onnx(pipeline, dataset.columns, dataset.task, dataset.classes,
+                           [*used, spec], spec)
+    outputs = [o.name for o in graph.graph.output]
+    expected = ["value"] if dataset.task == "regression" else ["label", "probabilities"]
+    if outputs != expected:
+        raise AssertionError(f"graph outputs {outputs}, expected {expected}")
+    steps.step = "checking parity with the native model"
+    return export.check_parity(graph.SerializeToString(), pipeline, dataset.features,
+                               dataset.columns, dataset.task, dataset.classes)
 
 
 def _sampled(space: Mapping[str, Any], seed: int) -> dict[str, Any]:

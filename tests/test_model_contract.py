@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from automl_guide import ModelSpec, PluginError, export, hookimpl, load_registry
+from automl_guide import (FeatureSpec, ModelSpec, PluginError, export, hookimpl,
+                          load_registry)
 from automl_guide.api import _refit
 from automl_guide.data import prepare
 from automl_guide.pipeline import feature_plan
-from automl_guide.testing import check_model_plugin
+from automl_guide.testing import check_feature_plugin, check_model_plugin
 
 from conftest import TARGETS, shop_frame
 
@@ -27,7 +28,7 @@ CASES = [(name, task) for name, reg in sorted(REGISTRY.models.items())
 def test_model_plugin_contract(name: str, task: str, which: str):
     """The public check a plugin author runs (automl_guide.testing), over every built-in."""
     [check] = check_model_plugin(name, tasks=[task], configs=[which], registry=REGISTRY)
-    assert (check.model, check.task, check.config_kind) == (name, task, which)
+    assert (check.plugin, check.task, check.variant) == (name, task, which)
     assert check.max_abs_diff <= export.PROBABILITY_TOLERANCE
     if task != "regression":
         assert check.label_agreement >= export.LABEL_AGREEMENT
@@ -93,6 +94,41 @@ def test_the_plugin_check_names_the_plugin_task_and_step_that_failed(name, step)
     if name == "shifted":  # the measured figures, not the fit command's advice
         assert re.search(r"max probability difference 0\.2 over 240 rows \(tolerance 0\.0001\)",
                          str(caught.value)), caught.value
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY.features))
+def test_feature_plugin_contract(name: str):
+    """Every built-in feature plugin through the public check: scaled and raw, one graph."""
+    tasks = ["binary", "regression"] if name == "numeric" else "binary"
+    checks = check_feature_plugin(name, tasks=tasks, registry=REGISTRY)
+    assert [(c.plugin, c.variant) for c in checks][:2] == [(name, "scaled"), (name, "raw")]
+    assert [c.config["model"] for c in checks][:2] == ["linear", "decision_tree"]
+    assert all(c.max_abs_diff <= export.PROBABILITY_TOLERANCE for c in checks)
+
+
+class _LogFeatures:
+    """A numeric feature plugin, outranked by the built-in one, whose transformer has no ONNX
+    converter: the check gives it the numeric columns all the same and names the step."""
+
+    @hookimpl
+    def automl_guide_register_features(self, register):
+        from sklearn.impute import SimpleImputer
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import FunctionTransformer
+
+        register(FeatureSpec("log_numbers", frozenset({"numeric"}), lambda columns, ctx:
+                             make_pipeline(SimpleImputer(), FunctionTransformer(np.log1p)),
+                             priority=-5))
+
+
+def test_the_feature_plugin_check_names_the_plugin_and_the_step_that_failed():
+    registry = load_registry([_LogFeatures()])
+    with pytest.raises(PluginError, match=r"Feature plugin 'log_numbers' failed the contract "
+                       r"\(binary, scaled features, behind linear\) while exporting one ONNX "
+                       r"graph: ExportError"):
+        check_feature_plugin("log_numbers", tasks="binary", registry=registry)
+    with pytest.raises(PluginError, match=r"No feature plugin named 'log'; registered"):
+        check_feature_plugin("log", registry=registry)
 
 
 def test_the_plugin_check_refuses_a_task_the_plugin_does_not_declare():
