@@ -8,6 +8,11 @@ sub-millisecond figure moves by up to 2x from one process to the next (memory pl
 tenants), so this script alternates the two systems, ``--repeats`` fresh processes each, each
 process timing the same 200 test rows one at a time after 20 untimed calls (as peer_runner.py
 does), and prints every p50 and the range of FLAML / automl-guide.
+
+``--anatomy`` times, in each fresh process, three graphs on the same rows instead: the exported
+graph, the same graph with every tree ensemble cut to its first tree (the preprocessing and a
+tree), and an Identity graph over the same seven-or-so inputs (onnxruntime's cost of a run from
+Python, whatever the model). The differences say where a call's time goes.
 """
 from __future__ import annotations
 
@@ -42,6 +47,48 @@ calls = [rows.iloc[[i]] for i in range(len(rows))]
 run = automl.predict_proba
 """,
 }
+ANATOMY = """
+import copy, sys, time, numpy as np, onnx, pandas as pd, onnxruntime as ort
+from onnx import helper
+import automl_guide
+from automl_guide.columns import onnx_feeds
+model, rows = onnx.load(sys.argv[1]), pd.read_parquet(sys.argv[2]).head({rows})
+columns = automl_guide.load(sys.argv[1]).columns
+calls = [onnx_feeds(rows.iloc[[i]], columns) for i in range(len(rows))]
+one_tree = copy.deepcopy(model)
+for node in one_tree.graph.node:
+    if not node.op_type.startswith("TreeEnsemble"):
+        continue
+    attrs = {{a.name: a for a in node.attribute}}
+    for prefix in ("nodes_", "class_", "target_"):
+        if prefix + "treeids" not in attrs:
+            continue
+        keep = [i for i, t in enumerate(attrs[prefix + "treeids"].ints) if t == 0]
+        for name, attr in attrs.items():
+            if name.startswith(prefix) and name != "classlabels_int64s":
+                for field in ("ints", "floats", "strings"):
+                    values = list(getattr(attr, field))
+                    if values:
+                        del getattr(attr, field)[:]
+                        getattr(attr, field).extend(values[i] for i in keep)
+first = model.graph.input[0]
+identity = helper.make_model(helper.make_graph(
+    [helper.make_node("Identity", [first.name], ["probabilities"])], "feed",
+    list(model.graph.input), [helper.make_tensor_value_info(
+        "probabilities", first.type.tensor_type.elem_type, None)]),
+    opset_imports=[helper.make_opsetid("", 17)])
+p50 = []
+for graph in (model, one_tree, identity):
+    session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+    run = lambda feed: session.run(["probabilities"], feed)
+    for call in calls[:{warmup}]:
+        run(call)
+    times = []
+    for call in calls:
+        start = time.perf_counter_ns(); run(call); times.append((time.perf_counter_ns() - start) / 1e6)
+    p50.append(np.percentile(times, 50))
+print(*p50)
+"""
 TIMING = """
 for call in calls[:{warmup}]:
     run(call)
@@ -65,6 +112,28 @@ def measure(system: str, dataset: str, budget: int, target: str, seed: int,
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def anatomy(dataset: str, budget: int, seed: int, run: str, repeats: int) -> None:
+    """Per fresh process: the exported graph, its one-tree cut and a bare run, p50 in ms."""
+    model = HERE / ".work" / "runs" / dataset / run / f"b{budget}_s{seed}" / "run" / "model.onnx"
+    test = HERE / ".work" / dataset / f"seed{seed}" / "test.parquet"
+    code = ANATOMY.format(rows=ROWS, warmup=WARMUP)
+    rows = []
+    for _ in range(repeats):
+        out = subprocess.run([sys.executable, "-c", code, str(model), str(test)],
+                             capture_output=True, text=True, check=True)
+        rows.append([float(v) * 1000 for v in out.stdout.split()])
+        time.sleep(1.0)
+    print(f"{model.relative_to(HERE.parent)}: single-row p50 in microseconds per process")
+    print("  whole graph | trees cut to one | bare run, same inputs | other trees | "
+          "preprocessing and one tree")
+    for whole, cut, bare in rows:
+        print(f"  {whole:11.0f} | {cut:16.0f} | {bare:21.0f} | {whole - cut:11.0f} | "
+              f"{cut - bare:26.0f}")
+    whole, cut, bare = np.median(np.array(rows), axis=0)
+    print(f"  median: whole {whole:.0f} = bare run {bare:.0f} + preprocessing and one tree "
+          f"{cut - bare:.0f} + the other trees {whole - cut:.0f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", default="instacart_reorder")
@@ -75,7 +144,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--run", default="automl_guide", help="automl-guide's run under "
                         ".work/runs/DATASET/ (e.g. one made by peer_runner.py --max-predict-us)")
+    parser.add_argument("--anatomy", action="store_true",
+                        help="automl-guide's graph only: where a call's time goes")
     args = parser.parse_args(argv)
+    if args.anatomy:
+        anatomy(args.dataset, args.budget, args.seed, args.run, args.repeats)
+        return 0
     target = args.target
     if target is None:
         sys.path.insert(0, str(HERE))
