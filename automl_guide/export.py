@@ -240,6 +240,12 @@ class Parity:
     def to_card(self) -> dict[str, Any]:
         return asdict(self)
 
+    def summary(self) -> str:
+        """What was measured, in words (label agreement is None for regression)."""
+        quantity = "relative value" if self.label_agreement is None else "probability"
+        return (f"max {quantity} difference {self.max_abs_diff:.3g} over {self.rows} rows "
+                f"(tolerance {self.tolerance:g}), label agreement {self.label_agreement}")
+
 
 def run_onnx(model_bytes: bytes, frame: pd.DataFrame, columns: Sequence[ColumnInfo]
              ) -> dict[str, np.ndarray]:
@@ -275,10 +281,8 @@ def check_parity(model_bytes: bytes, pipeline: Pipeline, frame: pd.DataFrame,
     parity = Parity(len(frame), diff, agreement, tolerance, passed)
     if not passed:
         error = ParityError(
-            f"The ONNX export disagrees with the native model on {len(frame)} rows: "
-            f"max {'relative value' if task == 'regression' else 'probability'} difference "
-            f"{diff:.3g} (tolerance {tolerance:g}), label agreement {agreement}. Nothing was "
-            "written; try another model family (--models) or report the plugin.")
+            f"The ONNX export disagrees with the native model: {parity.summary()}. Nothing "
+            "was written; try another model family (--models) or report the plugin.")
         error.parity = parity  # what was measured, for callers that word it themselves
         raise error
     return parity

@@ -164,10 +164,7 @@ class _Steps:
 
     def failed(self, exc: BaseException) -> PluginError:
         parity = getattr(exc, "parity", None)
-        what = (f"max {'relative value' if parity.label_agreement is None else 'probability'} "
-                f"difference {parity.max_abs_diff:.3g} over {parity.rows} rows (tolerance "
-                f"{parity.tolerance:g}), label agreement {parity.label_agreement}"
-                if parity is not None else f"{type(exc).__name__}: {exc}")
+        what = parity.summary() if parity is not None else f"{type(exc).__name__}: {exc}"
         return PluginError(f"{self.who} while {self.step}: {what}")
 
 
