@@ -53,15 +53,24 @@ def _add_fit_options(parser: argparse.ArgumentParser, *, data: bool = True) -> N
     parser.add_argument("--no-ensemble", action="store_true",
                         help="export the best single trial even when an ensemble of the best "
                         "trial of each family scores better on validation")
-    parser.add_argument("--max-predict-us", type=float, metavar="US",
-                        help="export only a model that predicted validation rows in at most US "
-                        "microseconds per row (the leaderboard's predict_us)")
+    _add_predict_limit(parser)
     parser.add_argument("--codes", metavar="COLS",
                         help="comma-separated integer columns that are codes (ids, product or "
                         "store numbers), encoded by value; default: those named like an id "
                         "(user_id, sku); '' for none")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run in DIR")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def _add_predict_limit(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-predict-us", type=float, metavar="US",
+                        help="export only a model that predicted validation rows in at most US "
+                        "microseconds per row (the leaderboard's predict_us)")
+
+
+def _names(text: str | None) -> list[str] | None:
+    """A comma-separated option as a list of names (None when the option was not given)."""
+    return None if text is None else [v.strip() for v in text.split(",") if v.strip()]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,9 +133,7 @@ def _add_shop_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--searcher", default="random")
     parser.add_argument("--out", metavar="DIR")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-predict-us", type=float, metavar="US",
-                        help="export only a model that predicted validation rows in at most US "
-                        "microseconds per row (the leaderboard's predict_us)")
+    _add_predict_limit(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run in DIR")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -151,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _fit_kwargs(args: argparse.Namespace) -> dict:
     return dict(task=args.task, time_budget=args.time_budget, max_trials=args.max_trials,
-                models=[m.strip() for m in args.models.split(",")] if args.models else None,
+                models=_names(args.models) or None,
                 searcher=args.searcher, metric=args.metric, out=args.out, seed=args.seed,
                 validation=args.validation, folds=args.folds, test_size=args.test_size,
                 address=args.address,
@@ -159,8 +166,7 @@ def _fit_kwargs(args: argparse.Namespace) -> dict:
                 scheduler=args.scheduler, trial_time_limit=args.trial_time_limit,
                 schema=args.schema, overwrite=args.overwrite, quiet=args.quiet,
                 ensemble=not args.no_ensemble, max_predict_us=args.max_predict_us,
-                codes=None if args.codes is None else
-                [c.strip() for c in args.codes.split(",") if c.strip()])
+                codes=_names(args.codes))
 
 
 def _show(result) -> None:
@@ -203,13 +209,12 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _shop_kwargs(args: argparse.Namespace) -> dict:
-    split = lambda text: [v.strip() for v in text.split(",") if v.strip()]  # noqa: E731
     return dict(task=args.task, horizon=_days(args.horizon),
                 test_horizon=_days(args.test_horizon) if args.test_horizon else None,
-                cutoffs=split(args.cutoffs) if args.cutoffs else None, n_cutoffs=args.n_cutoffs,
+                cutoffs=_names(args.cutoffs) or None, n_cutoffs=args.n_cutoffs,
                 test_cutoff=args.test_cutoff, k=args.k, negatives=args.negatives,
                 time_budget=args.time_budget, max_trials=args.max_trials,
-                models=split(args.models) if args.models else None, searcher=args.searcher,
+                models=_names(args.models) or None, searcher=args.searcher,
                 out=args.out, overwrite=args.overwrite, seed=args.seed, quiet=args.quiet,
                 max_predict_us=args.max_predict_us)
 
@@ -249,7 +254,7 @@ def _shop_demo(args: argparse.Namespace) -> int:
     print(f"Tables written to {out / 'data'}; ranking model next "
           f"(`automl-guide shop {out / 'data'}` does the same).")
     fit_shop(out / "data", task="rank", time_budget=args.time_budget, max_trials=args.max_trials,
-             models=[m.strip() for m in args.models.split(",")] if args.models else None,
+             models=_names(args.models) or None,
              searcher=args.searcher, out=out, overwrite=True, seed=args.seed, quiet=args.quiet,
              max_predict_us=args.max_predict_us)
     recommender = Recommender(out)  # read back from the exported files, as a service would
