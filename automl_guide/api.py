@@ -144,8 +144,9 @@ def fit_and_export(data: pd.DataFrame | str | os.PathLike, target: str, *, task:
         exported with a warning. None: no limit.
     :param codes: integer columns that are codes (ids, product or store numbers) whatever
         their names: each gets its value's share of the rows and its target mean as features,
-        when it has more than 20 values. None: integer columns whose names mark an identifier
-        (a word ``id``, ``code`` or ``sku``: ``user_id``, ``ClothingID``); ``[]``: none. A
+        however few values it has. None: integer columns whose names mark an identifier (a
+        word ``id``, ``code`` or ``sku``: ``user_id``, ``ClothingID``) and have more than 20
+        values; ``[]``: none. A
         single name may be given as a string.
     :param plugins: extra plugin objects registered in-process beside the installed ones.
     """

@@ -142,8 +142,24 @@ def _format_warning(message, category, filename, lineno, line=None) -> str:
     return f"automl-guide: warning: {message}\n"
 
 
+# The fit options `demo --shop` passes to fit_shop (as `shop` has them); the others would be
+# silently ignored there, so they are refused instead.
+_SHOP_DEMO_OPTIONS = frozenset({"command", "shop", "time_budget", "max_trials", "models",
+                                "searcher", "seed", "max_predict_us", "out", "quiet",
+                                "overwrite"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "demo" and args.shop:
+        defaults = vars(parser.parse_args(["demo"]))
+        ignored = sorted(f"--{key.replace('_', '-')}" for key, value in vars(args).items()
+                         if key not in _SHOP_DEMO_OPTIONS and value != defaults.get(key))
+        if ignored:
+            parser.error(f"demo --shop does not use {', '.join(ignored)}: the shop demo takes "
+                         "--time-budget, --max-trials, --models, --searcher, --seed, "
+                         "--max-predict-us, --out and --quiet")
     warnings.formatwarning = _format_warning  # users see the message, not our source lines
     try:
         return {"fit": _fit, "predict": _predict, "plugins": _plugins, "demo": _demo,

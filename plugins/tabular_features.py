@@ -266,7 +266,10 @@ def _integer(columns: list[str], ctx: FeatureContext) -> Any:
     declared = ctx.codes  # the user's list, else the name decides
     ids = tuple(j for j, name in enumerate(columns)
                 if (name in declared if declared is not None else names_an_id(name)))
-    values = ValueStatistics(ctx.task, MAX_CATEGORIES + 1, integers=True, frequency="encoded",
+    # A column named like an id needs more values than a one-hot would hold to be worth a
+    # lookup; a declared code is one whatever its count (a store number with 8 stores).
+    least = 2 if declared is not None else MAX_CATEGORIES + 1
+    values = ValueStatistics(ctx.task, least, integers=True, frequency="encoded",
                              seed=ctx.seed, candidates=ids)
     return make_pipeline(values, StandardScaler()) if ctx.needs_scaling else values
 

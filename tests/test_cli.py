@@ -117,3 +117,15 @@ def test_the_shop_command_passes_its_prediction_time_limit_on():
 
     args = build_parser().parse_args(["shop", "tables/", "--max-predict-us", "5"])
     assert _shop_kwargs(args)["max_predict_us"] == 5.0
+
+
+def test_the_shop_demo_refuses_fit_options_it_would_ignore(capsys, monkeypatch):
+    """`demo --shop` fits shop tables: --codes or --metric would change nothing, so they are
+    refused by name before any work (the shop demo itself is never reached here)."""
+    from automl_guide import cli
+
+    monkeypatch.setattr(cli, "_shop_demo", lambda args: pytest.fail("the demo ran"))
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["demo", "--shop", "--codes", "store", "--metric", "f1"])
+    assert exit_.value.code == 2
+    assert "demo --shop does not use --codes, --metric:" in capsys.readouterr().err

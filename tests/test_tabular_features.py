@@ -135,9 +135,12 @@ def _store_table(n: int = 1200, seed: int = 0):
 
 
 @pytest.mark.parametrize("codes,encoded", [(None, [1]), (["store"], [0]), ([], []),
-                                           (["store", "user_id"], [0, 1, "pair"])])
+                                           (["store", "user_id"], [0, 1, "pair"]),
+                                           (["visits"], [2])])
 def test_declared_codes_replace_the_name_rule_and_export_with_parity(codes, encoded):
-    """None: only user_id (by its name); a list: exactly those columns, `[]` none at all."""
+    """None: only user_id (by its name); a list: exactly those columns, `[]` none at all, and
+    a declared code whatever its count of values (visits has 9, fewer than a name-only id
+    needs)."""
     from automl_guide import export, load_registry
     from automl_guide.api import _refit
     from automl_guide.data import prepare
