@@ -22,6 +22,7 @@ ONNX_TYPES = {"numeric": "float", "integer": "int64", "boolean": "int64", "datet
 MISSING_DATETIME = np.iinfo(np.int64).min
 RESERVED_NAMES = frozenset({"label", "probabilities", "value"})
 _MAX_CARD_CATEGORIES = 50
+SMALL_FRAME_ROWS = 32  # up to this many rows, coerce_arrays reads the frame in one piece
 _TEXT_MIN_DISTINCT = 20
 _TEXT_MIN_DISTINCT_SHARE = 0.2
 _TEXT_MIN_WIDTH = 15
@@ -162,13 +163,15 @@ def _with_stats(info: ColumnInfo, raw: pd.Series, typed: np.ndarray) -> ColumnIn
 
 def coerce_column(series: pd.Series, info: ColumnInfo) -> np.ndarray:
     """Raw values of one column as the typed 1-D array the model takes; bad values raise."""
+    string = ONNX_TYPES.get(info.kind, "string") == "string"
+    if string or isinstance(series.dtype, np.dtype):
+        plain = _coerce_plain(series.to_numpy(dtype=object) if string else series.to_numpy(),
+                              series.dtype, info)
+        if plain is not None:
+            return plain
     kind = info.kind
     if kind == "numeric":
-        values = _to_numbers(series, info)
-        return np.where(np.isinf(values), np.nan, values).astype(np.float32)
-    if kind == "integer" and isinstance(series.dtype, np.dtype) and (  # whole numbers already
-            series.dtype.kind == "i" or series.dtype.kind == "u" and series.dtype.itemsize < 8):
-        return series.to_numpy(dtype=np.int64)
+        return _floats(_to_numbers(series, info))
     if kind in ("integer", "boolean"):
         values = _to_numbers(series.map(_bool_to_int) if kind == "boolean" else series, info)
         bad = np.isnan(values) | (values != np.round(values))
@@ -183,11 +186,39 @@ def coerce_column(series: pd.Series, info: ColumnInfo) -> np.ndarray:
             _fail(info, series, bad, "needs dates or datetimes")
         seconds = parsed.dt.tz_localize(None).to_numpy().astype("datetime64[s]").astype(np.int64)
         return seconds
-    raw = series.to_numpy(dtype=object)
-    if all(type(v) is str for v in raw):  # already strings, none missing: the usual request
-        return raw
-    text = series.astype(object)
+    text = series.astype(object)  # not all strings (_coerce_plain takes those): missing, numbers
     return np.where(text.isna().to_numpy(), "", text.astype(str).to_numpy()).astype(object)
+
+
+def _floats(values: np.ndarray) -> np.ndarray:
+    return np.where(np.isinf(values), np.nan, values).astype(np.float32)
+
+
+def _coerce_plain(values: np.ndarray, dtype: Any, info: ColumnInfo) -> np.ndarray | None:
+    """:func:`coerce_column` for the usual request, from the column's values and its dtype:
+    numbers in a numeric column, whole numbers in an integer one, strings (none missing) in a
+    string one. None for anything else, which :func:`coerce_column` then takes as a Series."""
+    kind = info.kind
+    numpy = isinstance(dtype, np.dtype)
+    if kind == "numeric" and numpy and dtype.kind in "iuf":
+        return _floats(values.astype(np.float64))
+    if kind == "integer" and numpy and (dtype.kind == "i"
+                                        or dtype.kind == "u" and dtype.itemsize < 8):
+        return values.astype(np.int64)
+    if ONNX_TYPES.get(kind, "string") == "string" and all(type(v) is str for v in values):
+        return np.ascontiguousarray(values, dtype=object)
+    return None
+
+
+def _small_frame_values(frame: pd.DataFrame) -> dict[str, tuple[np.ndarray, Any]] | None:
+    """Each column's values and dtype, from ONE object array of the whole frame: for a request
+    of a few rows this is several times faster than a Series per column (about 35 us each in
+    pandas 3). None when column names repeat."""
+    if not frame.columns.is_unique:
+        return None
+    table = frame.to_numpy(dtype=object)
+    return {str(name): (table[:, j], dtype)
+            for j, (name, dtype) in enumerate(zip(frame.columns, frame.dtypes))}
 
 
 def _bool_to_int(value: Any) -> Any:
@@ -211,14 +242,26 @@ def _to_numbers(series: pd.Series, info: ColumnInfo) -> np.ndarray:
 
 def _fail(info: ColumnInfo, series: pd.Series, bad: np.ndarray, need: str) -> None:
     rows = np.flatnonzero(bad)
-    shown = ", ".join(f"row {r}: {series.iloc[r]!r}" for r in rows[:5])
+    shown = ", ".join(f"row {r}: {_plain_value(series.iloc[r])!r}" for r in rows[:5])
     more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
     raise DataError(f"Column {info.name!r} {need}, but {len(rows)} value(s) do not fit: "
                     f"{shown}{more}.")
 
 
+def _plain_value(value: Any) -> Any:
+    """A value as the user wrote it: 1.5, not numpy 2's ``np.float64(1.5)``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def check_columns_present(frame: pd.DataFrame, columns: Iterable[ColumnInfo]) -> None:
     names = {str(c) for c in frame.columns}
+    columns = list(columns)
+    if not frame.columns.is_unique:
+        all_names = [str(c) for c in frame.columns]
+        twice = [c.name for c in columns if all_names.count(c.name) > 1]
+        if twice:
+            raise DataError(f"Column(s) {', '.join(map(repr, twice))} appear more than once; "
+                            "the model takes each once.")
     missing = [c.name for c in columns if c.name not in names]
     if missing:
         extra = sorted(names - {c.name for c in columns})
@@ -240,12 +283,18 @@ def coerce_arrays(frame: pd.DataFrame, columns: Sequence[ColumnInfo],
     """:func:`coerce_frame` as a dict of 1-D arrays (what scoring needs, without building a
     frame)."""
     check_columns_present(frame, columns)
+    if not all(isinstance(c, str) for c in frame.columns):  # a frame made from an array: 0, 1..
+        frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
     data, problems = {}, []
+    small = _small_frame_values(frame) if len(frame) <= SMALL_FRAME_ROWS else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # pandas' per-element date parsing note
         for c in columns:
             try:
-                data[getattr(c, by)] = coerce_column(frame[c.name], c)
+                plain = None if small is None or c.name not in small else _coerce_plain(
+                    *small[c.name], c)
+                data[getattr(c, by)] = plain if plain is not None else coerce_column(
+                    frame[c.name], c)
             except DataError as exc:
                 problems.append(str(exc))
     if len(problems) == 1:

@@ -3,6 +3,7 @@ traceback, or, where going on is right, a warning and a model. docs/reliability.
 case with the test that proves it."""
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 
 from automl_guide.cli import main
+from automl_guide.errors import DataError
 from automl_guide.data import prepare
 
 from conftest import shop_frame
@@ -41,6 +43,12 @@ FAILING = {
     "too_few_rows": (lambda tmp: _csv(tmp, shop_frame(12)), "only 12 rows"),
     "not_utf8": (lambda tmp: _write(tmp, "价格,bought\n1,是\n".encode("gb18030") * 30),
                  "not UTF-8"),
+    "only_the_target": (lambda tmp: _csv(tmp, shop_frame(60)[["bought"]]),
+                        "No feature columns: the table holds only the target 'bought'"),
+    "amounts_as_classes": (lambda tmp: _csv(tmp, shop_frame(60).assign(
+        bought=[f"${k * 7.31:.2f}" for k in range(60)])),
+        "They look like numbers written as text (e.g. '$0.00'): make them numbers and use "
+        "task='regression'"),
 }
 
 
@@ -58,6 +66,51 @@ def test_bad_input_is_one_clear_error_without_traceback(case, tmp_path, capsys):
     assert message in err and err.startswith("automl-guide: error:")
     assert "Traceback" not in err
     assert not (tmp_path / "run").exists()  # nothing half-written
+
+
+@pytest.mark.parametrize("options,message", [
+    (["--folds", "1", "--validation", "cv"], "folds must be a whole number of at least 2, not 1"),
+    (["--cpus-per-trial", "0"], "cpus_per_trial must be a positive number of CPUs, not 0"),
+    (["--time-budget", "-5"], "time_budget must be a positive number of seconds"),
+    (["--max-trials", "0"], "max_trials must be a whole number of at least 1, not 0"),
+    (["--trial-time-limit", "0"], "trial_time_limit must be a positive number of seconds"),
+    (["--searcher", "bayes"], "No searcher plugin named 'bayes'"),
+    (["--out", "FILE"], "is a file; --out names a directory for the run's files")])
+def test_bad_options_are_refused_by_name_before_any_work(options, message, tmp_path, capsys):
+    data = _csv(tmp_path, shop_frame(60))
+    options = [str(data) if o == "FILE" else o for o in options]
+    code = main(["fit", str(data), "--target", "bought", "--quiet", "--out",
+                 str(tmp_path / "run"), *options])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err, err
+    assert not (tmp_path / "run").exists()  # refused before the run wrote anything
+
+
+@pytest.mark.parametrize("target,task,message", [
+    (np.linspace(0, 1, 60), "multiclass", "These are numbers (e.g. 0.0): use task='regression'"),
+    ([f"order-{k}" for k in range(60)], None, "Group the rare values, or predict something")])
+def test_a_target_of_mostly_one_row_classes_is_no_classification(target, task, message):
+    with pytest.raises(DataError, match=r"Target 'bought' has 60 classes in 60 rows, and 60 rows "
+                       r"are a class of their own: .*" + re.escape(message)):
+        prepare(shop_frame(60).assign(bought=target), "bought", task)
+
+
+def test_a_column_of_lists_is_refused_by_name_and_row():
+    frame = shop_frame(60)
+    frame["tags"] = [["red", "sale"] if k % 2 else [] for k in range(60)]
+    with pytest.raises(DataError, match=r"Column 'tags' holds lists \(row 0: \[\]\); a column "
+                       r"holds one number, text, date or boolean per row"):
+        prepare(frame, "bought")
+
+
+def test_a_target_given_as_a_list_or_data_as_an_array_is_refused_by_name():
+    from automl_guide import fit_and_export
+
+    with pytest.raises(DataError, match=r"target must be one column name, not \['bought'\]"):
+        fit_and_export(shop_frame(60), ["bought"], out=None)
+    with pytest.raises(DataError, match="Expected a pandas DataFrame or the path of a CSV or "
+                       "Parquet file, got ndarray"):
+        fit_and_export(shop_frame(60).to_numpy(), "bought", out=None)
 
 
 def _warned(frame: pd.DataFrame, target: str = "bought"):
@@ -155,6 +208,26 @@ def test_renamed_column_or_numbers_as_strings_at_predict_is_one_paragraph(tmp_pa
     assert "'price' needs numbers" in err and "'visits' needs numbers" in err
 
 
+def test_a_frame_made_from_an_array_fits_and_predicts_by_its_column_numbers(ray_session):
+    """Column names 0, 1, ... (pd.DataFrame(array)) are made strings for the graph and the
+    card; the loaded model takes such a frame too, one row or many; a column given twice is
+    refused by name."""
+    from automl_guide import fit_and_export
+
+    frame = shop_frame(120)[["price", "visits", "bought"]]
+    frame.columns = [0, 1, "bought"]
+    result = fit_and_export(frame, "bought", models=["linear"], max_trials=1, time_budget=None,
+                            out=None, quiet=True)
+    assert [c["name"] for c in result.card["inputs"]] == ["0", "1"]
+    rows = frame.drop(columns=["bought"])
+    many = result.predictor.predict_proba(rows)
+    assert len(many) == 120
+    np.testing.assert_allclose(result.predictor.predict_proba(rows.iloc[[7]]), many[[7]])
+    twice = pd.concat([rows, rows[[1]]], axis=1)
+    with pytest.raises(DataError, match=r"Column\(s\) '1' appear more than once"):
+        result.predictor.predict(twice)
+
+
 def test_predict_warns_of_unseen_categories_and_strict_refuses_them(tmp_path, capsys,
                                                                     ray_session):
     from automl_guide import DriftWarning, load
@@ -243,3 +316,70 @@ def test_nullable_and_unsigned_integers_are_checked_not_wrapped():
         coerce_column(pd.Series([1, None, 3], dtype="Int64"), info)
     assert coerce_column(pd.Series([1, 2], dtype="Int64"), info).tolist() == [1, 2]
     assert coerce_column(pd.Series([4, 5], dtype=np.int32), info).dtype == np.int64
+
+
+def _typed_columns():
+    """A column of each kind in the dtypes requests bring (40 rows), with its ColumnInfo."""
+    from automl_guide.columns import ColumnInfo
+
+    n = 40
+    rng = np.random.default_rng(0)
+    floats = rng.normal(size=n)
+    floats[[1, 2]] = [np.nan, np.inf]
+    strings = np.array([f"c{k}" for k in rng.integers(0, 5, n)], dtype=object)
+    with_none = strings.copy()
+    with_none[3] = None
+    frame = pd.DataFrame({
+        "f": floats, "f32": floats.astype(np.float32), "i_num": rng.integers(-9, 9, n),
+        "u8": rng.integers(0, 200, n).astype(np.uint8), "i64": rng.integers(-10**12, 10**12, n),
+        "whole": rng.integers(0, 9, n).astype(float), "Int": pd.array(range(n), dtype="Int64"),
+        "b": rng.random(n) < 0.5, "yn": np.where(rng.random(n) < 0.5, "yes", "no"),
+        "s": strings, "s_none": with_none, "sd": pd.array(with_none, dtype="string"),
+        "cat": pd.Categorical(strings), "n_as_s": rng.integers(0, 9, n),
+        "t": strings + " is a review", "d": pd.date_range("2024-01-01", periods=n, freq="D"),
+        "ds": [f"2024-02-{1 + k % 28:02d}" for k in range(n)]})
+    kinds = {"f": "numeric", "f32": "numeric", "i_num": "numeric", "u8": "integer",
+             "i64": "integer", "whole": "integer", "Int": "integer", "b": "boolean",
+             "yn": "boolean", "s": "categorical", "s_none": "categorical", "sd": "categorical",
+             "cat": "categorical", "n_as_s": "categorical", "t": "text", "d": "datetime",
+             "ds": "datetime"}
+    return frame, [ColumnInfo(name, name, kind) for name, kind in kinds.items()]
+
+
+def test_a_request_of_a_few_rows_is_typed_as_the_same_rows_in_a_big_frame():
+    """Up to SMALL_FRAME_ROWS rows, coerce_arrays reads the frame as one object array (fast for
+    single-row requests); each row must come out as it does from a frame read column by
+    column, dtype included."""
+    from automl_guide.columns import SMALL_FRAME_ROWS, coerce_arrays
+
+    frame, columns = _typed_columns()
+    assert len(frame) > SMALL_FRAME_ROWS
+    whole = coerce_arrays(frame, columns)
+    for rows in ([0], [1], [2, 3], list(range(SMALL_FRAME_ROWS))):
+        part = coerce_arrays(frame.iloc[rows], columns)
+        for c in columns:
+            assert part[c.name].dtype == whole[c.name].dtype, c.name
+            np.testing.assert_array_equal(part[c.name], whole[c.name][rows], err_msg=c.name)
+
+
+def test_plain_columns_of_a_one_row_request_are_not_read_one_series_at_a_time(monkeypatch):
+    from automl_guide import columns as module
+
+    frame, columns = _typed_columns()
+    plain = [c for c in columns if c.name in ("f", "f32", "i_num", "u8", "i64", "s", "cat", "t")]
+    monkeypatch.setattr(module, "coerce_column", lambda *a: pytest.fail("read as a Series"))
+    typed = module.coerce_arrays(frame.iloc[[0]], plain)
+    assert typed["f"].dtype == np.float32 and typed["i64"].dtype == np.int64
+    assert typed["s"].tolist() == [frame["s"].iloc[0]]
+
+
+def test_a_bad_value_in_a_one_row_request_is_named_as_in_a_big_frame():
+    from automl_guide.columns import ColumnInfo, coerce_arrays
+    from automl_guide.errors import DataError
+
+    frame = pd.DataFrame({"visits": [1.5], "age": ["old"]})
+    columns = [ColumnInfo("visits", "visits", "integer"), ColumnInfo("age", "age", "numeric")]
+    with pytest.raises(DataError, match=r"(?s)2 columns.*'visits' needs whole numbers.*row 0: 1\.5"
+                       r".*'age' needs numbers.*row 0: 'old'") as error:
+        coerce_arrays(frame, columns)
+    assert "\n" in str(error.value)
