@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import shutil
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -81,6 +82,11 @@ class FitResult:
             self._predictor = Predictor(self.onnx_bytes, "the exported model")
         return self._predictor
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_predictor", None)  # an onnxruntime session: rebuilt from onnx_bytes on use
+        return state
+
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         return self.predictor.predict(frame)
 
@@ -112,7 +118,8 @@ def fit_and_export(data: pd.DataFrame | str | os.PathLike, target: str, *, task:
         third-party one).
     :param metric: metric to optimise; ROC AUC, log loss or RMSE by task when None.
     :param out: directory for ``model.onnx``, ``model_card.json`` and ``leaderboard.csv``; None
-        keeps everything in memory. An existing non-empty directory needs ``overwrite=True``.
+        keeps everything in memory. A directory already holding a run's files (model.onnx,
+        leaderboard.csv, ...) needs ``overwrite=True``; other files there are left alone.
     :param seed: seeds the splits, the searcher and the models.
     :param validation: ``auto`` (k-fold CV up to 3,000 rows, else a 20 % holdout), ``cv`` or
         ``holdout``; ``folds`` sets k.
@@ -170,13 +177,10 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
     judges; without them those families sit out."""
     start = time.monotonic()
     deadline = start + config.time_budget if config.time_budget else None
-    if config.scheduler not in SCHEDULERS:
-        raise SearchError(f"Unknown scheduler {config.scheduler!r}; choose one of "
-                          f"{', '.join(SCHEDULERS)}.")
-    if config.max_predict_us is not None and not config.max_predict_us > 0:
-        raise SearchError(f"max_predict_us must be a positive number of microseconds, not "
-                          f"{config.max_predict_us!r}.")
+    config = _checked_options(config, registry)
     frame = data if isinstance(data, pd.DataFrame) else load_table(data)
+    if not all(isinstance(c, str) for c in frame.columns):
+        frame = _string_names(frame)
     if config.resume:
         config = _resumed_config(config, frame)
     elif config.out is not None:
@@ -238,19 +242,46 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
         if config.ensemble and not metric.needs_queries:
             chosen = _choose_ensemble(board, trial_data, specs, metric, deadline, progress,
                                       outputs, config.max_predict_us)
-        pipeline = _refit(dataset, train, plan, specs[best["model"]], best["config"], config.seed,
-                          queries)
-        members = None
-        if chosen is not None:
-            members = [(m, _refit(dataset, train, plan, specs[m.model], m.config, config.seed)
-                        if (m.model, m.config) != (best["model"], best["config"]) else pipeline)
-                       for m in chosen[0]]
-        return _finish(dataset, train, test, splits, plan, specs, registry, pipeline, board,
-                       metric, config, start, progress, members, chosen, best["rank"])
+        not_exported: list[dict[str, Any]] = []  # trials whose export failed, in rank order
+        while True:
+            pipeline = _refit(dataset, train, plan, specs[best["model"]], best["config"],
+                              config.seed, queries)
+            members = None
+            if chosen is not None:
+                members = [(m, _refit(dataset, train, plan, specs[m.model], m.config, config.seed)
+                            if (m.model, m.config) != (best["model"], best["config"])
+                            else pipeline) for m in chosen[0]]
+            try:
+                return _finish(dataset, train, test, splits, plan, specs, registry, pipeline,
+                               board, metric, config, start, progress, members, chosen,
+                               best["rank"], not_exported)
+            except _NotExported as failure:  # unconvertible, or parity failed: the next family
+                exc = failure.error
+                not_exported.append({"rank": best["rank"], "model": best["model"],
+                                     "error": str(exc)})
+                try:
+                    following = _best(board, config.max_predict_us,
+                                      {f["model"] for f in not_exported})
+                except SearchError:
+                    raise exc from None
+                warnings.warn(f"The {best['model']} trial ranked {best['rank']} did not export "
+                              f"({exc}); exporting the best trial of another family instead: "
+                              f"{following['model']}, ranked {following['rank']}.",
+                              RuntimeWarning, stacklevel=2)
+                best, chosen = following, None
     except Exception:
         if config.out is not None:  # nothing is lost: the leaderboard survives a failed export
             write_atomic(config.out / "leaderboard.csv", board.to_csv(index=False).encode())
         raise
+
+
+class _NotExported(Exception):
+    """The chosen trial's model did not convert to ONNX or failed parity (``error``): the run
+    exports the best trial of another family instead."""
+
+    def __init__(self, error: ExportError):
+        super().__init__(str(error))
+        self.error = error
 
 
 STATE_DIR = ".search"  # an interrupted search's options, trials and searcher state
@@ -270,8 +301,6 @@ def _save_run_options(config: FitConfig, frame: pd.DataFrame) -> None:
 def _resumed_config(config: FitConfig, frame: pd.DataFrame) -> FitConfig:
     """The interrupted run's options, with this call's budget (its time budget, and its
     ``max_trials`` when given: the trials of both runs together); the data must be the same."""
-    import dataclasses
-
     if config.out is None:
         raise SearchError("resume needs the directory of the interrupted run (--resume DIR).")
     path = config.out / STATE_DIR / "run.json"
@@ -286,10 +315,59 @@ def _resumed_config(config: FitConfig, frame: pd.DataFrame) -> FitConfig:
         options[key] = tuple(options[key]) if options.get(key) is not None else None
     if config.max_trials is not None:
         options["max_trials"] = config.max_trials
-    return dataclasses.replace(config, **options)
+    return replace(config, **options)
+
+
+def _checked_options(config: FitConfig, registry: PluginRegistry) -> FitConfig:
+    """Options refused by name before any work (the data is not read yet); the target as the
+    column name it will be once column names are strings."""
+    if config.scheduler not in SCHEDULERS:
+        raise SearchError(f"Unknown scheduler {config.scheduler!r}; choose one of "
+                          f"{', '.join(SCHEDULERS)}.")
+    positive = {"max_predict_us": "microseconds", "time_budget": "seconds",
+                "trial_time_limit": "seconds", "cpus_per_trial": "CPUs"}
+    for name, unit in positive.items():
+        value = getattr(config, name)
+        if value is not None and not (_number(value) and value > 0):
+            raise SearchError(f"{name} must be a positive number of {unit}"
+                              f"{'' if name == 'cpus_per_trial' else ' (None: no limit)'}, "
+                              f"not {value!r}.")
+    if not (_number(config.gpus_per_trial) and config.gpus_per_trial >= 0):
+        raise SearchError(f"gpus_per_trial must be 0 or more, not {config.gpus_per_trial!r}.")
+    for name, least in (("max_trials", 1), ("folds", 2)):
+        value = getattr(config, name)
+        if value is not None and not (isinstance(value, (int, np.integer))
+                                      and not isinstance(value, bool) and value >= least):
+            raise SearchError(f"{name} must be a whole number of at least {least}, not "
+                              f"{value!r}.")
+    registry.searcher(config.searcher)  # an unknown searcher is named before the data is read
+    if config.resume:
+        return config
+    if isinstance(config.target, (int, np.integer)) and not isinstance(config.target, bool):
+        return replace(config, target=str(config.target))
+    if not isinstance(config.target, str):
+        raise DataError(f"target must be one column name, not {config.target!r}.")
+    return config
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value
+
+
+def _string_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its column names as strings (a frame made from an array has 0, 1, ...):
+    the ONNX graph, the card and the schema name columns by strings."""
+    names = [str(c) for c in frame.columns]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise DataError(f"Column names {', '.join(map(repr, twice))} are the same once made "
+                        "strings (1 and '1', say); rename the columns.")
+    return frame.set_axis(names, axis=1)
 
 
 def _check_out_dir(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"{out} is a file; --out names a directory for the run's files.")
     existing = [name for name in ARTIFACTS if (out / name).exists()]
     if existing and not overwrite:
         raise ExportError(f"{out} already holds {', '.join(existing)}; choose another --out or "
@@ -492,10 +570,12 @@ def _fallback_trial(data: TrialData, specs: Mapping[str, ModelSpec], progress: P
                        row["score"], row["status"], row["error"], row["fit_seconds"])
 
 
-def _best(board: pd.DataFrame, max_predict_us: float | None = None) -> dict[str, Any]:
+def _best(board: pd.DataFrame, max_predict_us: float | None = None,
+          skip: Iterable[str] = ()) -> dict[str, Any]:
     """The best trial that succeeded (its model, config and leaderboard rank), among those
-    that predict within ``max_predict_us`` per row when that is set."""
-    ok = board[board["status"] == "ok"]
+    that predict within ``max_predict_us`` per row when that is set, and not of a family in
+    ``skip`` (families whose export failed)."""
+    ok = board[(board["status"] == "ok") & ~board["model"].isin(list(skip))]
     if ok.empty:
         errors = "; ".join(f"{m}: {e}" for m, e in
                            board[["model", "error"]].drop_duplicates("model").values[:5])
@@ -577,7 +657,8 @@ def _finish(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Seque
             plan: Mapping, specs: Mapping[str, ModelSpec], registry: PluginRegistry,
             pipeline: Any, board: pd.DataFrame, metric: Metric, config: FitConfig,
             start: float, progress: Progress, members: Sequence | None = None,
-            chosen: Any = None, best_rank: int = 1) -> FitResult:
+            chosen: Any = None, best_rank: int = 1,
+            not_exported: Sequence[Mapping[str, Any]] = ()) -> FitResult:
     from . import export  # onnx loads here, and only here
 
     test_frame = dataset.features.iloc[test].reset_index(drop=True)
@@ -597,7 +678,10 @@ def _finish(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Seque
         return graph, export.check_parity(graph.SerializeToString(), native, parity_frame,
                                           dataset.columns, dataset.task, dataset.classes)
 
-    graph, parity = exported(pipeline, best["model"])
+    try:
+        graph, parity = exported(pipeline, best["model"])
+    except ExportError as exc:
+        raise _NotExported(exc) from exc
     single, ensemble_card = None, None
     if members:
         from .ensemble import Ensemble
@@ -629,6 +713,8 @@ def _finish(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Seque
     schema_json = schemas.to_json(data_schema)
     card = build_card(dataset, train, test, splits, board, metric, config, test_metrics,
                       parity.to_card(), used, time.monotonic() - start, best_rank)
+    if not_exported:
+        card["best"]["not_exported"] = [dict(f) for f in not_exported]
     card["schema"] = schemas.summary(data_schema)
     if ensemble_card:
         card["ensemble"] = ensemble_card

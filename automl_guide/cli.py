@@ -1,17 +1,18 @@
-"""``automl-guide``: fit, predict, plugins, demo.
+"""AutoML for a shop's models: fit and export one ONNX graph, predict, serve, shop, demo.
 
 Errors the user can fix print one paragraph and exit with status 2, never a traceback.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
-from .errors import AutoMLGuideError
+from .errors import AutoMLGuideError, ExportError
 from .limits import SERVE_MAX_BODY_BYTES, SERVE_MAX_ROWS
 
 
@@ -80,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict = sub.add_parser("predict", help="score a table with an exported model")
     predict.add_argument("model", help="model.onnx, or the run directory holding it")
     predict.add_argument("data", help="CSV or Parquet file")
-    predict.add_argument("--out", metavar="FILE", help="write CSV here (default: stdout)")
+    predict.add_argument("--out", metavar="FILE", help="write CSV here (default: stdout); an "
+                         "existing file is refused without --overwrite")
+    predict.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     predict.add_argument("--strict", action="store_true",
                          help="refuse categories and ranges unseen in training (default: warn)")
     serve = sub.add_parser("serve", help="score JSON rows over HTTP with an exported model")
@@ -107,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--shop", action="store_true",
                       help="generated shop -> ranking model -> recommendation for one customer")
     _add_fit_options(demo, data=False)
-    demo.set_defaults(out=None, overwrite=True)
+    demo.set_defaults(out=None)  # its own directory is replaced each run; a user's --out is not
     return parser
 
 
@@ -261,6 +264,10 @@ def _shop_demo(args: argparse.Namespace) -> int:
     from .shop_run import Recommender, fit_shop
 
     out = Path(args.out or "automl_guide_shop_demo")
+    overwrite = args.overwrite or args.out is None
+    if not overwrite and out.is_dir() and any(out.iterdir()):
+        raise ExportError(f"{out} is not empty; choose another --out or pass --overwrite to "
+                          "replace the shop demo's files there.")
     print("Shop demo on a GENERATED shop (synthetic data from automl_guide/shop_demo.py: 400 "
           "customers, 240 products, 150 days of views, carts and orders).")
     tables = generate_shop(seed=args.seed)
@@ -271,7 +278,8 @@ def _shop_demo(args: argparse.Namespace) -> int:
           f"(`automl-guide shop {out / 'data'}` does the same).")
     fit_shop(out / "data", task="rank", time_budget=args.time_budget, max_trials=args.max_trials,
              models=_names(args.models) or None,
-             searcher=args.searcher, out=out, overwrite=True, seed=args.seed, quiet=args.quiet,
+             searcher=args.searcher, out=out, overwrite=overwrite, seed=args.seed,
+             quiet=args.quiet,
              max_predict_us=args.max_predict_us)
     recommender = Recommender(out)  # read back from the exported files, as a service would
     customer = tables["orders"]["customer_id"].value_counts().index[0]
@@ -287,7 +295,8 @@ def _demo(args: argparse.Namespace) -> int:
 
     if args.shop:
         return _shop_demo(args)
-    args.out = args.out or "automl_guide_demo"
+    if args.out is None:  # the demo's own directory: replaced on each run
+        args.out, args.overwrite = "automl_guide_demo", True
     data = resources.files("automl_guide.datasets").joinpath("clothing_reviews.csv")
     print(f"Demo: will a shopper recommend the dress she reviewed? {data.name} "
           "(Women's E-Commerce Clothing Reviews, CC0; see automl_guide/datasets/README.md)")
@@ -300,11 +309,19 @@ def _predict(args: argparse.Namespace) -> int:
     from .data import load_table
     from .predictor import load
 
+    out = Path(args.out) if args.out else None
+    if out is not None and out.is_dir():
+        raise ExportError(f"--out {out} is a directory; name the CSV file to write.")
+    if out is not None and out.exists() and not args.overwrite:
+        raise ExportError(f"--out {out} exists; choose another file or pass --overwrite to "
+                          "replace it.")
     predictor = load(args.model, strict=args.strict)
     predictions = predictor.predict_frame(load_table(args.data))
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        predictions.to_csv(args.out, index=False)
+    if out is not None:  # written whole, then moved: the old file stays if writing fails
+        out.parent.mkdir(parents=True, exist_ok=True)
+        partial = out.with_name(f".{out.name}.partial")
+        predictions.to_csv(partial, index=False)
+        os.replace(partial, out)
     else:
         predictions.to_csv(sys.stdout, index=False)
     return 0

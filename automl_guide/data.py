@@ -1,6 +1,7 @@
 """Load a table, separate the target, infer the task and make the splits."""
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,9 @@ class Dataset:
 
 def load_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV or Parquet file into a DataFrame with a clear error for anything else."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise DataError(f"Expected a pandas DataFrame or the path of a CSV or Parquet file, got "
+                        f"{type(path).__name__}.")
     path = Path(path)
     if not path.is_file():
         raise DataError(f"No such file: {path}")
@@ -151,12 +155,37 @@ def _encode_target(y: pd.Series, task: str, target: str) -> tuple[np.ndarray, tu
         return values.to_numpy(np.float64), ()
     classes = tuple(sorted(y.unique(), key=lambda v: (str(type(v)), v)))
     if len(classes) < 2:
-        raise DataError(f"Target {target!r} has a single class ({classes[0]!r}); a classifier "
-                        "needs at least two.")
+        raise DataError(f"Target {target!r} has a single class ({python_value(classes[0])!r}); "
+                        "a classifier needs at least two.")
+    alone = int((y.value_counts() == 1).sum())
+    if len(classes) > 2 and alone > len(y) / 2:
+        raise DataError(_not_classes(y, target, alone))
     if task == "binary" and len(classes) > 2:
         raise DataError(f"Target {target!r} has {len(classes)} classes; use task='multiclass'.")
     lookup = {c: i for i, c in enumerate(classes)}
     return y.map(lookup).to_numpy(np.int64), tuple(python_value(c) for c in classes)
+
+
+def _not_classes(y: pd.Series, target: str, alone: int) -> str:
+    """Why a target with more single-row classes than rows in the others is no classification."""
+    what = (f"Target {target!r} has {y.nunique()} classes in {len(y)} rows, and {alone} rows are "
+            "a class of their own: a classifier cannot learn a class from one row.")
+    if pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype):
+        return f"{what} These are numbers (e.g. {python_value(y.iloc[0])!r}): use task='regression'."
+    text = y.astype(str).str.replace(r"[\s,$€£¥%]", "", regex=True)
+    if pd.to_numeric(text, errors="coerce").notna().mean() > 0.9:
+        return (f"{what} They look like numbers written as text (e.g. {y.iloc[0]!r}): make them "
+                "numbers and use task='regression'.")
+    return f"{what} Group the rare values, or predict something else."
+
+
+def _check_one_value_per_row(name: str, series: pd.Series) -> None:
+    nested = series.map(lambda v: isinstance(v, (list, tuple, set, dict, np.ndarray))).to_numpy()
+    if nested.any():
+        row = int(np.flatnonzero(nested)[0])
+        raise DataError(f"Column {name!r} holds {type(series.iloc[row]).__name__}s (row {row}: "
+                        f"{series.iloc[row]!r}); a column holds one number, text, date or "
+                        "boolean per row: spread the items over columns or join them into text.")
 
 
 def _usable_features(features: pd.DataFrame, target: pd.Series
@@ -165,6 +194,8 @@ def _usable_features(features: pd.DataFrame, target: pd.Series
     target_text = target.astype(str).to_numpy()
     for name in features.columns:
         series = features[name]
+        if series.dtype == object:
+            _check_one_value_per_row(str(name), series)
         n_unique = series.nunique(dropna=True)
         _warn_about_values(str(name), series)
         if series.isna().all():
@@ -180,6 +211,8 @@ def _usable_features(features: pd.DataFrame, target: pd.Series
                             "known when predicting)"))
     for name, reason in dropped:
         warnings.warn(f"Column {name!r} is not used: {reason}.", UserWarning, stacklevel=3)
+    if not features.shape[1]:
+        raise DataError(f"No feature columns: the table holds only the target {target.name!r}.")
     if len(dropped) == features.shape[1]:
         raise DataError("No usable feature columns: " + "; ".join(f"{n!r}: {r}" for n, r in dropped))
     return features.drop(columns=[n for n, _ in dropped]), tuple(dropped)

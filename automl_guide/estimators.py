@@ -7,7 +7,8 @@ exported ONNX graph, the very model a service would run; ``onnx_bytes_`` holds i
 ``result_`` the whole run (leaderboard, card). They do not warn of drift (a fold always holds
 categories unseen in the others); ``automl_guide.load`` does. By default nothing is written to disk
 (``out=None``) and every row given to ``fit`` trains the model (``test_size=0``): scikit-learn's
-own splitters do the testing.
+own splitters do the testing. With ``out=DIR`` each fit writes its run there, replacing an
+earlier one only with ``overwrite=True``.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ class _AutoML(BaseEstimator):
                  metric: str | None = None, validation: str = "auto", ensemble: bool = True,
                  test_size: float = 0.0, out: str | None = None, seed: int = 0,
                  quiet: bool = True, max_predict_us: float | None = None,
-                 codes: Sequence[str] | None = None):
+                 codes: Sequence[str] | None = None, overwrite: bool = False):
         self.time_budget = time_budget
         self.max_trials = max_trials
         self.models = models
@@ -45,6 +46,7 @@ class _AutoML(BaseEstimator):
         self.quiet = quiet
         self.max_predict_us = max_predict_us
         self.codes = codes
+        self.overwrite = overwrite
 
     def _frame(self, X: Any, fitting: bool = False) -> pd.DataFrame:
         if isinstance(X, pd.DataFrame):
@@ -77,7 +79,7 @@ class _AutoML(BaseEstimator):
             time_budget=self.time_budget, max_trials=self.max_trials,
             models=list(self.models) if self.models else None, searcher=self.searcher,
             metric=self.metric, validation=self.validation, ensemble=self.ensemble,
-            test_size=self.test_size, out=self.out, overwrite=False, seed=self.seed,
+            test_size=self.test_size, out=self.out, overwrite=self.overwrite, seed=self.seed,
             quiet=self.quiet, max_predict_us=self.max_predict_us,
             codes=None if self.codes is None else [self.codes] if isinstance(self.codes, str)
             else [str(c) for c in self.codes])  # X's column names are made strings too

@@ -43,6 +43,10 @@ class Predictor:
         self._input_check = None
         self._drifted: set[str] = set()  # columns already warned about
         self._outputs = [o.name for o in self.session.get_outputs()]
+        self._source, self._model_bytes = source, model_bytes
+
+    def __reduce__(self):  # an onnxruntime session does not pickle: rebuilt from the bytes
+        return Predictor, (self._model_bytes, self._source, self.strict)
 
     @property
     def schema(self):

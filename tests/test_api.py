@@ -9,6 +9,7 @@ import types
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 from automl_guide import (DataError, ExportError, ModelSpec, PluginError, SearchError, fit_and_export,
                           hookimpl, load)
@@ -121,6 +122,63 @@ def test_failing_trial_is_recorded_and_the_search_goes_on(tmp_path):
         fit_and_export(shop_frame(200, "binary"), "bought", models=["exploding"], max_trials=1,
                        time_budget=None, out=tmp_path / "r", quiet=True, plugins=[plugin])
     assert "exploding" in (tmp_path / "r" / "leaderboard.csv").read_text()  # nothing lost
+
+
+class _Squared(LogisticRegression):
+    """Ranks rows as logistic regression does (same AUC), but its ONNX graph (the logistic
+    regression's) is not what it predicts natively: parity fails."""
+
+    def predict_proba(self, X):
+        p1 = super().predict_proba(X)[:, 1] ** 2
+        return np.column_stack([1 - p1, p1])
+
+
+def _register_squared() -> None:
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+    from skl2onnx.operator_converters.linear_classifier import (
+        convert_sklearn_linear_classifier)
+
+    update_registered_converter(_Squared, "AutomlGuideTestSquared",
+                                calculate_linear_classifier_output_shapes,
+                                convert_sklearn_linear_classifier,
+                                options={"nocl": [True, False], "zipmap": [True, False, "columns"],
+                                         "raw_scores": [True, False]})
+
+
+@hookimpl
+def _register_squared_model(register):
+    register(ModelSpec("squared", frozenset({"binary"}), build=lambda c, t, s: _Squared(**c),
+                       search_space=lambda t, n: {"C": 1.0}, default_config=lambda t, n: {"C": 1.0},
+                       needs_scaling=True, register_onnx=_register_squared))
+
+
+def test_a_best_trial_that_fails_parity_gives_way_to_the_next_family(tmp_path):
+    """Nothing is lost when the winner's export fails its parity check: the best trial of
+    another family is exported instead, with a warning, and the card says what was skipped."""
+    import ray.cloudpickle
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers can't import tests
+    plugin = types.SimpleNamespace(__name__="squared_plugin",
+                                   automl_guide_register_models=_register_squared_model)
+    with pytest.warns(RuntimeWarning, match=r"The squared trial ranked 1 did not export \(.*max "
+                      r"probability difference.*\); exporting the best trial of another family "
+                      r"instead: decision_tree, ranked 2"):
+        result = fit_and_export(shop_frame(300, "binary"), "bought",
+                                models=["squared", "decision_tree"], max_trials=2,
+                                time_budget=None, out=tmp_path / "run", quiet=True,
+                                plugins=[plugin])
+    assert list(result.leaderboard["model"]) == ["squared", "decision_tree"]
+    card = json.loads((tmp_path / "run" / "model_card.json").read_text())
+    assert card["best"]["model"] == "decision_tree" and card["best"]["rank"] == 2
+    [skipped] = card["best"]["not_exported"]
+    assert skipped["model"] == "squared" and skipped["rank"] == 1
+    assert "max probability difference" in skipped["error"] and card["parity"]["passed"]
+    validate_card(card)
+
+    with pytest.raises(ExportError, match="max probability difference"):  # no other family
+        fit_and_export(shop_frame(300, "binary"), "bought", models=["squared"], max_trials=1,
+                       time_budget=None, out=None, quiet=True, plugins=[plugin])
 
 
 def test_a_prediction_time_limit_exports_the_best_trial_within_it(tmp_path):

@@ -46,6 +46,29 @@ def test_fit_then_predict_in_process(tmp_path, capsys):
                  str(tmp_path / "run"), "--quiet"]) == 2
     assert "--overwrite" in capsys.readouterr().err
 
+    # predict --out never replaces a file silently, its own input least of all
+    before = new.read_bytes()
+    for out, said in ((new, "exists; choose another file or pass --overwrite"),
+                      (tmp_path, "is a directory; name the CSV file to write")):
+        assert main(["predict", str(tmp_path / "run"), str(new), "--out", str(out)]) == 2
+        assert said in capsys.readouterr().err
+    assert new.read_bytes() == before
+    assert main(["predict", str(tmp_path / "run"), str(new), "--out", str(tmp_path / "pred.csv"),
+                 "--overwrite"]) == 0
+    assert pd.read_csv(tmp_path / "pred.csv").equals(predictions)
+
+
+def test_demo_into_a_users_directory_keeps_a_run_there(tmp_path, capsys):
+    """The demo replaces its own directory on every run, not a run in a directory the user
+    names; refused before any work."""
+    (tmp_path / "model.onnx").write_text("my model")
+    assert main(["demo", "--out", str(tmp_path), "--quiet"]) == 2
+    assert "already holds model.onnx" in capsys.readouterr().err
+    assert main(["demo", "--shop", "--out", str(tmp_path), "--quiet"]) == 2
+    assert "is not empty; choose another --out or pass --overwrite" in capsys.readouterr().err
+    assert (tmp_path / "model.onnx").read_text() == "my model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+
 
 def test_user_errors_print_one_line_and_no_traceback(tmp_path):
     data = tmp_path / "shop.csv"

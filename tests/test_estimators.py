@@ -1,6 +1,8 @@
 """The scikit-learn estimator contract: AutoMLClassifier and AutoMLRegressor."""
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -41,6 +43,11 @@ def test_classifier_contract_in_a_pipeline_with_numpy_and_integer_labels():
     assert params["models"] == ["linear"] and params["test_size"] == 0.0
     with pytest.raises(DataError, match="X has 2 columns; the model was fitted on 3"):
         clf.predict(X[:, :2])
+    again = pickle.loads(pickle.dumps(clf))  # after predicting: the session is rebuilt
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+    loaded = pickle.loads(pickle.dumps(clf.result_.predictor))
+    np.testing.assert_array_equal(loaded.predict_proba(pd.DataFrame(X, columns=["x0", "x1", "x2"])),
+                                  clf.predict_proba(X))
 
 
 @pytest.mark.usefixtures("ray_session")
@@ -79,3 +86,21 @@ def test_codes_reach_the_fit_as_column_names(monkeypatch):
             AutoMLClassifier(codes=codes).fit(X, y)
     assert [c for _, c in seen] == [["1"], ["1"], None]
     assert seen[0][0][:3] == ["0", "1", "2"]
+
+
+def test_an_estimator_that_writes_its_run_replaces_it_only_when_told(monkeypatch, tmp_path):
+    from automl_guide import api
+
+    seen = []
+
+    def fit_and_export(frame, target, **kwargs):
+        seen.append((kwargs["out"], kwargs["overwrite"]))
+        raise RuntimeError("recorded")
+
+    monkeypatch.setattr(api, "fit_and_export", fit_and_export)
+    X, y = np.arange(40).reshape(20, 2), np.arange(20) % 2
+    for estimator in (AutoMLClassifier(out=tmp_path), clone(AutoMLClassifier(out=tmp_path,
+                                                                           overwrite=True))):
+        with pytest.raises(RuntimeError, match="recorded"):
+            estimator.fit(X, y)
+    assert seen == [(tmp_path, False), (tmp_path, True)]
