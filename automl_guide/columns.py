@@ -172,8 +172,18 @@ def coerce_column(series: pd.Series, info: ColumnInfo) -> np.ndarray:
     kind = info.kind
     if kind == "numeric":
         return _floats(_to_numbers(series, info))
-    if kind in ("integer", "boolean"):
-        values = _to_numbers(series.map(_bool_to_int) if kind == "boolean" else series, info)
+    if kind == "boolean":
+        values = (series.to_numpy(dtype=np.float64, na_value=np.nan)
+                  if pd.api.types.is_bool_dtype(series.dtype)
+                  else pd.to_numeric(series.map(_bool_to_int).astype(object), errors="coerce")
+                  .to_numpy(dtype=np.float64, na_value=np.nan))
+        bad = ~np.isin(values, (0.0, 1.0))
+        if bad.any():
+            _fail(info, series, bad, "needs true or false (or 1/0, yes/no) without missing values, "
+                  "as in training")
+        return values.astype(np.int64)
+    if kind == "integer":
+        values = _to_numbers(series, info)
         bad = np.isnan(values) | (values != np.round(values))
         if bad.any():
             _fail(info, series, bad, "needs whole numbers without missing values (it had none "

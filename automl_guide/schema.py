@@ -35,6 +35,9 @@ def _pa() -> Any:
     return pa
 
 
+RUN_SCHEMA_NAME = "automl-guide training data"  # what infer_schema names a run's schema
+
+
 def infer_schema(typed: pd.DataFrame, columns: Sequence[ColumnInfo]) -> Any:
     """A pandera ``DataFrameSchema`` of ``typed`` (coerced training columns, raw names)."""
     pa = _pa()
@@ -57,7 +60,7 @@ def infer_schema(typed: pd.DataFrame, columns: Sequence[ColumnInfo]) -> Any:
             nullable = info.onnx_type == "float"
         specs[info.name] = pa.Column(dtype, checks=checks, nullable=nullable,
                                      description=f"{info.kind}; ONNX input {info.onnx_name}")
-    return pa.DataFrameSchema(specs, strict=False, name="automl-guide training data")
+    return pa.DataFrameSchema(specs, strict=False, name=RUN_SCHEMA_NAME)
 
 
 def to_json(schema: Any) -> str:
@@ -88,7 +91,11 @@ def load_user_schema(source: Any) -> Any:
 
 
 def validate_training(frame: pd.DataFrame, schema: Any) -> None:
-    """Check the raw training table against the user's schema; every failure in one error."""
+    """Check the raw training table against the user's schema; every failure in one error.
+    A run's own ``schema.json`` is checked as :func:`check_against_run` says."""
+    if getattr(schema, "name", None) == RUN_SCHEMA_NAME:
+        check_against_run(frame, schema)
+        return
     errors = _pa().errors
     try:
         schema.validate(frame, lazy=True)
@@ -97,6 +104,31 @@ def validate_training(frame: pd.DataFrame, schema: Any) -> None:
                         + describe_failures(exc.failure_cases)) from None
     except errors.SchemaError as exc:
         raise DataError(f"The training data does not match the schema you gave: {exc}") from None
+
+
+def check_against_run(frame: pd.DataFrame, schema: Any) -> None:
+    """Check a new training table against an earlier run's ``schema.json``, which describes the
+    columns as the model took them (floats as float32, integers, booleans and datetimes as
+    int64, strings), not as a file holds them: the table's columns are typed the same way
+    first. A missing column, or one whose kind or nullability changed, is an error; values
+    outside the earlier ranges or categories are a warning (new data may go further)."""
+    from .columns import coerce_arrays, profile_columns
+
+    frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
+    missing = [name for name in schema.columns if name not in frame.columns]
+    if missing:
+        raise DataError(f"The training data lacks column(s) {', '.join(map(repr, missing))} of "
+                        "the earlier run's schema.")
+    columns = profile_columns(frame[list(schema.columns)])
+    try:
+        typed = coerce_arrays(frame, columns, by="name")
+        notes = InputCheck(schema)(typed)
+    except DataError as exc:
+        raise DataError("The training data does not match the earlier run's schema (its columns "
+                        f"as the model took them): {exc}") from None
+    if notes:
+        warnings.warn("The training data goes beyond the earlier run's: " + "; ".join(
+            notes.values()), UserWarning, stacklevel=3)
 
 
 def describe_failures(cases: pd.DataFrame, limit: int = 20) -> str:

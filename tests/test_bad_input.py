@@ -278,6 +278,29 @@ def test_a_user_schema_is_checked_lazily_at_fit(tmp_path, capsys):
     validate_training(good, load_user_schema(tmp_path / "schema.json"))  # no error
 
 
+def test_a_runs_own_schema_checks_the_next_training_table_as_the_model_takes_it():
+    """A run's schema.json describes typed columns (float32, int64): reused with --schema to
+    guard a retrain, it passes the very table it came from, warns of values beyond it and
+    refuses a missing column or one whose kind changed."""
+    from automl_guide.columns import coerce_frame
+    from automl_guide.schema import from_json, infer_schema, to_json, validate_training
+
+    frame = shop_frame(80)
+    dataset = prepare(frame, "bought")
+    schema = from_json(to_json(infer_schema(coerce_frame(dataset.features, dataset.columns,
+                                                         by="name"), dataset.columns)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        validate_training(frame, schema)
+    with pytest.warns(UserWarning, match=r"goes beyond the earlier run's: 'price': 1 row\(s\) "
+                      r"outside the training range"):
+        validate_training(frame.assign(price=frame["price"].where(frame.index != 5, 1e6)), schema)
+    with pytest.raises(DataError, match=r"lacks column\(s\) 'category' of the earlier run's"):
+        validate_training(frame.drop(columns=["category"]), schema)
+    with pytest.raises(DataError, match="does not match the earlier run's schema"):
+        validate_training(frame.assign(visits=frame["visits"] + 0.5), schema)
+
+
 def test_the_compiled_input_check_matches_pandera_on_every_call():
     from automl_guide.columns import coerce_frame, profile_columns
     from automl_guide.errors import DataError
@@ -344,6 +367,25 @@ def _typed_columns():
              "cat": "categorical", "n_as_s": "categorical", "t": "text", "d": "datetime",
              "ds": "datetime"}
     return frame, [ColumnInfo(name, name, kind) for name, kind in kinds.items()]
+
+
+@pytest.mark.parametrize("values,typed", [([True, False], [1, 0]), ([1, 0], [1, 0]),
+                                          (["yes", "No"], [1, 0]), (["TRUE", "false"], [1, 0]),
+                                          ([2, 0], "row 0: 2"), ([-1, 1], "row 0: -1"),
+                                          (["banana", "yes"], "row 0: 'banana'"),
+                                          ([True, None], "row 1: None")])
+def test_a_boolean_column_takes_true_false_one_zero_yes_no_and_names_anything_else(values,
+                                                                                   typed):
+    from automl_guide.columns import ColumnInfo, coerce_column
+
+    info = ColumnInfo("member", "member", "boolean")
+    if isinstance(typed, list):
+        assert coerce_column(pd.Series(values, dtype=object), info).tolist() == typed
+        return
+    with pytest.raises(DataError, match=r"Column 'member' needs true or false \(or 1/0, "
+                       r"yes/no\) without missing values, as in training, but 1 value\(s\) do "
+                       r"not fit: " + re.escape(typed)):
+        coerce_column(pd.Series(values, dtype=object), info)
 
 
 def test_a_request_of_a_few_rows_is_typed_as_the_same_rows_in_a_big_frame():
