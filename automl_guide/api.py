@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import card as cards
-from .columns import coerce_frame
+from .columns import coerce_frame, string_names
 from .data import Dataset, load_table, prepare, test_split, validation_splits
 from .errors import DataError, ExportError, PluginError, SearchError
 from .metrics import Metric, get_metric, report
@@ -176,11 +176,10 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
     (``ModelSpec.needs_queries``) order rows within, and what a ranking metric (``ndcg@K``)
     judges; without them those families sit out."""
     start = time.monotonic()
-    deadline = start + config.time_budget if config.time_budget else None
     config = _checked_options(config, registry)
+    deadline = start + config.time_budget if config.time_budget else None
     frame = data if isinstance(data, pd.DataFrame) else load_table(data)
-    if not all(isinstance(c, str) for c in frame.columns):
-        frame = _string_names(frame)
+    frame = string_names(frame)
     if config.resume:
         config = _resumed_config(config, frame)
     elif config.out is not None:
@@ -262,8 +261,12 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
                 try:
                     following = _best(board, config.max_predict_us,
                                       {f["model"] for f in not_exported})
-                except SearchError:
-                    raise exc from None
+                except SearchError:  # no other family: every failure in one error
+                    if len(not_exported) == 1:
+                        raise exc
+                    raise ExportError("No family's best trial exported:\n  - " + "\n  - ".join(
+                        f"{f['model']} (rank {f['rank']}): {f['error']}"
+                        for f in not_exported)) from exc
                 warnings.warn(f"The {best['model']} trial ranked {best['rank']} did not export "
                               f"({exc}); exporting the best trial of another family instead: "
                               f"{following['model']}, ranked {following['rank']}.",
@@ -324,23 +327,32 @@ def _checked_options(config: FitConfig, registry: PluginRegistry) -> FitConfig:
     if config.scheduler not in SCHEDULERS:
         raise SearchError(f"Unknown scheduler {config.scheduler!r}; choose one of "
                           f"{', '.join(SCHEDULERS)}.")
+    if config.time_budget == 0 and _number(config.time_budget):
+        config = replace(config, time_budget=None)  # --time-budget 0: no limit, as before
     positive = {"max_predict_us": "microseconds", "time_budget": "seconds",
                 "trial_time_limit": "seconds", "cpus_per_trial": "CPUs"}
     for name, unit in positive.items():
         value = getattr(config, name)
         if value is not None and not (_number(value) and value > 0):
+            no_limit = {"time_budget": " (0 or None: no limit)", "max_predict_us": " (None: no "
+                        "limit)", "trial_time_limit": " (None: half the search time)"}
             raise SearchError(f"{name} must be a positive number of {unit}"
-                              f"{'' if name == 'cpus_per_trial' else ' (None: no limit)'}, "
-                              f"not {value!r}.")
+                              f"{no_limit.get(name, '')}, not {value!r}.")
     if not (_number(config.gpus_per_trial) and config.gpus_per_trial >= 0):
         raise SearchError(f"gpus_per_trial must be 0 or more, not {config.gpus_per_trial!r}.")
-    for name, least in (("max_trials", 1), ("folds", 2)):
+    counts = {"max_trials": 1} | ({} if config.validation == "holdout" else {"folds": 2})
+    for name, least in counts.items():
         value = getattr(config, name)
-        if value is not None and not (isinstance(value, (int, np.integer))
-                                      and not isinstance(value, bool) and value >= least):
+        if value is None:
+            continue
+        if not (_number(value) and float(value).is_integer() and value >= least):
             raise SearchError(f"{name} must be a whole number of at least {least}, not "
                               f"{value!r}.")
+        config = replace(config, **{name: int(value)})  # 10.0 from a JSON file: 10
     registry.searcher(config.searcher)  # an unknown searcher is named before the data is read
+    if config.out is not None and Path(config.out).exists() and not Path(config.out).is_dir():
+        raise ExportError(f"{config.out} is a file; --out names a directory for the run's "
+                          "files.")
     if config.resume:
         return config
     if isinstance(config.target, (int, np.integer)) and not isinstance(config.target, bool):
@@ -354,20 +366,7 @@ def _number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value
 
 
-def _string_names(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with its column names as strings (a frame made from an array has 0, 1, ...):
-    the ONNX graph, the card and the schema name columns by strings."""
-    names = [str(c) for c in frame.columns]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise DataError(f"Column names {', '.join(map(repr, twice))} are the same once made "
-                        "strings (1 and '1', say); rename the columns.")
-    return frame.set_axis(names, axis=1)
-
-
 def _check_out_dir(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise ExportError(f"{out} is a file; --out names a directory for the run's files.")
     existing = [name for name in ARTIFACTS if (out / name).exists()]
     if existing and not overwrite:
         raise ExportError(f"{out} already holds {', '.join(existing)}; choose another --out or "

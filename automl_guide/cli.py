@@ -320,8 +320,11 @@ def _predict(args: argparse.Namespace) -> int:
     if out is not None:  # written whole, then moved: the old file stays if writing fails
         out.parent.mkdir(parents=True, exist_ok=True)
         partial = out.with_name(f".{out.name}.partial")
-        predictions.to_csv(partial, index=False)
-        os.replace(partial, out)
+        try:
+            predictions.to_csv(partial, index=False)
+            os.replace(partial, out)
+        finally:
+            partial.unlink(missing_ok=True)
     else:
         predictions.to_csv(sys.stdout, index=False)
     return 0

@@ -62,6 +62,20 @@ class ColumnInfo:
                    low, high)
 
 
+def string_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its column names as strings (a frame made from an array has 0, 1, ...),
+    as the ONNX graph, the card and the schema name columns; names that become equal (1 and
+    '1') are refused by name."""
+    if all(isinstance(c, str) for c in frame.columns):
+        return frame
+    names = [str(c) for c in frame.columns]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise DataError(f"Column names {', '.join(map(repr, twice))} are the same once made "
+                        "strings (1 and '1', say); rename the columns.")
+    return frame.set_axis(names, axis=1)
+
+
 def python_value(value: Any) -> Any:
     """A numpy scalar as the Python value it holds (for JSON, pandera checks, class labels);
     anything else unchanged."""
@@ -252,15 +266,10 @@ def _to_numbers(series: pd.Series, info: ColumnInfo) -> np.ndarray:
 
 def _fail(info: ColumnInfo, series: pd.Series, bad: np.ndarray, need: str) -> None:
     rows = np.flatnonzero(bad)
-    shown = ", ".join(f"row {r}: {_plain_value(series.iloc[r])!r}" for r in rows[:5])
+    shown = ", ".join(f"row {r}: {python_value(series.iloc[r])!r}" for r in rows[:5])
     more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
     raise DataError(f"Column {info.name!r} {need}, but {len(rows)} value(s) do not fit: "
                     f"{shown}{more}.")
-
-
-def _plain_value(value: Any) -> Any:
-    """A value as the user wrote it: 1.5, not numpy 2's ``np.float64(1.5)``."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def check_columns_present(frame: pd.DataFrame, columns: Iterable[ColumnInfo]) -> None:
@@ -293,8 +302,7 @@ def coerce_arrays(frame: pd.DataFrame, columns: Sequence[ColumnInfo],
     """:func:`coerce_frame` as a dict of 1-D arrays (what scoring needs, without building a
     frame)."""
     check_columns_present(frame, columns)
-    if not all(isinstance(c, str) for c in frame.columns):  # a frame made from an array: 0, 1..
-        frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
+    frame = string_names(frame)
     data, problems = {}, []
     small = _small_frame_values(frame) if len(frame) <= SMALL_FRAME_ROWS else None
     with warnings.catch_warnings():

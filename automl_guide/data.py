@@ -170,8 +170,11 @@ def _not_classes(y: pd.Series, target: str, alone: int) -> str:
     """Why a target with more single-row classes than rows in the others is no classification."""
     what = (f"Target {target!r} has {y.nunique()} classes in {len(y)} rows, and {alone} rows are "
             "a class of their own: a classifier cannot learn a class from one row.")
-    if pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype):
+    if pd.api.types.is_float_dtype(y.dtype):
         return f"{what} These are numbers (e.g. {python_value(y.iloc[0])!r}): use task='regression'."
+    if pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype):
+        return (f"{what} If they are amounts (e.g. {python_value(y.iloc[0])!r}), use "
+                "task='regression'; if they are ids, predict something else.")
     text = y.astype(str).str.replace(r"[\s,$€£¥%]", "", regex=True)
     if pd.to_numeric(text, errors="coerce").notna().mean() > 0.9:
         return (f"{what} They look like numbers written as text (e.g. {y.iloc[0]!r}): make them "

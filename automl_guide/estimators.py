@@ -19,6 +19,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .columns import string_names
 from .errors import DataError
 
 TARGET = "__automl_guide_target__"
@@ -50,8 +51,7 @@ class _AutoML(BaseEstimator):
 
     def _frame(self, X: Any, fitting: bool = False) -> pd.DataFrame:
         if isinstance(X, pd.DataFrame):
-            frame = X.reset_index(drop=True)
-            frame.columns = [str(c) for c in frame.columns]
+            frame = string_names(X.reset_index(drop=True))
         else:
             values = np.asarray(X)
             if values.ndim != 2:

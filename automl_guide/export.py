@@ -69,14 +69,18 @@ def to_onnx(pipeline: Pipeline, columns: Sequence[ColumnInfo], task: str,
     if names != [c.onnx_name for c in columns]:
         raise ExportError(f"ONNX inputs {names} differ from the planned names "
                           f"{[c.onnx_name for c in columns]}.")
-    if task == "regression":
-        _finish_regression(graph, output)
-    else:
-        seen = np.asarray(estimator.classes_, dtype=np.int64)
-        _finish_classification(graph, output, onnx_label_values(classes), seen)
-    _prune(graph)
-    graph.producer_name = "automl-guide"
-    onnx.checker.check_model(graph)
+    try:
+        if task == "regression":
+            _finish_regression(graph, output)
+        else:
+            seen = np.asarray(estimator.classes_, dtype=np.int64)
+            _finish_classification(graph, output, onnx_label_values(classes), seen)
+        _prune(graph)
+        graph.producer_name = "automl-guide"
+        onnx.checker.check_model(graph)
+    except Exception as exc:
+        raise ExportError(f"The ONNX graph of {type(estimator).__name__} is not valid: "
+                          f"{type(exc).__name__}: {exc}") from exc
     return graph
 
 
@@ -251,7 +255,10 @@ def run_onnx(model_bytes: bytes, frame: pd.DataFrame, columns: Sequence[ColumnIn
              ) -> dict[str, np.ndarray]:
     import onnxruntime as ort
 
-    session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    try:
+        session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # an operator onnxruntime lacks, a graph it refuses
+        raise ExportError(f"onnxruntime cannot load the exported graph: {exc}") from exc
     names = [o.name for o in session.get_outputs()]
     return dict(zip(names, session.run(names, onnx_feeds(frame, columns))))
 

@@ -46,7 +46,7 @@ class Predictor:
         self._source, self._model_bytes = source, model_bytes
 
     def __reduce__(self):  # an onnxruntime session does not pickle: rebuilt from the bytes
-        return Predictor, (self._model_bytes, self._source, self.strict)
+        return type(self), (self._model_bytes, self._source, self.strict)
 
     @property
     def schema(self):

@@ -112,9 +112,9 @@ def check_against_run(frame: pd.DataFrame, schema: Any) -> None:
     int64, strings), not as a file holds them: the table's columns are typed the same way
     first. A missing column, or one whose kind or nullability changed, is an error; values
     outside the earlier ranges or categories are a warning (new data may go further)."""
-    from .columns import coerce_arrays, profile_columns
+    from .columns import coerce_arrays, profile_columns, string_names
 
-    frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
+    frame = string_names(frame)
     missing = [name for name in schema.columns if name not in frame.columns]
     if missing:
         raise DataError(f"The training data lacks column(s) {', '.join(map(repr, missing))} of "
@@ -124,8 +124,8 @@ def check_against_run(frame: pd.DataFrame, schema: Any) -> None:
         typed = coerce_arrays(frame, columns, by="name")
         notes = InputCheck(schema)(typed)
     except DataError as exc:
-        raise DataError("The training data does not match the earlier run's schema (its columns "
-                        f"as the model took them): {exc}") from None
+        raise DataError(f"Checked against an earlier run's schema (its columns as the model "
+                        f"took them): {exc}") from None
     if notes:
         warnings.warn("The training data goes beyond the earlier run's: " + "; ".join(
             notes.values()), UserWarning, stacklevel=3)

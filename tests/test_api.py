@@ -146,11 +146,19 @@ def _register_squared() -> None:
                                          "raw_scores": [True, False]})
 
 
+class _Unconvertible(LogisticRegression):
+    """No converter is registered for this class: its export fails before parity."""
+
+
 @hookimpl
 def _register_squared_model(register):
     register(ModelSpec("squared", frozenset({"binary"}), build=lambda c, t, s: _Squared(**c),
                        search_space=lambda t, n: {"C": 1.0}, default_config=lambda t, n: {"C": 1.0},
                        needs_scaling=True, register_onnx=_register_squared))
+    register(ModelSpec("unconvertible", frozenset({"binary"}),
+                       build=lambda c, t, s: _Unconvertible(**c),
+                       search_space=lambda t, n: {"C": 2.0}, default_config=lambda t, n: {"C": 2.0},
+                       needs_scaling=True))
 
 
 def test_a_best_trial_that_fails_parity_gives_way_to_the_next_family(tmp_path):
@@ -176,9 +184,13 @@ def test_a_best_trial_that_fails_parity_gives_way_to_the_next_family(tmp_path):
     assert "max probability difference" in skipped["error"] and card["parity"]["passed"]
     validate_card(card)
 
-    with pytest.raises(ExportError, match="max probability difference"):  # no other family
-        fit_and_export(shop_frame(300, "binary"), "bought", models=["squared"], max_trials=1,
-                       time_budget=None, out=None, quiet=True, plugins=[plugin])
+    with pytest.raises(ExportError, match=r"(?s)No family's best trial exported:\n  - "
+                       r"(squared|unconvertible) \(rank 1\): .*\n  - "
+                       r"(squared|unconvertible) \(rank 2\): "), pytest.warns(RuntimeWarning):
+        fit_and_export(shop_frame(300, "binary"), "bought", models=["squared", "unconvertible"],
+                       max_trials=2, time_budget=None, out=tmp_path / "none", quiet=True,
+                       plugins=[plugin])
+    assert (tmp_path / "none" / "leaderboard.csv").is_file()  # nothing lost
 
 
 def test_a_prediction_time_limit_exports_the_best_trial_within_it(tmp_path):

@@ -76,14 +76,30 @@ def test_bad_input_is_one_clear_error_without_traceback(case, tmp_path, capsys):
     (["--trial-time-limit", "0"], "trial_time_limit must be a positive number of seconds"),
     (["--searcher", "bayes"], "No searcher plugin named 'bayes'"),
     (["--out", "FILE"], "is a file; --out names a directory for the run's files")])
-def test_bad_options_are_refused_by_name_before_any_work(options, message, tmp_path, capsys):
+def test_bad_options_are_refused_by_name_before_any_work(options, message, tmp_path, capsys,
+                                                        monkeypatch):
+    from automl_guide import api
+
     data = _csv(tmp_path, shop_frame(60))
     options = [str(data) if o == "FILE" else o for o in options]
+    monkeypatch.setattr(api, "load_table", lambda path: pytest.fail("the data was read"))
     code = main(["fit", str(data), "--target", "bought", "--quiet", "--out",
                  str(tmp_path / "run"), *options])
     err = capsys.readouterr().err
     assert code == 2 and message in err and "Traceback" not in err, err
     assert not (tmp_path / "run").exists()  # refused before the run wrote anything
+
+
+def test_options_that_mean_something_still_pass_the_checks():
+    """0 s is no time limit (as before the checks), a whole float is a count, and folds do not
+    matter for a holdout."""
+    from automl_guide import load_registry
+    from automl_guide.api import FitConfig, _checked_options
+
+    config = _checked_options(FitConfig("bought", time_budget=0, max_trials=10.0, folds=1,
+                                        validation="holdout"), load_registry())
+    assert (config.time_budget, config.max_trials, type(config.max_trials)) == (None, 10, int)
+    assert _checked_options(FitConfig(0), load_registry()).target == "0"  # frame column 0
 
 
 @pytest.mark.parametrize("target,task,message", [
@@ -297,7 +313,7 @@ def test_a_runs_own_schema_checks_the_next_training_table_as_the_model_takes_it(
         validate_training(frame.assign(price=frame["price"].where(frame.index != 5, 1e6)), schema)
     with pytest.raises(DataError, match=r"lacks column\(s\) 'category' of the earlier run's"):
         validate_training(frame.drop(columns=["category"]), schema)
-    with pytest.raises(DataError, match="does not match the earlier run's schema"):
+    with pytest.raises(DataError, match=r"(?s)Checked against an earlier run's schema .*'visits': dtype"):
         validate_training(frame.assign(visits=frame["visits"] + 0.5), schema)
 
 
