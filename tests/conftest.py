@@ -28,3 +28,16 @@ def shop_frame(n: int = 300, task: str = "binary", seed: int = 0) -> pd.DataFram
 def binary_frame() -> pd.DataFrame:
     return shop_frame(300, "binary")
 
+
+def register_like_logistic(cls: type, alias: str) -> None:
+    """Convert ``cls`` (a LogisticRegression subclass whose predict_proba lies) with skl2onnx's
+    logistic-regression converter: its graph is the plain model's, so parity fails."""
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+    from skl2onnx.operator_converters.linear_classifier import (
+        convert_sklearn_linear_classifier)
+
+    update_registered_converter(cls, alias, calculate_linear_classifier_output_shapes,
+                                convert_sklearn_linear_classifier,
+                                options={"nocl": [True, False], "zipmap": [True, False, "columns"],
+                                         "raw_scores": [True, False]})

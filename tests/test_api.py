@@ -133,17 +133,10 @@ class _Squared(LogisticRegression):
         return np.column_stack([1 - p1, p1])
 
 
-def _register_squared() -> None:
-    from skl2onnx import update_registered_converter
-    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
-    from skl2onnx.operator_converters.linear_classifier import (
-        convert_sklearn_linear_classifier)
+def _register_squared() -> None:  # called by the export, in this process only
+    from conftest import register_like_logistic
 
-    update_registered_converter(_Squared, "AutomlGuideTestSquared",
-                                calculate_linear_classifier_output_shapes,
-                                convert_sklearn_linear_classifier,
-                                options={"nocl": [True, False], "zipmap": [True, False, "columns"],
-                                         "raw_scores": [True, False]})
+    register_like_logistic(_Squared, "AutomlGuideTestSquared")
 
 
 class _Unconvertible(LogisticRegression):

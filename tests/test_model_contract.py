@@ -55,16 +55,9 @@ class _Shifted(LogisticRegression):
 
 
 def _register_shifted() -> None:
-    from skl2onnx import update_registered_converter
-    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
-    from skl2onnx.operator_converters.linear_classifier import (
-        convert_sklearn_linear_classifier)
+    from conftest import register_like_logistic
 
-    update_registered_converter(_Shifted, "AutomlGuideTestShifted",
-                                calculate_linear_classifier_output_shapes,
-                                convert_sklearn_linear_classifier,
-                                options={"nocl": [True, False], "zipmap": [True, False, "columns"],
-                                         "raw_scores": [True, False]})
+    register_like_logistic(_Shifted, "AutomlGuideTestShifted")
 
 
 class _BrokenPlugins:
