@@ -329,15 +329,15 @@ def _checked_options(config: FitConfig, registry: PluginRegistry) -> FitConfig:
                           f"{', '.join(SCHEDULERS)}.")
     if config.time_budget == 0 and _number(config.time_budget):
         config = replace(config, time_budget=None)  # --time-budget 0: no limit, as before
-    positive = {"max_predict_us": "microseconds", "time_budget": "seconds",
-                "trial_time_limit": "seconds", "cpus_per_trial": "CPUs"}
-    for name, unit in positive.items():
+    positive = {"max_predict_us": ("microseconds", " (None: no limit)"),  # unit, unset means
+                "time_budget": ("seconds", " (0 or None: no limit)"),
+                "trial_time_limit": ("seconds", " (None: half the search time)"),
+                "cpus_per_trial": ("CPUs", "")}
+    for name, (unit, unset) in positive.items():
         value = getattr(config, name)
         if value is not None and not (_number(value) and value > 0):
-            no_limit = {"time_budget": " (0 or None: no limit)", "max_predict_us": " (None: no "
-                        "limit)", "trial_time_limit": " (None: half the search time)"}
-            raise SearchError(f"{name} must be a positive number of {unit}"
-                              f"{no_limit.get(name, '')}, not {value!r}.")
+            raise SearchError(f"{name} must be a positive number of {unit}{unset}, not "
+                              f"{value!r}.")
     if not (_number(config.gpus_per_trial) and config.gpus_per_trial >= 0):
         raise SearchError(f"gpus_per_trial must be 0 or more, not {config.gpus_per_trial!r}.")
     counts = {"max_trials": 1} | ({} if config.validation == "holdout" else {"folds": 2})

@@ -160,9 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ignored = sorted(f"--{key.replace('_', '-')}" for key, value in vars(args).items()
                          if key not in _SHOP_DEMO_OPTIONS and value != defaults.get(key))
         if ignored:
+            taken = sorted(f"--{key.replace('_', '-')}"
+                           for key in _SHOP_DEMO_OPTIONS - {"command", "shop"})
             parser.error(f"demo --shop does not use {', '.join(ignored)}: the shop demo takes "
-                         "--time-budget, --max-trials, --models, --searcher, --seed, "
-                         "--max-predict-us, --out and --quiet")
+                         f"{', '.join(taken)}")
     warnings.formatwarning = _format_warning  # users see the message, not our source lines
     try:
         return {"fit": _fit, "predict": _predict, "plugins": _plugins, "demo": _demo,

@@ -236,8 +236,8 @@ def _coerce_plain(values: np.ndarray, dtype: Any, info: ColumnInfo) -> np.ndarra
 
 def _small_frame_values(frame: pd.DataFrame) -> dict[str, tuple[np.ndarray, Any]] | None:
     """Each column's values and dtype, from ONE object array of the whole frame: for a request
-    of a few rows this is several times faster than a Series per column (about 35 us each in
-    pandas 3). None when column names repeat."""
+    of a few rows this is faster than a Series per column (see docs/benchmarks.md). None when
+    column names repeat."""
     if not frame.columns.is_unique:
         return None
     table = frame.to_numpy(dtype=object)
