@@ -2,8 +2,8 @@
 
 Pure pandas and numpy, shared by training (the native pipeline's first step) and serving
 (:mod:`automl_guide.predictor`), so both see exactly the same typed values: numeric columns as
-float32, integer/boolean/datetime columns as int64 (datetimes as seconds since the epoch, a missing
-one as the smallest int64), categorical and text columns as strings (a missing one as ``""``).
+float32 (durations, pandas timedeltas, as seconds), integer/boolean/datetime columns as int64
+(datetimes as seconds since the epoch, a missing one as the smallest int64), categorical and text columns as strings (a missing one as ``""``).
 """
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ SMALL_FRAME_ROWS = 32  # up to this many rows, coerce_arrays reads the frame in 
 _TEXT_MIN_DISTINCT = 20
 _TEXT_MIN_DISTINCT_SHARE = 0.2
 _TEXT_MIN_WIDTH = 15
+# pandas' own text for a timedelta (what DataFrame.to_csv writes): "3 days 04:05:06.5"
+_DURATION = r"^-?\d+ days? [+-]?\d{1,2}:\d{2}:\d{2}(\.\d+)?$"
 _CJK = r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]"  # CJK, kana, Hangul, full-width
 
 
@@ -111,16 +113,24 @@ def infer_kind(series: pd.Series) -> str:
         return "boolean" if not series.isna().any() else "categorical"
     if pd.api.types.is_integer_dtype(dtype):
         return "integer" if not series.isna().any() else "numeric"
-    if pd.api.types.is_numeric_dtype(dtype):
-        return "numeric"
+    if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+        return "numeric"  # a duration (timedelta) is a number of seconds
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return "datetime"
     values = series.dropna()
+    if len(values) and _looks_like_durations(values):
+        return "numeric"
     if len(values) and _looks_like_datetimes(values):
         return "datetime"
     if len(values) and _looks_like_text(values):
         return "text"
     return "categorical"
+
+
+def _looks_like_durations(values: pd.Series) -> bool:
+    sample = values.iloc[:200]
+    return (all(isinstance(v, str) for v in sample)
+            and bool(sample.str.match(_DURATION).all()))
 
 
 def _looks_like_datetimes(values: pd.Series) -> bool:
@@ -257,8 +267,14 @@ def _to_numbers(series: pd.Series, info: ColumnInfo) -> np.ndarray:
         return series.astype(np.float64).to_numpy()
     if series.dtype.kind in "iuf":  # already numbers
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if pd.api.types.is_timedelta64_dtype(series.dtype):  # durations: seconds
+        return series.dt.total_seconds().to_numpy(dtype=np.float64, na_value=np.nan)
     numbers = pd.to_numeric(series, errors="coerce")
     bad = numbers.isna().to_numpy() & series.notna().to_numpy()
+    if bad.any() and _looks_like_durations(series[bad]):  # durations as text: seconds
+        numbers = numbers.astype(np.float64)
+        numbers[bad] = pd.to_timedelta(series[bad]).dt.total_seconds().to_numpy()
+        bad[:] = False
     if bad.any():
         _fail(info, series, bad, f"needs numbers ({info.kind} in training)")
     return numbers.to_numpy(dtype=np.float64, na_value=np.nan)

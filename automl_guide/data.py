@@ -133,7 +133,7 @@ def _checked_codes(codes: Sequence[str], features: pd.DataFrame, columns: Sequen
                             "already; declare only integer columns.")
         if kinds[name] != "integer":
             more = ""
-            if kinds[name] == "numeric":
+            if kinds[name] == "numeric" and features[name].dtype.kind in "iuf":
                 values = features[name].dropna().to_numpy(dtype=float)
                 if len(values) and np.all(values == np.round(values)):
                     more = (" (whole numbers stored as floats, as pandas reads integers with "

@@ -180,13 +180,35 @@ def test_a_class_with_one_sample_warns_and_fits(tmp_path, capsys, ray_session):
     assert code == 0, err
 
 
-def test_datetime_strings_and_booleans_are_typed(tmp_path):
+def test_datetime_strings_booleans_and_durations_are_typed(tmp_path):
+    from automl_guide.columns import coerce_arrays
+
+    took = pd.to_timedelta(np.arange(60) * 90 + 5, unit="s").to_series().reset_index(drop=True)
+    took[7] = pd.NaT
     frame = shop_frame(60).assign(
         when=pd.date_range("2024-01-01", periods=60, freq="D").strftime("%Y-%m-%d"),
-        gift=[True, False, True] * 20)
+        gift=[True, False, True] * 20, took=took)
     dataset, _ = _warned(frame)
-    kinds = {c.name: c.kind for c in dataset.columns}
-    assert kinds["when"] == "datetime" and kinds["gift"] == "boolean"
+    columns = {c.name: c for c in dataset.columns}
+    assert columns["when"].kind == "datetime" and columns["gift"].kind == "boolean"
+    # a duration is a number of seconds, not a category per distinct timedelta
+    assert columns["took"].kind == "numeric"
+    seconds = coerce_arrays(frame, [columns["took"]], by="name")["took"]
+    np.testing.assert_array_equal(seconds[:3], [5.0, 95.0, 185.0])
+    assert np.isnan(seconds[7])
+    # at predict time the same duration, or its seconds as a number, types the same
+    one = coerce_arrays(pd.DataFrame({"took": [pd.Timedelta(minutes=2)]}), [columns["took"]])
+    assert one[columns["took"].onnx_name].tolist() == [120.0]
+    as_number = coerce_arrays(pd.DataFrame({"took": [120]}), [columns["took"]])
+    assert as_number[columns["took"].onnx_name].tolist() == [120.0]
+    # through a CSV file a timedelta is pandas' text for it ("0 days 00:01:35"): same seconds
+    path = _csv(tmp_path, frame)
+    read = pd.read_csv(path)
+    assert not pd.api.types.is_timedelta64_dtype(read["took"].dtype)  # text
+    dataset, _ = _warned(read)
+    took_info = next(c for c in dataset.columns if c.name == "took")
+    assert took_info.kind == "numeric"
+    np.testing.assert_array_equal(coerce_arrays(read, [took_info], by="name")["took"], seconds)
 
 
 def test_chinese_names_and_values_fit_and_predict(tmp_path, capsys, ray_session):
@@ -376,12 +398,13 @@ def _typed_columns():
         "s": strings, "s_none": with_none, "sd": pd.array(with_none, dtype="string"),
         "cat": pd.Categorical(strings), "n_as_s": rng.integers(0, 9, n),
         "t": strings + " is a review", "d": pd.date_range("2024-01-01", periods=n, freq="D"),
-        "ds": [f"2024-02-{1 + k % 28:02d}" for k in range(n)]})
+        "ds": [f"2024-02-{1 + k % 28:02d}" for k in range(n)],
+        "dur": pd.to_timedelta(rng.integers(0, 10**6, n), unit="s").where(rng.random(n) < 0.9)})
     kinds = {"f": "numeric", "f32": "numeric", "i_num": "numeric", "u8": "integer",
              "i64": "integer", "whole": "integer", "Int": "integer", "b": "boolean",
              "yn": "boolean", "s": "categorical", "s_none": "categorical", "sd": "categorical",
              "cat": "categorical", "n_as_s": "categorical", "t": "text", "d": "datetime",
-             "ds": "datetime"}
+             "ds": "datetime", "dur": "numeric"}
     return frame, [ColumnInfo(name, name, kind) for name, kind in kinds.items()]
 
 
