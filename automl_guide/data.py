@@ -173,6 +173,10 @@ def _not_classes(y: pd.Series, target: str, alone: int) -> str:
     if pd.api.types.is_float_dtype(y.dtype):
         return f"{what} These are numbers (e.g. {python_value(y.iloc[0])!r}): use task='regression'."
     if pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype):
+        if y.nunique() == len(y):  # every row its own value: what an id column looks like
+            return (f"{what} Every row has a value of its own, as ids do (e.g. "
+                    f"{python_value(y.iloc[0])!r}): predict something else, or, if they are "
+                    "amounts, use task='regression'.")
         return (f"{what} If they are amounts (e.g. {python_value(y.iloc[0])!r}), use "
                 "task='regression'; if they are ids, predict something else.")
     text = y.astype(str).str.replace(r"[\s,$€£¥%]", "", regex=True)
