@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .columns import ColumnInfo, coerce_arrays
+from .columns import MISSING_DATETIME, ColumnInfo, coerce_arrays
 from .errors import DataError, DriftWarning
 
 
@@ -75,8 +75,14 @@ class Predictor:
                 from .schema import InputCheck
 
                 self._input_check = InputCheck(self.schema)  # compiled once per model
-            notes = self._input_check({c.name: arrays[c.onnx_name] for c in self.columns},
-                                      self.strict)
+            by_name = {c.name: arrays[c.onnx_name] for c in self.columns}
+            notes = self._input_check(by_name)
+            for column, note in self._missing(by_name).items():  # the card knows of these
+                notes[column] = f"{notes[column]}; {note}" if column in notes else note
+            if notes and self.strict:
+                from .schema import strict_error
+
+                raise strict_error(notes)
             new = [note for column, note in notes.items() if column not in self._drifted]
             if new:  # once per column and loaded model, not on every request
                 import warnings
@@ -86,6 +92,24 @@ class Predictor:
                               "strict mode to refuse them; not repeated for these columns): "
                               + "; ".join(new), DriftWarning, stacklevel=stacklevel)
         return arrays
+
+    def _missing(self, typed: dict[str, np.ndarray]) -> dict[str, str]:
+        """Notes for columns with missing values where training had none (they are imputed or
+        read as a value never seen, which the model never learnt from)."""
+        notes = {}
+        for c in self.columns:
+            if c.n_missing or c.name not in typed:
+                continue
+            values = typed[c.name]
+            if values.dtype.kind == "f":
+                missing = int(np.isnan(values).sum())
+            elif values.dtype.kind in "iu":
+                missing = int((values == MISSING_DATETIME).sum()) if c.kind == "datetime" else 0
+            else:
+                missing = int((values == "").sum())
+            if missing:
+                notes[c.name] = f"{c.name!r}: {missing} row(s) missing, none were in training"
+        return notes
 
     def _run(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         feeds = {name: values.reshape(-1, 1) for name, values in self._checked(frame).items()}

@@ -197,8 +197,7 @@ class InputCheck:
                 self._passed.add(signature)
         notes = self.drift_by_column(typed)
         if notes and strict:
-            raise DataError("The input differs from the training data (strict mode):\n  - "
-                            + "\n  - ".join(notes.values()))
+            raise strict_error(notes)
         return notes
 
     def _plain(self, typed: Mapping[str, np.ndarray]) -> bool:
@@ -245,6 +244,12 @@ class InputCheck:
                                    f"training range [{_short(low)}, {_short(high)}] (e.g. "
                                    f"{_short(numbers[outside][0])})")
         return notes
+
+
+def strict_error(notes: Mapping[str, str]) -> DataError:
+    """What strict mode raises for drift notes (by column)."""
+    return DataError("The input differs from the training data (strict mode):\n  - "
+                     + "\n  - ".join(notes.values()))
 
 
 def check_input(typed: pd.DataFrame, schema: Any, strict: bool = False) -> list[str]:

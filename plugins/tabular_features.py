@@ -56,8 +56,8 @@ class ValueStatistics(TransformerMixin, BaseEstimator):
 
     Output columns, in order: the raw values as floats (``integers=True``: int64 columns, which
     trees then still split on); then, column by column, the value's share of the training rows
-    (every column with ``frequency="all"``, only the target-encoded ones with ``"encoded"``; 0
-    for a value never seen) and its smoothed target mean (one per class for multiclass; the
+    (every column with ``frequency="all"``, only the target-encoded ones with ``"encoded"``; the
+    rarest training value's share for a value never seen) and its smoothed target mean (one per class for multiclass; the
     overall mean for a value never seen). A column is target-encoded when ``task`` is set, it
     is among ``candidates`` (all columns when ``None``) and it has at least ``min_distinct``
     distinct training values: a tree needs many splits to carve an id's number line into the ids
@@ -172,7 +172,10 @@ class ValueStatistics(TransformerMixin, BaseEstimator):
         columns = []
         if j in self.share_columns_:
             counts = np.bincount(rows, minlength=size).astype(np.float64)
-            counts[-1] = 0.0
+            # a value never seen counts as the rarest one seen: a share of 0 lies outside the
+            # training range, and a scaled linear model would answer it with certainty
+            seen = counts[:-1][counts[:-1] > 0]
+            counts[-1] = seen.min() if len(seen) else 0.0
             columns.append(counts / n_rows)
         if j in self.target_columns_:
             i = self.target_columns_.index(j)

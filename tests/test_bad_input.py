@@ -292,6 +292,14 @@ def test_predict_warns_of_unseen_categories_and_strict_refuses_them(tmp_path, ca
     assert [str(w.message) for w in again if issubclass(w.category, DriftWarning)] == []
     with pytest.raises(Exception, match=r"(?s)strict mode.*'scarf'"):
         load(tmp_path / "run", strict=True).predict(rows)
+    # a missing value where training had none (the card's missing_in_training: 0) is drift too
+    gaps = rows.assign(city=[None] + list(rows["city"][1:]))
+    gaps.loc[2, "last_seen"] = None
+    with pytest.warns(DriftWarning, match=r"'city': 1 row\(s\) missing, none were in training; "
+                      r"'last_seen': 1 row\(s\) missing"):
+        load(tmp_path / "run").predict(gaps)
+    with pytest.raises(DataError, match=r"(?s)strict mode.*'city': 1 row\(s\) missing"):
+        load(tmp_path / "run", strict=True).predict(gaps.assign(category="dress", price=10))
     path = _csv(tmp_path, rows, "drift.csv")
     assert main(["predict", str(tmp_path / "run"), str(path), "--strict"]) == 2
     err = capsys.readouterr().err
