@@ -202,6 +202,7 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
     train, test = test_split(dataset.y, dataset.task, config.test_size, config.seed, groups)
     splits = validation_splits(dataset.y[train], dataset.task, config.validation, config.folds,
                                config.seed, None if groups is None else np.asarray(groups)[train])
+    specs = _searchable(specs, dataset.task, len(splits[0][0]))
     plan = feature_plan(registry, dataset.columns)
     trial_data = _trial_data(dataset, train, splits, plan, specs, metric, config.seed,
                              ASHA_STAGES if config.scheduler == "asha" else 1, queries)
@@ -456,6 +457,28 @@ def _same_value(a: Any, b: Any) -> bool:
         return bool(a == b) and type(a) is type(b)
     except Exception:  # noqa: BLE001 - objects that cannot compare are not the same
         return False
+
+
+def _searchable(specs: Mapping[str, ModelSpec], task: str, n_rows: int) -> dict[str, ModelSpec]:
+    """The families whose search space and default configuration can be built: a plugin whose
+    ``search_space`` or ``default_config`` fails sits out the run, with a warning naming it,
+    and the other families go on; when none is left, one error names every failure."""
+    usable, failures = {}, []
+    for name, spec in specs.items():
+        try:
+            dict(spec.search_space(task, n_rows))
+            dict(spec.default_config(task, n_rows))
+        except Exception as exc:  # noqa: BLE001 - a plugin's bug must not end the run
+            failures.append(f"model plugin {name!r}: its search_space or default_config failed "
+                            f"({type(exc).__name__}: {exc})")
+            continue
+        usable[name] = spec
+    if failures and not usable:
+        raise PluginError("No model family can be searched: " + "; ".join(failures) + ".")
+    for failure in failures:
+        warnings.warn(f"{failure[0].upper()}{failure[1:]}; the family sits out this run.",
+                      RuntimeWarning, stacklevel=3)
+    return usable
 
 
 def _portfolio(spec: ModelSpec, task: str, n_rows: int) -> list[dict[str, Any]]:

@@ -186,6 +186,37 @@ def test_a_best_trial_that_fails_parity_gives_way_to_the_next_family(tmp_path):
     assert (tmp_path / "none" / "leaderboard.csv").is_file()  # nothing lost
 
 
+def test_a_family_whose_space_or_default_fails_sits_out_and_the_others_go_on():
+    """A plugin bug in search_space or default_config (as in tune.loguniform(0, 1)) costs that
+    family, with a warning naming it, never the run; with no family left, one error names
+    every failure."""
+    from automl_guide.api import _searchable
+
+    def broken_space(task, n):
+        raise ValueError("LogUniform requires a lower bound greater than 0")
+
+    def works(task, n):
+        return {}
+
+    def spec(name, space, default):
+        return ModelSpec(name, frozenset({"binary"}), lambda c, t, s: LogisticRegression(), space,
+                         default)
+
+    specs = {"space": spec("space", broken_space, works),
+             "default": spec("default", works, lambda task, n: {}["missing"]),
+             "fine": spec("fine", works, works)}
+    with pytest.warns(RuntimeWarning) as caught:
+        assert list(_searchable(specs, "binary", 100)) == ["fine"]
+    said = [str(w.message) for w in caught]
+    assert said == ["Model plugin 'space': its search_space or default_config failed (ValueError: "
+                    "LogUniform requires a lower bound greater than 0); the family sits out this "
+                    "run.", "Model plugin 'default': its search_space or default_config failed "
+                    "(KeyError: 'missing'); the family sits out this run."]
+    with pytest.raises(PluginError, match=r"No model family can be searched: model plugin "
+                       r"'space': .*; model plugin 'default': .*KeyError"):
+        _searchable({k: specs[k] for k in ("space", "default")}, "binary", 100)
+
+
 def test_a_prediction_time_limit_exports_the_best_trial_within_it(tmp_path):
     frame = shop_frame(320, "binary", seed=1)  # the forest's default beats the linear model's
     result = fit_and_export(frame, "bought", models=["linear", "random_forest"], max_trials=2,
