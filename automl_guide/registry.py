@@ -129,15 +129,33 @@ def get_plugin_manager(
             except Exception as exc:  # a plugin's own bug must not take the others down
                 broken.append(_broken(origin, f"import failed: {type(exc).__name__}: {exc}"))
                 continue
-            _register(pm, module, origin, origins)
+            try:
+                _register(pm, module, origin, origins)
+            except PluginError as exc:  # an installed package's mistake: it alone is skipped
+                broken.append(_broken(origin, str(exc)))
+                continue
+            if not pm.get_hookcallers(module):  # not an error to pluggy, but surely a mistake
+                pm.unregister(module)
+                origins.pop(f"{origin.distribution}:{origin.plugin}", None)
+                broken.append(_broken(origin, "its module implements no hook: hook functions "
+                                      "need the @automl_guide.hookimpl decorator and one of the "
+                                      f"names {', '.join(HOOKS)}"))
     for index, plugin in enumerate(plugins):
         name = getattr(plugin, "__name__", None) or f"{type(plugin).__name__}-{index}"
         _register(pm, plugin, _Origin(name, IN_PROCESS, ""), origins)
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        origin = origins.get(pm.get_name(exc.plugin) or "", _Origin(str(exc.plugin), "?", ""))
-        raise PluginError(f"{origin.describe()}: {exc}. Hook names: {', '.join(HOOKS)}.") from None
+    while True:
+        try:
+            pm.check_pending()
+            break
+        except pluggy.PluginValidationError as exc:
+            key = pm.get_name(exc.plugin) or ""
+            origin = origins.get(key, _Origin(str(exc.plugin), "?", ""))
+            error = f"{exc}. Hook names: {', '.join(HOOKS)}."
+            if origin.distribution == IN_PROCESS:  # the author is the caller: tell them now
+                raise PluginError(f"{origin.describe()}: {error}") from None
+            pm.unregister(name=key)  # an installed package's typo: it alone is skipped
+            origins.pop(key, None)
+            broken.append(_broken(origin, error))
     return pm, origins, broken
 
 
@@ -166,13 +184,18 @@ def load_registry(plugins: Iterable[Any] = (), *, load_entrypoints: bool = True)
 
     :param plugins: extra plugin objects or modules to register in-process (tests, notebooks).
     :param load_entrypoints: ``False`` loads only ``plugins``.
-    :raises PluginError: a duplicate name, a missing or invalid field, or an unknown hook.
+    :raises PluginError: a duplicate name, a missing or invalid field, or an unknown hook in one
+        of ``plugins``. An installed (entry-point) plugin with such a mistake is skipped instead,
+        with a warning, and listed in ``broken``: another package's bug must not stop every run.
     """
     pm, origins, broken = get_plugin_manager(plugins, load_entrypoints=load_entrypoints)
     tables: dict[str, dict[str, Registered]] = {"model": {}, "feature": {}, "searcher": {},
                                                 "shop_feature": {}}
+    skipped: set[str] = set()  # installed plugins found broken: nothing of theirs is kept
     for hook_name, (kind, spec_type, required) in HOOKS.items():
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            if impl.plugin_name in skipped:
+                continue
             origin = origins[impl.plugin_name]
 
             def register(spec: Any, *, _o=origin, _k=kind, _t=spec_type, _r=required) -> None:
@@ -183,12 +206,24 @@ def load_registry(plugins: Iterable[Any] = (), *, load_entrypoints: bool = True)
             kwargs = {"register": register}
             try:
                 impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-            except PluginError:
-                raise
+            except PluginError as exc:
+                if origin.distribution == IN_PROCESS:  # the author is the caller: tell them now
+                    raise
+                broken.append(_broken(origin, str(exc)))  # an installed package's mistake
+                skipped.add(impl.plugin_name)
+                _drop(tables, origin)
             except Exception as exc:
                 broken.append(_broken(origin, f"{hook_name} raised {type(exc).__name__}: {exc}"))
     return PluginRegistry(tables["model"], tables["feature"], tables["searcher"], tuple(broken),
                           tables["shop_feature"])
+
+
+def _drop(tables: Mapping[str, dict[str, Registered]], origin: _Origin) -> None:
+    """Forget everything ``origin`` registered (it turned out broken half way)."""
+    for table in tables.values():
+        for name in [n for n, r in table.items()
+                     if (r.plugin, r.distribution) == (origin.plugin, origin.distribution)]:
+            del table[name]
 
 
 def _validate(spec: Any, origin: _Origin, kind: str, spec_type: type, required: tuple[str, ...],

@@ -1,6 +1,7 @@
 """Plugin discovery and validation (pluggy, entry-point group ``automl_guide``)."""
 from __future__ import annotations
 
+import re
 import types
 
 import pytest
@@ -111,7 +112,11 @@ def test_unknown_plugin_name_lists_the_choices():
         load_registry().model("catboost")
 
 
-def test_env_var_keeps_builtins_and_drops_external(monkeypatch):
+def test_an_installed_plugin_with_a_bad_registration_is_skipped_and_the_rest_load(monkeypatch):
+    """A package's mistake (a model name a built-in has, a hook name with a typo, a hook without
+    @hookimpl) costs that
+    plugin, listed as BROKEN with a warning naming it, never every command: in-process plugins
+    (the author calling) still raise, as the tests above show."""
     import importlib.metadata as md
 
     real = md.entry_points
@@ -120,18 +125,31 @@ def test_env_var_keeps_builtins_and_drops_external(monkeypatch):
         metadata = {"Name": "someone-elses-plugin"}
         version = "9.9"
 
-    fake = md.EntryPoint("intruder", "duplicate_linear_plugin", "automl_guide")
-    fake = fake._for(FakeDist()) if hasattr(fake, "_for") else fake
+    fakes = [md.EntryPoint(name, module, "automl_guide") for name, module in
+             (("intruder", "duplicate_linear_plugin"), ("typo", "typo_hook_plugin"),
+              ("bare", "undecorated_plugin"))]
+    fakes = [f._for(FakeDist()) if hasattr(f, "_for") else f for f in fakes]
 
     def entry_points(**kwargs):
         found = list(real(**kwargs))
-        return found + [fake] if kwargs.get("group") == "automl_guide" else found
+        return found + fakes if kwargs.get("group") == "automl_guide" else found
 
     monkeypatch.setattr(md, "entry_points", entry_points)
-    with pytest.raises(PluginError, match="someone-elses-plugin 9.9"):  # 'linear' twice
-        load_registry()
-    monkeypatch.setenv(DISABLE_EXTERNAL_ENV, "1")
-    assert BUILTIN_MODELS <= set(load_registry().models)
+    with pytest.warns(RuntimeWarning) as caught:
+        registry = load_registry()
+    said = " | ".join(str(w.message) for w in caught)
+    assert re.search(r"plugin 'intruder' \(distribution someone-elses-plugin 9.9\) was skipped: "
+                     r".*'linear', which plugin 'linear' \(distribution automl-guide", said), said
+    assert re.search(r"plugin 'typo' .*was skipped: .*automl_guide_register_model\b.*Hook "
+                     r"names: automl_guide_register_models", said), said
+    assert re.search(r"plugin 'bare' .*was skipped: its module implements no hook: hook "
+                     r"functions need the @automl_guide.hookimpl decorator", said), said
+    assert sorted(b.plugin for b in registry.broken) == ["bare", "intruder", "typo"]
+    assert registry.models["linear"].distribution == "automl-guide"  # the built-in, untouched
+    assert BUILTIN_MODELS <= set(registry.models) and "never" not in registry.models
+    monkeypatch.setenv(DISABLE_EXTERNAL_ENV, "1")  # or load only automl-guide's own plugins
+    registry = load_registry()
+    assert BUILTIN_MODELS <= set(registry.models) and not registry.broken
 
 
 def test_feature_plugin_with_higher_priority_replaces_the_builtin_for_its_kind():
