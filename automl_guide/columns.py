@@ -225,7 +225,11 @@ def coerce_column(series: pd.Series, info: ColumnInfo) -> np.ndarray:
 
 
 def _floats(values: np.ndarray) -> np.ndarray:
-    return np.where(np.isinf(values), np.nan, values).astype(np.float32)
+    """float32, with infinities missing: those given, and those float32 cannot hold (1e300)."""
+    with np.errstate(over="ignore"):
+        out = np.asarray(values, dtype=np.float64).astype(np.float32)
+    out[np.isinf(out)] = np.nan
+    return out
 
 
 def _coerce_plain(values: np.ndarray, dtype: Any, info: ColumnInfo) -> np.ndarray | None:

@@ -228,10 +228,12 @@ def _usable_features(features: pd.DataFrame, target: pd.Series
 def _warn_about_values(name: str, series: pd.Series) -> None:
     """Go on, but say so: infinities (treated as missing) and text mixed with numbers."""
     if pd.api.types.is_float_dtype(series.dtype):
-        n_inf = int(np.isinf(series.to_numpy(dtype=np.float64, na_value=np.nan)).sum())
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        n_inf = int((np.abs(values) > np.finfo(np.float32).max).sum())  # inf, or beyond float32
         if n_inf:
-            warnings.warn(f"Column {name!r} has {n_inf} infinite value(s); they are treated as "
-                          "missing.", UserWarning, stacklevel=4)
+            warnings.warn(f"Column {name!r} has {n_inf} infinite value(s) (or beyond float32's "
+                          "range, 3.4e38); they are treated as missing.", UserWarning,
+                          stacklevel=4)
     elif series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
         values = series.dropna()
         numbers = pd.to_numeric(values, errors="coerce")
