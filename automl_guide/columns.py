@@ -22,6 +22,7 @@ ONNX_TYPES = {"numeric": "float", "integer": "int64", "boolean": "int64", "datet
 MISSING_DATETIME = np.iinfo(np.int64).min
 RESERVED_NAMES = frozenset({"label", "probabilities", "value"})
 _MAX_CARD_CATEGORIES = 50
+EPOCH_SECONDS_LIMIT = 9.5e10  # a number in a datetime column beyond this is no date
 SMALL_FRAME_ROWS = 32  # up to this many rows, coerce_arrays reads the frame in one piece
 _TEXT_MIN_DISTINCT = 20
 _TEXT_MIN_DISTINCT_SHARE = 0.2
@@ -214,11 +215,31 @@ def coerce_column(series: pd.Series, info: ColumnInfo) -> np.ndarray:
                   "in training)")
         return values.astype(np.int64)
     if kind == "datetime":
-        parsed = pd.to_datetime(series, errors="coerce", utc=True, format="mixed")
-        bad = parsed.isna().to_numpy() & series.notna().to_numpy()
+        # a number is seconds since the epoch, what the graph takes (pandas would read
+        # nanoseconds); text and datetimes are parsed as dates
+        if series.dtype.kind in "iuf":
+            numeric = np.ones(len(series), dtype=bool)
+        elif series.dtype == object:
+            numeric = series.map(lambda v: isinstance(v, (int, float, np.integer, np.floating))
+                                 and not isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+        else:  # datetimes, strings
+            numeric = np.zeros(len(series), dtype=bool)
+        text = series.where(~numeric) if numeric.any() else series
+        parsed = pd.to_datetime(text, errors="coerce", utc=True, format="mixed")
+        bad = parsed.isna().to_numpy() & text.notna().to_numpy()
         if bad.any():
-            _fail(info, series, bad, "needs dates or datetimes")
+            _fail(info, series, bad, "needs dates or datetimes (or seconds since the epoch)")
         seconds = parsed.dt.tz_localize(None).to_numpy().astype("datetime64[s]").astype(np.int64)
+        if numeric.any():
+            numbers = pd.to_numeric(series.where(numeric), errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan)
+            beyond = np.abs(numbers) > EPOCH_SECONDS_LIMIT  # inf too; NaN is missing
+            if beyond.any():
+                _fail(info, series, beyond, "needs dates or datetimes (or seconds since the "
+                      "epoch, years 0 to 5000)")
+            given = numeric & np.isfinite(numbers)
+            whole = np.floor(np.where(given, numbers, 0.0)).astype(np.int64)
+            seconds = np.where(given, whole, seconds)
         return seconds
     text = series.astype(object)  # not all strings (_coerce_plain takes those): missing, numbers
     return np.where(text.isna().to_numpy(), "", text.astype(str).to_numpy()).astype(object)

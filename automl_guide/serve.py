@@ -13,28 +13,46 @@ the model card, from the endpoint's annotations.
 
 import datetime as dt
 import math
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
-from .columns import python_value
+from .columns import EPOCH_SECONDS_LIMIT, python_value
 from .errors import DataError
 from .limits import SERVE_MAX_BODY_BYTES, SERVE_MAX_ROWS
 from .predictor import Predictor, load
 
 MAX_BODY_BYTES, MAX_ROWS = SERVE_MAX_BODY_BYTES, SERVE_MAX_ROWS
 
+
+def _date_cell(value: Any) -> Any:
+    """A datetime cell: text is checked here as pandas will read it (so "2024" is the year, as
+    ``automl-guide predict`` reads it, not 2024 seconds after 1970); a number is seconds since
+    the epoch, which the model's input check reads the same way."""
+    if isinstance(value, str):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # pandas' per-element parsing note
+            if pd.isna(pd.to_datetime(value, errors="coerce", utc=True, format="mixed")):
+                raise ValueError("needs a date or datetime (2024-01-31, 2024-01-31T08:00:00) or "
+                                 "seconds since the epoch")
+    return value
+
+
 # The JSON a column's cells may hold, by column kind (None where training had missing values).
 _CELL_TYPES: dict[str, Any] = {
     "numeric": float | None,
     "integer": int,
     "boolean": bool,
-    "datetime": dt.datetime | None,
+    "datetime": Annotated[
+        Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+        | Annotated[float, Field(ge=-EPOCH_SECONDS_LIMIT, le=EPOCH_SECONDS_LIMIT)] | None,
+        AfterValidator(_date_cell)],
     "categorical": str | bool | int | float | None,
     "text": str | None,
 }
@@ -63,6 +81,10 @@ def _row_model(predictor: Predictor) -> type[BaseModel]:
         kind = _CELL_TYPES[column.kind]
         if column.kind == "categorical" and column.categories:
             description = f"categorical; seen in training: {', '.join(column.categories[:10])}"
+        elif column.kind == "datetime":
+            description = "datetime: ISO 8601 text, or seconds since the epoch"
+            if column.minimum is not None:
+                description += f"; training range {_date(column.minimum)} to {_date(column.maximum)}"
         elif column.minimum is not None:
             description = f"{column.kind}; training range {column.minimum:g} to {column.maximum:g}"
         else:
@@ -121,6 +143,10 @@ def create_app(model: str | Path | Predictor, *, max_body_bytes: int = MAX_BODY_
                           classes=[_json_value(c) for c in predictor.classes])
 
     return _BodyLimit(app, max_body_bytes)
+
+
+def _date(seconds: float) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _where(loc: list) -> str:

@@ -89,6 +89,19 @@ def test_served_predictions_equal_the_predict_command(service, fitted_run, tmp_p
     one = httpx.post(f"{service}/predict", json={"rows": _rows(rows.head(1))}, timeout=30)
     assert one.status_code == 200 and one.json()["predictions"] == body["predictions"][:1]
 
+    # a date read the same way on both paths: "2024" is the year, a number epoch seconds
+    from automl_guide import load
+
+    model = load(fitted_run)
+    for when in ("2024", 1725418800, "2024-09-04T03:00:00"):
+        row = rows.head(1).assign(last_seen=[when])
+        served = httpx.post(f"{service}/predict", json={"rows": _rows(row)}, timeout=30).json()
+        local = model.predict_proba(row)
+        assert np.allclose(served["probabilities"], local, atol=1e-6), when
+    same = [model.predict_proba(rows.head(1).assign(last_seen=[when]))
+            for when in (1725418800, "2024-09-04T03:00:00+00:00")]
+    np.testing.assert_array_equal(*same)
+
 
 def test_health_names_the_model(service):
     answer = httpx.get(f"{service}/health", timeout=10)
