@@ -207,7 +207,8 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
     trial_data = _trial_data(dataset, train, splits, plan, specs, metric, config.seed,
                              ASHA_STAGES if config.scheduler == "asha" else 1, queries)
     progress.say(f"automl-guide: {dataset.task} on {len(dataset.y)} rows x "
-                 f"{len(dataset.columns)} columns; {len(specs)} model families; "
+                 f"{len(dataset.columns)} columns; {len(specs)} model "
+                 f"{'family' if len(specs) == 1 else 'families'}; "
                  f"{len(splits)}-split validation; metric {metric.name}")
     if config.out is not None and not config.resume:
         _save_run_options(config, frame)

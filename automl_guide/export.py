@@ -63,6 +63,15 @@ def to_onnx(pipeline: Pipeline, columns: Sequence[ColumnInfo], task: str,
     except ExportError:
         raise
     except Exception as exc:
+        from skl2onnx.common.exceptions import MissingConverter, MissingShapeCalculator
+
+        if isinstance(exc, (MissingConverter, MissingShapeCalculator)):  # 12 lines of advice
+            family = getattr(model_spec, "name", "") or "?"
+            raise ExportError(
+                f"Could not convert {type(estimator).__name__} to ONNX: skl2onnx has no "
+                f"converter for it. The model plugin {family!r} must register one in its "
+                "register_onnx (skl2onnx's update_registered_converter), or give an onnx_graph; "
+                "see docs/plugins.md.") from exc
         raise ExportError(f"Could not convert {type(estimator).__name__} to ONNX: "
                           f"{type(exc).__name__}: {exc}") from exc
     names = [i.name for i in graph.graph.input]
