@@ -19,9 +19,11 @@ from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, create_model
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .columns import EPOCH_SECONDS_LIMIT, python_value
 from .errors import DataError
@@ -117,6 +119,14 @@ def create_app(model: str | Path | Predictor, *, max_body_bytes: int = MAX_BODY_
         return _error(422, "; ".join(d["msg"] if d["type"] == "json_invalid" else
                                      f"{_where(d['loc'])}: {d['msg']}" for d in details[:10]),
                       details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _unreadable(request: Request, exc: StarletteHTTPException) -> Any:
+        if exc.status_code == 400:  # JSON that json.loads gives up on (nested too deep)
+            return _error(422, f"request body could not be read ({exc.detail}): send "
+                          '{"rows": [{column: value, ...}, ...]}',
+                          [{"loc": ["body"], "msg": str(exc.detail), "type": "body_unreadable"}])
+        return await http_exception_handler(request, exc)  # 404, 405: FastAPI's own answer
 
     @app.get("/health", response_model=Health)
     def health() -> Health:
