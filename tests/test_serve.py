@@ -4,11 +4,11 @@ the service's own OpenAPI description."""
 from __future__ import annotations
 
 import json
-import warnings
 import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import httpx
