@@ -3,7 +3,8 @@
 Pure pandas and numpy, shared by training (the native pipeline's first step) and serving
 (:mod:`automl_guide.predictor`), so both see exactly the same typed values: numeric columns as
 float32 (durations, pandas timedeltas, as seconds), integer/boolean/datetime columns as int64
-(datetimes as seconds since the epoch, a missing one as the smallest int64), categorical and text columns as strings (a missing one as ``""``).
+(datetimes as seconds since the epoch, a missing one as the smallest int64), categorical and
+text columns as strings (a missing one as ``""``).
 """
 from __future__ import annotations
 

@@ -86,7 +86,8 @@ def _row_model(predictor: Predictor) -> type[BaseModel]:
         elif column.kind == "datetime":
             description = "datetime: ISO 8601 text, or seconds since the epoch"
             if column.minimum is not None:
-                description += f"; training range {_date(column.minimum)} to {_date(column.maximum)}"
+                description += (f"; training range {_date(column.minimum)} to "
+                                f"{_date(column.maximum)}")
         elif column.minimum is not None:
             description = f"{column.kind}; training range {column.minimum:g} to {column.maximum:g}"
         else:

@@ -73,7 +73,7 @@ def test_demo_into_a_users_directory_keeps_a_run_there(tmp_path, capsys):
 def test_user_errors_print_one_line_and_no_traceback(tmp_path):
     data = tmp_path / "shop.csv"
     shop_frame(50, "binary").to_csv(data, index=False)
-    result = _cli("fit", str(data), "--target", "nope")
+    result = _cli("fit", str(data), "--target", "nope", "--out", str(tmp_path / "run"))
     assert result.returncode == 2
     assert "Target column 'nope' is not in the data" in result.stderr
     assert "Traceback" not in result.stderr
