@@ -202,10 +202,11 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
     train, test = test_split(dataset.y, dataset.task, config.test_size, config.seed, groups)
     splits = validation_splits(dataset.y[train], dataset.task, config.validation, config.folds,
                                config.seed, None if groups is None else np.asarray(groups)[train])
-    specs = _searchable(specs, dataset.task, len(splits[0][0]))
     plan = feature_plan(registry, dataset.columns)
     trial_data = _trial_data(dataset, train, splits, plan, specs, metric, config.seed,
                              ASHA_STAGES if config.scheduler == "asha" else 1, queries)
+    n_fit = len(trial_data.folds[next(iter(trial_data.folds))][0].y_train)
+    specs, spaces, defaults = _searchable(specs, dataset.task, n_fit)
     progress.say(f"automl-guide: {dataset.task} on {len(dataset.y)} rows x "
                  f"{len(dataset.columns)} columns; {len(specs)} model "
                  f"{'family' if len(specs) == 1 else 'families'}; "
@@ -214,8 +215,8 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
         _save_run_options(config, frame)
     outputs: dict[str, np.ndarray] = {}  # the best trial of each family's validation outputs
     try:
-        records = _search(trial_data, specs, registry, config, metric, deadline, progress,
-                          outputs)
+        records = _search(trial_data, specs, (spaces, defaults), registry, config, metric,
+                          deadline, progress, outputs)
     except KeyboardInterrupt as exc:  # Ctrl-C: keep what was found
         board = leaderboard(getattr(exc, "records", []), metric)
         if config.out is not None:
@@ -460,26 +461,28 @@ def _same_value(a: Any, b: Any) -> bool:
         return False
 
 
-def _searchable(specs: Mapping[str, ModelSpec], task: str, n_rows: int) -> dict[str, ModelSpec]:
-    """The families whose search space and default configuration can be built: a plugin whose
-    ``search_space`` or ``default_config`` fails sits out the run, with a warning naming it,
-    and the other families go on; when none is left, one error names every failure."""
-    usable, failures = {}, []
+def _searchable(specs: Mapping[str, ModelSpec], task: str, n_rows: int
+                ) -> tuple[dict[str, ModelSpec], dict[str, dict], dict[str, dict]]:
+    """The families whose search space and default configuration can be built, with those
+    (by family name): a plugin whose ``search_space`` or ``default_config`` fails sits out the
+    run, with a warning naming it, and the other families go on; when none is left, one error
+    names every failure."""
+    usable, spaces, defaults, failures = {}, {}, {}, []
     for name, spec in specs.items():
         try:
-            dict(spec.search_space(task, n_rows))
-            dict(spec.default_config(task, n_rows))
+            space = dict(spec.search_space(task, n_rows))
+            default = dict(spec.default_config(task, n_rows))
         except Exception as exc:  # noqa: BLE001 - a plugin's bug must not end the run
             failures.append(f"model plugin {name!r}: its search_space or default_config failed "
                             f"({type(exc).__name__}: {exc})")
             continue
-        usable[name] = spec
+        usable[name], spaces[name], defaults[name] = spec, space, default
     if failures and not usable:
         raise PluginError("No model family can be searched: " + "; ".join(failures) + ".")
     for failure in failures:
         warnings.warn(f"{failure[0].upper()}{failure[1:]}; the family sits out this run.",
                       RuntimeWarning, stacklevel=3)
-    return usable
+    return usable, spaces, defaults
 
 
 def _portfolio(spec: ModelSpec, task: str, n_rows: int) -> list[dict[str, Any]]:
@@ -496,18 +499,19 @@ def _portfolio(spec: ModelSpec, task: str, n_rows: int) -> list[dict[str, Any]]:
     return configs
 
 
-def _search(data: TrialData, specs: Mapping[str, ModelSpec], registry: PluginRegistry,
-            config: FitConfig, metric: Metric, deadline: float | None, progress: Progress,
-            outputs: dict[str, np.ndarray] | None = None) -> list:
-    """The search's trials (an interrupted run's first, when resuming); ``outputs`` receives the
+def _search(data: TrialData, specs: Mapping[str, ModelSpec],
+            spaces_and_defaults: tuple[Mapping[str, dict], Mapping[str, dict]],
+            registry: PluginRegistry, config: FitConfig, metric: Metric, deadline: float | None,
+            progress: Progress, outputs: dict[str, np.ndarray] | None = None) -> list:
+    """The search's trials (an interrupted run's first, when resuming), over the families of
+    ``specs`` with their spaces and defaults from :func:`_searchable`; ``outputs`` receives the
     validation outputs of the best trial of each family, by trial id."""
-    from . import search  # ray loads here, and only here
+    from . import search  # the search stage's ray (the spaces just built imported ray.tune)
 
     n_rows = len(data.folds[next(iter(data.folds))][0].y_train)
+    spaces, defaults = spaces_and_defaults
     problem = SearchProblem(
-        spaces={n: dict(s.search_space(data.task, n_rows)) for n, s in specs.items()},
-        defaults={n: dict(s.default_config(data.task, n_rows)) for n, s in specs.items()},
-        metric=metric.name, mode=metric.mode, seed=config.seed, max_trials=config.max_trials,
+        spaces=dict(spaces), defaults=dict(defaults), metric=metric.name, mode=metric.mode, seed=config.seed, max_trials=config.max_trials,
         portfolio={n: _portfolio(s, data.task, n_rows) for n, s in specs.items()})
     earlier: list = []
     if config.resume:  # go on with the interrupted run's searcher and trials
