@@ -511,7 +511,8 @@ def _search(data: TrialData, specs: Mapping[str, ModelSpec],
     n_rows = len(data.folds[next(iter(data.folds))][0].y_train)
     spaces, defaults = spaces_and_defaults
     problem = SearchProblem(
-        spaces=dict(spaces), defaults=dict(defaults), metric=metric.name, mode=metric.mode, seed=config.seed, max_trials=config.max_trials,
+        spaces=dict(spaces), defaults=dict(defaults), metric=metric.name, mode=metric.mode,
+        seed=config.seed, max_trials=config.max_trials,
         portfolio={n: _portfolio(s, data.task, n_rows) for n, s in specs.items()})
     earlier: list = []
     if config.resume:  # go on with the interrupted run's searcher and trials

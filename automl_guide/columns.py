@@ -29,7 +29,7 @@ _TEXT_MIN_DISTINCT = 20
 _TEXT_MIN_DISTINCT_SHARE = 0.2
 _TEXT_MIN_WIDTH = 15
 # pandas' own text for a timedelta (what DataFrame.to_csv writes): "3 days 04:05:06.5"
-_DURATION = r"^-?\d+ days? [+-]?\d{1,2}:\d{2}:\d{2}(\.\d+)?$"
+_DURATION = r"^-?\d+ days?( [+-]?\d{1,2}:\d{2}:\d{2}(\.\d+)?)?$"  # "1 days": whole days
 _CJK = r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]"  # CJK, kana, Hangul, full-width
 
 
@@ -168,12 +168,12 @@ def profile_columns(frame: pd.DataFrame) -> tuple[ColumnInfo, ...]:
         series = frame[name]
         kind = infer_kind(series)
         typed = coerce_column(series, ColumnInfo(name, onnx_name, kind))
-        infos.append(_with_stats(ColumnInfo(name, onnx_name, kind), series, typed))
+        infos.append(_with_stats(ColumnInfo(name, onnx_name, kind), typed))
     return tuple(infos)
 
 
-def _with_stats(info: ColumnInfo, raw: pd.Series, typed: np.ndarray) -> ColumnInfo:
-    n_missing = int(raw.isna().sum())
+def _with_stats(info: ColumnInfo, typed: np.ndarray) -> ColumnInfo:
+    n_missing = int(missing_mask(typed, info.kind).sum())  # as the model sees it: "" and inf too
     if info.kind == "text":  # reviews are neither categories nor something for the card
         return ColumnInfo(info.name, info.onnx_name, info.kind, n_missing)
     if info.onnx_type == "string":
@@ -185,6 +185,15 @@ def _with_stats(info: ColumnInfo, raw: pd.Series, typed: np.ndarray) -> ColumnIn
         return ColumnInfo(info.name, info.onnx_name, info.kind, n_missing)
     return ColumnInfo(info.name, info.onnx_name, info.kind, n_missing,
                       minimum=float(valid.min()), maximum=float(valid.max()))
+
+
+def missing_mask(typed: np.ndarray, kind: str) -> np.ndarray:
+    """Which typed values are missing: NaN, the smallest int64 for a datetime, ``""``."""
+    if typed.dtype.kind == "f":
+        return np.isnan(typed)
+    if typed.dtype.kind in "iu":
+        return typed == MISSING_DATETIME if kind == "datetime" else np.zeros(len(typed), bool)
+    return typed == ""
 
 
 def coerce_column(series: pd.Series, info: ColumnInfo) -> np.ndarray:
@@ -237,7 +246,7 @@ def coerce_column(series: pd.Series, info: ColumnInfo) -> np.ndarray:
             beyond = np.abs(numbers) > EPOCH_SECONDS_LIMIT  # inf too; NaN is missing
             if beyond.any():
                 _fail(info, series, beyond, "needs dates or datetimes (or seconds since the "
-                      "epoch, years 0 to 5000)")
+                      "epoch, within about 3,000 years of 1970)")
             given = numeric & np.isfinite(numbers)
             whole = np.floor(np.where(given, numbers, 0.0)).astype(np.int64)
             seconds = np.where(given, whole, seconds)
@@ -299,8 +308,9 @@ def _to_numbers(series: pd.Series, info: ColumnInfo) -> np.ndarray:
     bad = numbers.isna().to_numpy() & series.notna().to_numpy()
     if bad.any() and _looks_like_durations(series[bad]):  # durations as text: seconds
         numbers = numbers.astype(np.float64)
-        numbers[bad] = pd.to_timedelta(series[bad]).dt.total_seconds().to_numpy()
-        bad[:] = False
+        seconds = pd.to_timedelta(series[bad], errors="coerce").dt.total_seconds().to_numpy()
+        numbers[bad] = seconds
+        bad[np.flatnonzero(bad)[~np.isnan(seconds)]] = False  # beyond pandas' range stays bad
     if bad.any():
         _fail(info, series, bad, f"needs numbers ({info.kind} in training)")
     return numbers.to_numpy(dtype=np.float64, na_value=np.nan)

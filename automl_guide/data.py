@@ -211,7 +211,8 @@ def _usable_features(features: pd.DataFrame, target: pd.Series
             dropped.append((str(name), "it holds a single value"))
         elif (len(series) >= 20 and n_unique == len(series)
               and not pd.api.types.is_float_dtype(series.dtype)
-              and infer_kind(series) not in ("datetime", "text")):  # timestamps, reviews: not IDs
+              and infer_kind(series) not in ("datetime", "text", "numeric")):
+            # timestamps, reviews, durations (timedeltas, their text): not IDs
             dropped.append((str(name), "it looks like an ID (a distinct value in every row)"))
         elif series.notna().all() and np.array_equal(series.astype(str).to_numpy(), target_text):
             dropped.append((str(name), "it is identical to the target (a leak: it would not be "

@@ -8,6 +8,7 @@ imports onnx and skl2onnx.
 """
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Sequence
@@ -66,12 +67,14 @@ def to_onnx(pipeline: Pipeline, columns: Sequence[ColumnInfo], task: str,
         from skl2onnx.common.exceptions import MissingConverter, MissingShapeCalculator
 
         if isinstance(exc, (MissingConverter, MissingShapeCalculator)):  # 12 lines of advice
+            named = re.search(r"<class '([^']+)'>", str(exc))
+            what = named.group(1).rsplit(".", 1)[-1] if named else type(estimator).__name__
             family = getattr(model_spec, "name", "") or "?"
             raise ExportError(
-                f"Could not convert {type(estimator).__name__} to ONNX: skl2onnx has no "
-                f"converter for it. The model plugin {family!r} must register one in its "
-                "register_onnx (skl2onnx's update_registered_converter), or give an onnx_graph; "
-                "see docs/plugins.md.") from exc
+                f"Could not convert {what} to ONNX: skl2onnx has no converter for it. The plugin "
+                f"that builds it (model plugin {family!r}, or a feature plugin) must register one "
+                "in its register_onnx (skl2onnx's update_registered_converter), or give an "
+                "onnx_graph; see docs/plugins.md.") from exc
         raise ExportError(f"Could not convert {type(estimator).__name__} to ONNX: "
                           f"{type(exc).__name__}: {exc}") from exc
     names = [i.name for i in graph.graph.input]

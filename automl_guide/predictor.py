@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .columns import MISSING_DATETIME, ColumnInfo, coerce_arrays
+from .columns import (MISSING_DATETIME, SMALL_FRAME_ROWS, ColumnInfo, coerce_arrays,
+                      missing_mask)
 from .errors import DataError, DriftWarning
 
 
@@ -42,6 +43,12 @@ class Predictor:
         self._schema = None
         self._input_check = None
         self._drifted: set[str] = set()  # columns already warned about
+        # columns that can be missing but were not in training (integers and booleans cannot)
+        # (and what a missing value is typed as; None: NaN)
+        self._never_missing = [
+            (c, {"float": None, "string": "", "int64": MISSING_DATETIME}[c.onnx_type])
+            for c in self.columns if not c.n_missing
+            and (c.onnx_type != "int64" or c.kind == "datetime")]
         self._outputs = [o.name for o in self.session.get_outputs()]
         self._source, self._model_bytes = source, model_bytes
 
@@ -97,16 +104,15 @@ class Predictor:
         """Notes for columns with missing values where training had none (they are imputed or
         read as a value never seen, which the model never learnt from)."""
         notes = {}
-        for c in self.columns:
-            if c.n_missing or c.name not in typed:
+        for c, gap in self._never_missing:
+            values = typed.get(c.name)
+            if values is None:
                 continue
-            values = typed[c.name]
-            if values.dtype.kind == "f":
-                missing = int(np.isnan(values).sum())
-            elif values.dtype.kind in "iu":
-                missing = int((values == MISSING_DATETIME).sum()) if c.kind == "datetime" else 0
+            if len(values) <= SMALL_FRAME_ROWS:  # a request of a few rows: no numpy round trip
+                listed = values.tolist()
+                missing = sum(v != v for v in listed) if gap is None else listed.count(gap)
             else:
-                missing = int((values == "").sum())
+                missing = int(missing_mask(values, c.kind).sum())
             if missing:
                 notes[c.name] = f"{c.name!r}: {missing} row(s) missing, none were in training"
         return notes

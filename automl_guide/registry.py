@@ -193,7 +193,11 @@ def load_registry(plugins: Iterable[Any] = (), *, load_entrypoints: bool = True)
                                                 "shop_feature": {}}
     skipped: set[str] = set()  # installed plugins found broken: nothing of theirs is kept
     for hook_name, (kind, spec_type, required) in HOOKS.items():
-        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+        impls = getattr(pm.hook, hook_name).get_hookimpls()
+        # automl-guide's own first whatever pluggy's order (trylast): a name an installed plugin
+        # takes twice is always that plugin's mistake, never a built-in's
+        impls.sort(key=lambda i: origins[i.plugin_name].distribution != OWN_DISTRIBUTION)
+        for impl in impls:
             if impl.plugin_name in skipped:
                 continue
             origin = origins[impl.plugin_name]
@@ -212,8 +216,10 @@ def load_registry(plugins: Iterable[Any] = (), *, load_entrypoints: bool = True)
                 broken.append(_broken(origin, str(exc)))  # an installed package's mistake
                 skipped.add(impl.plugin_name)
                 _drop(tables, origin)
-            except Exception as exc:
+            except Exception as exc:  # its own bug: it is skipped whole, as above
                 broken.append(_broken(origin, f"{hook_name} raised {type(exc).__name__}: {exc}"))
+                skipped.add(impl.plugin_name)
+                _drop(tables, origin)
     return PluginRegistry(tables["model"], tables["feature"], tables["searcher"], tuple(broken),
                           tables["shop_feature"])
 

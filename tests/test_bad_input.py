@@ -195,15 +195,15 @@ def test_datetime_strings_booleans_and_durations_are_typed(tmp_path):
     from automl_guide.columns import coerce_arrays
 
     took = pd.to_timedelta(np.arange(60) * 90 + 5, unit="s").to_series().reset_index(drop=True)
-    took[7] = pd.NaT
     frame = shop_frame(60).assign(
         when=pd.date_range("2024-01-01", periods=60, freq="D").strftime("%Y-%m-%d"),
-        gift=[True, False, True] * 20, took=took)
-    dataset, _ = _warned(frame)
+        gift=[True, False, True] * 20, took=took, days=pd.to_timedelta(np.arange(60) % 9, "D"))
+    dataset, _ = _warned(frame)  # a distinct duration in every row is no ID: it is kept
     columns = {c.name: c for c in dataset.columns}
     assert columns["when"].kind == "datetime" and columns["gift"].kind == "boolean"
     # a duration is a number of seconds, not a category per distinct timedelta
-    assert columns["took"].kind == "numeric"
+    assert columns["took"].kind == columns["days"].kind == "numeric"
+    frame.loc[7, "took"] = pd.NaT
     seconds = coerce_arrays(frame, [columns["took"]], by="name")["took"]
     np.testing.assert_array_equal(seconds[:3], [5.0, 95.0, 185.0])
     assert np.isnan(seconds[7])
@@ -216,10 +216,18 @@ def test_datetime_strings_booleans_and_durations_are_typed(tmp_path):
     path = _csv(tmp_path, frame)
     read = pd.read_csv(path)
     assert not pd.api.types.is_timedelta64_dtype(read["took"].dtype)  # text
+    assert read["days"][1] == "1 days"  # whole days are written without a time
     dataset, _ = _warned(read)
-    took_info = next(c for c in dataset.columns if c.name == "took")
-    assert took_info.kind == "numeric"
-    np.testing.assert_array_equal(coerce_arrays(read, [took_info], by="name")["took"], seconds)
+    read_info = {c.name: c for c in dataset.columns}
+    assert read_info["took"].kind == read_info["days"].kind == "numeric"
+    np.testing.assert_array_equal(coerce_arrays(read, [read_info["took"]], by="name")["took"],
+                                  seconds)
+    assert coerce_arrays(read.head(2), [read_info["days"]], by="name")["days"].tolist() == [
+        0.0, 86400.0]
+    # a duration text pandas cannot hold is refused by name, like any other bad number
+    with pytest.raises(DataError, match=r"'took' needs numbers .*'200000 days 00:00:00'"):
+        coerce_arrays(read.head(2).assign(took=["0 days 00:00:05", "200000 days 00:00:00"]),
+                      [read_info["took"]])
 
 
 def test_chinese_names_and_values_fit_and_predict(tmp_path, capsys, ray_session):
@@ -311,6 +319,17 @@ def test_predict_warns_of_unseen_categories_and_strict_refuses_them(tmp_path, ca
     assert main(["predict", str(tmp_path / "run"), str(path), "--strict"]) == 2
     err = capsys.readouterr().err
     assert "automl-guide: error: The input differs from the training data" in err
+
+
+def test_missing_in_training_counts_what_the_model_takes_as_missing():
+    """The card's missing_in_training (which predict-time drift compares with) counts "" and
+    infinities too: they reach the model as missing, so rows like the training rows are no
+    drift."""
+    from automl_guide.columns import profile_columns
+
+    frame = pd.DataFrame({"s": ["a", "", "b", None], "f": [1.0, np.inf, 2.0, 3.0],
+                          "d": pd.to_datetime(["2024-01-01", None, "2024-01-03", "2024-01-04"])})
+    assert {c.name: c.n_missing for c in profile_columns(frame)} == {"s": 2, "f": 1, "d": 1}
 
 
 def test_a_user_schema_is_checked_lazily_at_fit(tmp_path, capsys):

@@ -85,8 +85,10 @@ def test_the_plugin_check_names_the_plugin_task_and_step_that_failed(name, step)
         check_model_plugin(name, configs=["default"], registry=registry)
     assert caught.value.__cause__ is not None  # the plugin's own error stays chained
     if name == "unconvertible":  # one paragraph naming the plugin, not skl2onnx's 12 lines
-        assert re.search(r"skl2onnx has no converter for it\. The model plugin 'unconvertible' "
-                         r"must register one in its register_onnx", str(caught.value)), caught.value
+        assert re.search(r"Could not convert _Unconvertible to ONNX: skl2onnx has no converter "
+                         r"for it\. The plugin that builds it \(model plugin 'unconvertible', or a "
+                         r"feature plugin\) must register one in its register_onnx",
+                         str(caught.value)), caught.value
         assert "shape calculator" not in str(caught.value)  # skl2onnx's own advice
     if name == "shifted":  # the measured figures, not the fit command's advice
         assert re.search(r"max probability difference 0\.2 over 240 rows \(tolerance 0\.0001\)",

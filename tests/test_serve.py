@@ -118,6 +118,8 @@ def test_health_names_the_model(service):
                 "city": "c", "last_seen": "2024-01-01"}]}, 422, "rows[0].price"),
     ({"rows": [{"price": 1.0, "visits": 1, "member": True, "category": "dress",
                 "city": "c", "last_seen": "yesterday"}]}, 422, "rows[0].last_seen"),
+    ({"rows": [{"price": 1.0, "visits": 1, "member": True, "category": "dress",
+                "city": "c", "last_seen": True}]}, 422, "rows[0].last_seen"),
     ({"rows": []}, 422, "rows: List should have at least 1 item"),
     ({"rows": [{}] * 501}, 422, "rows: List should have at most 500 items"),
     ({"data": []}, 422, "rows: Field required"),
