@@ -13,7 +13,6 @@ the model card, from the endpoint's annotations.
 
 import datetime as dt
 import math
-import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,7 +25,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, Strict, With
                       create_model)
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .columns import EPOCH_SECONDS_LIMIT, python_value
+from .columns import EPOCH_SECONDS_LIMIT, ColumnInfo, coerce_column, python_value
 from .errors import DataError
 from .limits import SERVE_MAX_BODY_BYTES, SERVE_MAX_ROWS
 from .predictor import Predictor, load
@@ -44,11 +43,11 @@ def _date_cell(value: Any) -> Any:
             return value
         except ValueError:
             pass
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # pandas' per-element parsing note
-            if pd.isna(pd.to_datetime(value, errors="coerce", utc=True, format="mixed")):
-                raise ValueError("needs a date or datetime (2024-01-31, 2024-01-31T08:00:00) or "
-                                 "seconds since the epoch")
+        try:  # the parser load(...).predict uses, so both read the cell alike
+            coerce_column(pd.Series([value], dtype=object), ColumnInfo("cell", "cell", "datetime"))
+        except DataError:
+            raise ValueError("needs a date or datetime (2024-01-31, 2024-01-31T08:00:00) or "
+                             "seconds since the epoch") from None
     return value
 
 
