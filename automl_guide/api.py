@@ -240,19 +240,27 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
             progress.say(f"Within max_predict_us={config.max_predict_us:g}: trial ranked "
                          f"{best['rank']} ({best['model']}, "
                          f"{board.loc[best['rank'] - 1, 'predict_us']:g} us per row)")
-        chosen = None
-        if config.ensemble and not metric.needs_queries:
-            chosen = _choose_ensemble(board, trial_data, specs, metric, deadline, progress,
-                                      outputs, config.max_predict_us)
         not_exported: list[dict[str, Any]] = []  # trials whose export failed, in rank order
+        refits: dict[str, Any] = {}  # each trial is refitted once, whichever export fails
+
+        def refit(model: str, params: Mapping[str, Any]) -> Any:
+            key = json.dumps([model, params], sort_keys=True, default=str)
+            if key not in refits:
+                refits[key] = _refit(dataset, train, plan, specs[model], params, config.seed,
+                                     queries)
+            return refits[key]
+
         while True:
-            pipeline = _refit(dataset, train, plan, specs[best["model"]], best["config"],
-                              config.seed, queries)
+            chosen = None  # an ensemble led by `best`, of families whose export has not failed
+            if config.ensemble and not metric.needs_queries:
+                failed = {f["model"] for f in not_exported}
+                chosen = _choose_ensemble(board[~board["model"].isin(failed)], trial_data,
+                                          specs, metric, deadline, progress, outputs,
+                                          config.max_predict_us)
+            pipeline = refit(best["model"], best["config"])
             members = None
             if chosen is not None:
-                members = [(m, _refit(dataset, train, plan, specs[m.model], m.config, config.seed)
-                            if (m.model, m.config) != (best["model"], best["config"])
-                            else pipeline) for m in chosen[0]]
+                members = [(m, refit(m.model, m.config)) for m in chosen[0]]
             try:
                 return _finish(dataset, train, test, splits, plan, specs, registry, pipeline,
                                board, metric, config, start, progress, members, chosen,
@@ -274,7 +282,7 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
                               f"({exc}); exporting the best trial of another family instead: "
                               f"{following['model']}, ranked {following['rank']}.",
                               RuntimeWarning, stacklevel=2)
-                best, chosen = following, None
+                best = following
     except Exception:
         if config.out is not None:  # nothing is lost: the leaderboard survives a failed export
             write_atomic(config.out / "leaderboard.csv", board.to_csv(index=False).encode())

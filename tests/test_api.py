@@ -156,7 +156,8 @@ def _register_squared_model(register):
 
 def test_a_best_trial_that_fails_parity_gives_way_to_the_next_family(tmp_path):
     """Nothing is lost when the winner's export fails its parity check: the best trial of
-    another family is exported instead, with a warning, and the card says what was skipped."""
+    another family is exported instead, with a warning, and the card says what was skipped.
+    The ensemble is chosen again without the failed family, led by the new best."""
     import ray.cloudpickle
 
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers can't import tests
@@ -164,14 +165,17 @@ def test_a_best_trial_that_fails_parity_gives_way_to_the_next_family(tmp_path):
                                    automl_guide_register_models=_register_squared_model)
     with pytest.warns(RuntimeWarning, match=r"The squared trial ranked 1 did not export \(.*max "
                       r"probability difference.*\); exporting the best trial of another family "
-                      r"instead: decision_tree, ranked 2"):
+                      r"instead: xgboost, ranked 2"):
         result = fit_and_export(shop_frame(300, "binary"), "bought",
-                                models=["squared", "decision_tree"], max_trials=2,
+                                models=["squared", "decision_tree", "xgboost"], max_trials=3,
                                 time_budget=None, out=tmp_path / "run", quiet=True,
                                 plugins=[plugin])
-    assert list(result.leaderboard["model"]) == ["squared", "decision_tree"]
+    assert list(result.leaderboard["model"]) == ["squared", "xgboost", "decision_tree"]
     card = json.loads((tmp_path / "run" / "model_card.json").read_text())
-    assert card["best"]["model"] == "decision_tree" and card["best"]["rank"] == 2
+    assert card["best"]["model"] == "xgboost" and card["best"]["rank"] == 2
+    members = [m["model"] for m in card["ensemble"]["members"]]
+    assert members == ["xgboost", "decision_tree"]  # led by the new best; squared left out
+    assert (tmp_path / "run" / "single_best.onnx").is_file()
     [skipped] = card["best"]["not_exported"]
     assert skipped["model"] == "squared" and skipped["rank"] == 1
     assert "max probability difference" in skipped["error"] and card["parity"]["passed"]
