@@ -317,7 +317,8 @@ def _predict(args: argparse.Namespace) -> int:
         raise ExportError(f"--out {out} exists; choose another file or pass --overwrite to "
                           "replace it.")
     predictor = load(args.model, strict=args.strict)
-    predictions = predictor.predict_frame(load_table(args.data))
+    dates = [c.name for c in predictor.columns if c.kind == "datetime"]
+    predictions = predictor.predict_frame(load_table(args.data, text=dates))
     if out is not None:  # written whole, then moved: the old file stays if writing fails
         out.parent.mkdir(parents=True, exist_ok=True)
         partial = out.with_name(f".{out.name}.partial")

@@ -32,8 +32,10 @@ class Dataset:
     codes: frozenset[str] | None = None  # ONNX names of integer columns declared codes
 
 
-def load_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file into a DataFrame with a clear error for anything else."""
+def load_table(path: str | Path, text: Sequence[str] = ()) -> pd.DataFrame:
+    """Read a CSV or Parquet file into a DataFrame with a clear error for anything else. CSV
+    columns named in ``text`` stay text, as a model's datetime columns must: read as numbers, a
+    column of bare years ("2024") would be seconds since the epoch."""
     if not isinstance(path, (str, os.PathLike)):
         raise DataError(f"Expected a pandas DataFrame or the path of a CSV or Parquet file, got "
                         f"{type(path).__name__}.")
@@ -51,7 +53,7 @@ def load_table(path: str | Path) -> pd.DataFrame:
         if dups:  # pandas would rename them to name.1, name.2 silently
             raise DataError(f"Duplicate column name(s) {', '.join(map(repr, dups))} in {path}; "
                             "names must be unique.")
-        return pd.read_csv(path)
+        return pd.read_csv(path, dtype={name: str for name in text if name in header} or None)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty: it has no header and no rows.") from None
     except UnicodeDecodeError as exc:
