@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .columns import (MISSING_DATETIME, SMALL_FRAME_ROWS, ColumnInfo, coerce_arrays,
-                      missing_mask)
+from .columns import ColumnInfo, coerce_arrays, count_missing
 from .errors import DataError, DriftWarning
 
 
@@ -44,11 +43,8 @@ class Predictor:
         self._input_check = None
         self._drifted: set[str] = set()  # columns already warned about
         # columns that can be missing but were not in training (integers and booleans cannot)
-        # (and what a missing value is typed as; None: NaN)
-        self._never_missing = [
-            (c, {"float": None, "string": "", "int64": MISSING_DATETIME}[c.onnx_type])
-            for c in self.columns if not c.n_missing
-            and (c.onnx_type != "int64" or c.kind == "datetime")]
+        self._never_missing = [c for c in self.columns if not c.n_missing
+                               and (c.onnx_type != "int64" or c.kind == "datetime")]
         self._outputs = [o.name for o in self.session.get_outputs()]
         self._source, self._model_bytes = source, model_bytes
 
@@ -104,15 +100,9 @@ class Predictor:
         """Notes for columns with missing values where training had none (they are imputed or
         read as a value never seen, which the model never learnt from)."""
         notes = {}
-        for c, gap in self._never_missing:
+        for c in self._never_missing:
             values = typed.get(c.name)
-            if values is None:
-                continue
-            if len(values) <= SMALL_FRAME_ROWS:  # a request of a few rows: no numpy round trip
-                listed = values.tolist()
-                missing = sum(v != v for v in listed) if gap is None else listed.count(gap)
-            else:
-                missing = int(missing_mask(values, c.kind).sum())
+            missing = 0 if values is None else count_missing(values, c.kind)
             if missing:
                 notes[c.name] = f"{c.name!r}: {missing} row(s) missing, none were in training"
         return notes

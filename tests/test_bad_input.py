@@ -332,6 +332,24 @@ def test_missing_in_training_counts_what_the_model_takes_as_missing():
     assert {c.name: c.n_missing for c in profile_columns(frame)} == {"s": 2, "f": 1, "d": 1}
 
 
+def test_missing_values_count_the_same_in_a_request_and_in_a_big_frame():
+    """count_missing (the predictor's drift check) reads a few rows in Python and many with
+    numpy; both agree with missing_mask for every typed column."""
+    from automl_guide.columns import (MISSING_DATETIME, SMALL_FRAME_ROWS, count_missing,
+                                      missing_mask)
+
+    columns = {"numeric": np.array([1.0, np.nan, 2.0, np.nan], np.float32),
+               "category": np.array(["a", "", "b", "c"], object),
+               "datetime": np.array([5, MISSING_DATETIME, MISSING_DATETIME, 7], np.int64),
+               "boolean": np.array([1, 0, 1, 1], np.int64)}
+    for kind, values in columns.items():
+        for n in (1, 4, SMALL_FRAME_ROWS + 1):
+            typed = np.resize(values, n)
+            assert count_missing(typed, kind) == int(missing_mask(typed, kind).sum()), (kind, n)
+    assert count_missing(columns["datetime"], "datetime") == 2
+    assert count_missing(columns["category"], "category") == 1
+
+
 def test_a_user_schema_is_checked_lazily_at_fit(tmp_path, capsys):
     import pandera.pandas as pa
 
