@@ -528,6 +528,10 @@ def _search(data: TrialData, specs: Mapping[str, ModelSpec],
         progress.say(f"Resuming: {len(earlier)} trials done before the interruption")
     else:
         searcher = registry.searcher(config.searcher).build(problem)
+    began, done = time.monotonic(), []
+    if (deadline is not None and config.max_trials is None and not config.resume
+            and not search.ray.is_initialized()):
+        done = _first_trial(data, specs, defaults)
     search.ensure_ray(config.address)
     search_deadline, trial_limit = None, config.trial_time_limit
     if deadline is not None:
@@ -546,11 +550,32 @@ def _search(data: TrialData, specs: Mapping[str, ModelSpec],
             cpus_per_trial=config.cpus_per_trial, gpus_per_trial=config.gpus_per_trial,
             scheduler=config.scheduler, mode=metric.mode, trial_time_limit=trial_limit,
             reserve=lambda records: _refit_reserve(earlier + records, metric, n_splits),
-            on_record=progress.trial, outputs=outputs)
+            on_record=progress.trial, outputs=outputs, done=done, start=began)
     except search.SearchInterrupted as exc:
         exc.records = earlier + exc.records
         raise
     return earlier + records
+
+
+FIRST_TRIAL_MAX_COST = 1.0  # relative_cost up to XGBoost's default
+
+
+def _first_trial(data: TrialData, specs: Mapping[str, ModelSpec], defaults: Mapping[str, dict]
+                 ) -> list[tuple[dict[str, Any], dict]]:
+    """The cheapest family's default configuration (every searcher's first proposal), fitted
+    in this process before Ray starts, as [(config, evaluate_config's result)]; empty when
+    even the cheapest family is expensive (the ANN alone). Ray's start-up (5-8 s on two cores)
+    and its first trials' imports (as long again) are most of a short budget: this way the run
+    has a model within seconds, and the search starts from it rather than running it again.
+    Not in a thread beside ray.init: Ray forks its processes, and a fork while another thread
+    is in OpenBLAS deadlocks."""
+    from .trial import evaluate_config
+
+    name = min(specs, key=lambda n: specs[n].relative_cost)
+    if specs[name].relative_cost > FIRST_TRIAL_MAX_COST:
+        return []
+    config = {"model": name, **defaults[name]}
+    return [(config, evaluate_config(config, data))]
 
 
 def _refit_reserve(records: Sequence, metric: Metric, n_splits: int) -> float:

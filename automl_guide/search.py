@@ -93,6 +93,15 @@ class _Collector(tune.Callback):
     interrupted: bool = False
     start: float = field(default_factory=time.monotonic)
 
+    def record_done(self, trial_id: str, config: Mapping[str, Any], result: dict) -> None:
+        """A trial that ran in the driver before the search, as if Tune had run it."""
+        self.started[trial_id] = (self.start, dict(config))
+        outputs = result.pop("outputs", None)
+        if outputs is not None and result.get("status") == "ok":
+            self._keep_outputs(trial_id, result, outputs)
+        self.latest[trial_id] = result
+        self._finish(trial_id, config, result.get("error", ""), float(result["fit_seconds"]))
+
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any):
         self.started[trial.trial_id] = (time.monotonic(), dict(trial.config))
 
@@ -142,11 +151,12 @@ class _Collector(tune.Callback):
                 self.killed[trial.trial_id] = reason
                 ray.kill(actor)
 
-    def _finish(self, trial_id: str, config: Mapping[str, Any], error: str = "") -> None:
+    def _finish(self, trial_id: str, config: Mapping[str, Any], error: str = "",
+                finished_at: float | None = None) -> None:
         if trial_id in self.records:
             return
         result = self.latest.get(trial_id)
-        now = time.monotonic() - self.start
+        now = time.monotonic() - self.start if finished_at is None else finished_at
         began = self.started.get(trial_id, (None, None))[0]
         if result is not None and result.get("status") == "ok":  # possibly stopped early
             stopped = int(result.get("stage", self.stages)) < self.stages
@@ -196,9 +206,10 @@ class _SearcherAdapter(Searcher):
     leaders = 2
 
     def __init__(self, inner: Any, families: int, worker_seconds: float | None,
-                 mode: str = "max"):
+                 mode: str = "max", done: list[tuple[Mapping[str, Any], dict]] | None = None):
         super().__init__()
         self.inner = inner
+        self.done = list(done or [])  # (config, result) of trials run in the driver
         self.share = 1.0 if families < 3 else 2.0 / families
         self.worker_seconds = worker_seconds
         self.scores = FamilyScores(mode)
@@ -213,12 +224,27 @@ class _SearcherAdapter(Searcher):
             config = self.inner.suggest(inner_id)
             if config is None:
                 return Searcher.FINISHED
+            if self._known(inner_id, config):
+                continue
             if not self._over_share(config.get("model")):
                 break
             self.inner.on_trial_complete(inner_id, result=None, error=True)
         self.inner_ids[trial_id] = inner_id
         self.running[trial_id] = (config.get("model"), time.monotonic())
         return config
+
+    def _known(self, inner_id: str, config: Mapping[str, Any]) -> bool:
+        """A suggestion the driver has already run: its result goes to the searcher (and its
+        time to its family) as if Tune had run it, and the searcher is asked again."""
+        for i, (ran, result) in enumerate(self.done):
+            if dict(ran) == dict(config):
+                del self.done[i]
+                family, failed = config.get("model"), result.get("status") != "ok"
+                self.spent[family] = self.spent.get(family, 0.0) + float(result["fit_seconds"])
+                self.scores.record(family, result, failed)
+                self.inner.on_trial_complete(inner_id, result=result, error=failed)
+                return True
+        return False
 
     def cap(self, family: str | None) -> float | None:
         """Worker seconds ``family`` may use; None: no cap."""
@@ -369,7 +395,9 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
                scheduler: str = "none", mode: str = "max", trial_time_limit: float | None = None,
                reserve: Callable[[list[TrialRecord]], float] = lambda records: 0.0,
                on_record: Callable[[TrialRecord], None] | None = None,
-               outputs: dict[str, Any] | None = None) -> list[TrialRecord]:
+               outputs: dict[str, Any] | None = None,
+               done: list[tuple[Mapping[str, Any], dict]] | None = None,
+               start: float | None = None) -> list[TrialRecord]:
     """Run the search until the searcher is exhausted, ``max_trials`` or ``deadline``
     (``time.monotonic()``) less ``reserve(records so far)`` seconds.
 
@@ -379,7 +407,14 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
     Families whose spec says ``uses_gpu`` request ``gpus_per_trial`` GPUs from Ray; with
     ``scheduler="asha"`` ``data.stages`` should be above 1 so that iterative families report
     along the way. ``outputs``, when given, receives the validation outputs (all folds in order)
-    of the best trial of each family, by trial id."""
+    of the best trial of each family, by trial id.
+
+    ``done`` holds trials already run in the driver, as (config, :func:`evaluate_config`'s
+    result), each finished ``fit_seconds`` after ``start`` (``time.monotonic()`` when the search
+    stage began: ``finished_at`` counts from then; default now). They are recorded first (trial
+    ids ``driver-1``, ...), and when the searcher proposes one of them it is given the result
+    instead of Tune running the trial again; a ``searcher`` that is a Ray Tune ``Searcher`` is
+    used as it is and never told of them."""
     if scheduler not in SCHEDULERS:
         raise ValueError(f"unknown scheduler {scheduler!r}; choose from {', '.join(SCHEDULERS)}")
     # One trial per free CPU slot; without this cap Tune queues many trials and churns actors.
@@ -392,9 +427,11 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
     else:
         search_alg = _SearcherAdapter(searcher, len(data.models),
                                       None if search_seconds is None else slots * search_seconds,
-                                      mode)
+                                      mode, done)
     collector = _Collector(stages=data.stages, trial_limit=trial_time_limit, on_record=on_record,
-                           better=data.metric.better)
+                           better=data.metric.better, start=start or time.monotonic())
+    for i, (config, result) in enumerate(done or [], 1):
+        collector.record_done(f"driver-{i}", config, dict(result))
     stop = _Deadline(deadline, collector, reserve)
     collector.expired = stop.expired
     gpu_families = {name for name, spec in data.models.items() if spec.uses_gpu}

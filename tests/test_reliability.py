@@ -175,5 +175,9 @@ def test_ctrl_c_keeps_the_leaderboard_so_far(tmp_path):
     after = pd.read_csv(tmp_path / "run" / "leaderboard.csv")
     first = set(board.loc[board["status"] == "ok", "trial_id"])
     assert first <= set(after["trial_id"]) and len(after) > len(first)
+    # the cheapest default ran in the driver before Ray started, and never again on Ray
+    [driver] = board.loc[board["trial_id"] == "driver-1", ["model", "config"]].values.tolist()
+    assert driver[0] == "linear"
+    assert ((after["model"] == driver[0]) & (after["config"] == driver[1])).sum() == 1
     assert (tmp_path / "run" / "model.onnx").is_file()
     assert not (tmp_path / "run" / ".search").exists()

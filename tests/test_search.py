@@ -109,6 +109,25 @@ def test_a_family_over_its_share_of_worker_time_is_declined():
     assert "a" not in families and set(families) == {"b", "c", "d"}
 
 
+def test_a_trial_run_before_the_search_is_not_run_again_and_the_searcher_learns_it():
+    """The default fitted in the driver while Ray was not yet up: when the searcher proposes
+    it, the searcher gets its result (and its family the time) and is asked again."""
+    from ray import tune
+
+    from automl_guide.search import _SearcherAdapter
+
+    spaces = {name: {"x": tune.uniform(0, 1)} for name in ("a", "b")}
+    problem = SearchProblem(spaces, {"a": {"x": 0.5}, "b": {"x": 0.25}}, "roc_auc", "max", 0,
+                            None)
+    inner = load_registry().searcher("random").build(problem)
+    ran = ({"model": "a", "x": 0.5}, {"status": "ok", "score": 0.9, "fit_seconds": 2.0})
+    adapter = _SearcherAdapter(inner, families=2, worker_seconds=100.0, done=[ran])
+    assert adapter.suggest("0") == {"model": "b", "x": 0.25}
+    assert adapter.spent == {"a": 2.0} and not adapter.done
+    assert inner.leaders.scores.best == {"a": 0.9}
+    assert {adapter.suggest(str(i))["model"] for i in range(1, 6)} <= {"a", "b"}
+
+
 def test_gpu_trials_are_scheduled_on_logical_gpus_and_fall_back_to_the_cpu():
     import ray
 
