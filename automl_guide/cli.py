@@ -199,8 +199,9 @@ def _show(result) -> None:
     with pd.option_context("display.width", 140, "display.max_columns", 20):
         print("Leaderboard (best trial of each model family):")
         print(best_per_family.drop(columns=["error"]).to_string(index=False))
-        failed = int((board["status"] != "ok").sum())
-        print(f"{len(board)} trials, {failed} failed. Full leaderboard: "
+        failed, stopped = (int((board["status"] == s).sum()) for s in ("error", "timeout"))
+        told = f"{failed} failed" + (f", {stopped} stopped at a time limit" if stopped else "")
+        print(f"{len(board)} trials, {told}. Full leaderboard: "
               f"{result.onnx_path.parent / 'leaderboard.csv'}")
     card = result.card
     scores = ", ".join(f"{k}={v:.4f}" for k, v in card["test_metrics"].items())

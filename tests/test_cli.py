@@ -162,3 +162,19 @@ def test_the_shop_demo_refuses_fit_options_it_would_ignore(capsys, monkeypatch):
         cli.main(["demo", "--shop", "--codes", "store", "--metric", "f1"])
     assert exit_.value.code == 2
     assert "demo --shop does not use --codes, --metric:" in capsys.readouterr().err
+
+
+def test_the_summary_tells_failed_trials_from_those_stopped_at_a_time_limit(tmp_path, capsys):
+    import types
+
+    from automl_guide.cli import _show
+
+    board = pd.DataFrame({"model": ["linear", "svm", "ann"], "roc_auc": [0.9, None, None],
+                          "status": ["ok", "error", "timeout"], "config": "{}",
+                          "trial_id": ["1", "2", "3"], "node": "",
+                          "error": ["", "ValueError: boom", "the time budget ran out"]})
+    card = {"test_metrics": {}, "best": {"model": "linear"},
+            "parity": {"label_agreement": None, "rows": 5, "max_abs_diff": 0.0}}
+    _show(types.SimpleNamespace(leaderboard=board, onnx_path=tmp_path / "model.onnx", card=card))
+    assert "3 trials, 1 failed, 1 stopped at a time limit. Full leaderboard" in \
+        capsys.readouterr().out
