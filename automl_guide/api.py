@@ -250,10 +250,11 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
                                      queries)
             return refits[key]
 
+        left_out: set[str] = set()  # ensemble members whose export failed
         while True:
             chosen = None  # an ensemble led by `best`, of families whose export has not failed
             if config.ensemble and not metric.needs_queries:
-                failed = {f["model"] for f in not_exported}
+                failed = {f["model"] for f in not_exported} | left_out
                 chosen = _choose_ensemble(board[~board["model"].isin(failed)], trial_data,
                                           specs, metric, deadline, progress, outputs,
                                           config.max_predict_us)
@@ -267,6 +268,11 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
                                best["rank"], not_exported)
             except _NotExported as failure:  # unconvertible, or parity failed: the next family
                 exc = failure.error
+                if failure.member is not None:  # a member, not the best: an ensemble without it
+                    left_out.add(failure.member)
+                    progress.say(f"Ensemble member {failure.member} did not export ({exc}); "
+                                 "choosing the ensemble again without it.")
+                    continue
                 not_exported.append({"rank": best["rank"], "model": best["model"],
                                      "error": str(exc)})
                 try:
@@ -291,11 +297,12 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
 
 class _NotExported(Exception):
     """The chosen trial's model did not convert to ONNX or failed parity (``error``): the run
-    exports the best trial of another family instead."""
+    exports the best trial of another family instead; or, with ``member``, that ensemble
+    member's did, and the run chooses the ensemble again without that family."""
 
-    def __init__(self, error: ExportError):
+    def __init__(self, error: ExportError, member: str | None = None):
         super().__init__(str(error))
-        self.error = error
+        self.error, self.member = error, member
 
 
 STATE_DIR = ".search"  # an interrupted search's options, trials and searcher state
@@ -747,11 +754,17 @@ def _finish(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Seque
     if members:
         from .ensemble import Ensemble
 
+        graphs = []
+        for m, p in members:
+            try:
+                graphs.append(graph if p is pipeline else exported(p, m.model)[0])
+            except Exception as exc:  # noqa: BLE001 - a plugin's converter may raise anything
+                error = exc if isinstance(exc, ExportError) else ExportError(
+                    f"{type(exc).__name__}: {exc}")
+                raise _NotExported(error, member=m.model) from exc
         try:
             native = Ensemble([p for _, p in members], chosen[1], dataset.task, dataset.classes)
-            combined = export.combine(
-                [graph if p is pipeline else exported(p, m.model)[0] for m, p in members],
-                chosen[1], dataset.task, dataset.classes)
+            combined = export.combine(graphs, chosen[1], dataset.task, dataset.classes)
             ensemble_parity = export.check_parity(
                 combined.SerializeToString(), native, parity_frame, dataset.columns,
                 dataset.task, dataset.classes)

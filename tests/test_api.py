@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
+from sklearn.tree import DecisionTreeClassifier
 
 from automl_guide import (DataError, ExportError, ModelSpec, PluginError, SearchError, fit_and_export,
                           hookimpl, load)
@@ -188,6 +189,38 @@ def test_a_best_trial_that_fails_parity_gives_way_to_the_next_family(tmp_path):
                        max_trials=2, time_budget=None, out=tmp_path / "none", quiet=True,
                        plugins=[plugin])
     assert (tmp_path / "none" / "leaderboard.csv").is_file()  # nothing lost
+
+
+class _OddTree(DecisionTreeClassifier):
+    """A decision tree no converter is registered for: a weak ensemble member that cannot
+    export."""
+
+
+@hookimpl
+def _register_odd_tree(register):
+    config = {"max_depth": 6, "min_samples_leaf": 5}
+    register(ModelSpec("odd_tree", frozenset({"binary"}),
+                       build=lambda c, t, s: _OddTree(random_state=s, **c),
+                       search_space=lambda t, n: config, default_config=lambda t, n: config))
+
+
+def test_an_ensemble_member_that_cannot_export_is_left_out_of_a_new_ensemble(tmp_path, capsys):
+    """The best exports, but a member of its ensemble does not: the ensemble is chosen again
+    without that family rather than dropped."""
+    import ray.cloudpickle
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers can't import tests
+    plugin = types.SimpleNamespace(__name__="odd_tree_plugin",
+                                   automl_guide_register_models=_register_odd_tree)
+    result = fit_and_export(shop_frame(300, "binary"), "bought",
+                            models=["xgboost", "random_forest", "odd_tree"], max_trials=3,
+                            time_budget=None, out=tmp_path / "run", plugins=[plugin])
+    assert list(result.leaderboard["model"]) == ["xgboost", "random_forest", "odd_tree"]
+    assert result.card["best"]["model"] == "xgboost" and "not_exported" not in result.card["best"]
+    members = [m["model"] for m in result.card["ensemble"]["members"]]
+    assert members == ["xgboost", "random_forest"] and result.card["parity"]["passed"]
+    assert "Ensemble member odd_tree did not export (Could not convert _OddTree" in \
+        capsys.readouterr().err
 
 
 def test_a_family_whose_space_or_default_fails_sits_out_and_the_others_go_on():
