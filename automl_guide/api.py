@@ -11,7 +11,7 @@ import time
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Container, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -221,13 +221,14 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
         board = leaderboard(getattr(exc, "records", []), metric)
         if config.out is not None:
             write_atomic(config.out / "leaderboard.csv", board.to_csv(index=False).encode())
+            resume = ""
             if getattr(exc, "searcher", None) is not None:
                 from . import search
 
                 search.save_state(config.out / STATE_DIR, exc)
+                resume = f"; continue with `automl-guide fit DATA --resume {config.out}`"
             progress.say(f"Interrupted: the {len(board)} trials so far are in "
-                         f"{config.out / 'leaderboard.csv'}; continue with "
-                         f"`automl-guide fit DATA --resume {config.out}`")
+                         f"{config.out / 'leaderboard.csv'}{resume}")
         raise
     board = leaderboard(records, metric)
     if not board["status"].isin(["ok", "error"]).any() and (
@@ -244,20 +245,21 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
         refits: dict[str, Any] = {}  # each trial is refitted once, whichever export fails
 
         def refit(model: str, params: Mapping[str, Any]) -> Any:
-            key = json.dumps([model, params], sort_keys=True, default=str)
+            key = _trial_key(model, params)
             if key not in refits:
                 refits[key] = _refit(dataset, train, plan, specs[model], params, config.seed,
                                      queries)
             return refits[key]
 
         left_out: set[str] = set()  # ensemble members whose export failed
+        ensembles = config.ensemble and not metric.needs_queries
         while True:
             chosen = None  # an ensemble led by `best`, of families whose export has not failed
-            if config.ensemble and not metric.needs_queries:
+            if ensembles:
                 failed = {f["model"] for f in not_exported} | left_out
                 chosen = _choose_ensemble(board[~board["model"].isin(failed)], trial_data,
                                           specs, metric, deadline, progress, outputs,
-                                          config.max_predict_us)
+                                          config.max_predict_us, refitted=refits)
             pipeline = refit(best["model"], best["config"])
             members = None
             if chosen is not None:
@@ -270,8 +272,10 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
                 exc = failure.error
                 if failure.member is not None:  # a member, not the best: an ensemble without it
                     left_out.add(failure.member)
-                    progress.say(f"Ensemble member {failure.member} did not export ({exc}); "
-                                 "choosing the ensemble again without it.")
+                    ensembles = failure.member != best["model"]  # else the best alone
+                    progress.say(f"Ensemble member {failure.member} did not export ({exc}); " + (
+                        "choosing the ensemble again without it." if ensembles else
+                        "exporting the best model alone."))
                     continue
                 not_exported.append({"rank": best["rank"], "model": best["model"],
                                      "error": str(exc)})
@@ -536,10 +540,15 @@ def _search(data: TrialData, specs: Mapping[str, ModelSpec],
     else:
         searcher = registry.searcher(config.searcher).build(problem)
     began, done = time.monotonic(), []
-    if (deadline is not None and config.max_trials is None and not config.resume
-            and not search.ray.is_initialized()):
-        done = _first_trial(data, specs, defaults)
-    search.ensure_ray(config.address)
+    try:  # a Ray Tune Searcher would not be told of a trial run here: it would run it again
+        if (deadline is not None and config.max_trials is None and not config.resume
+                and not search.ray.is_initialized()
+                and not isinstance(searcher, search.Searcher)):
+            done = _first_trial(data, specs, defaults)
+        search.ensure_ray(config.address)
+    except KeyboardInterrupt:  # Ctrl-C before the search: what ran is kept, and can resume
+        raise search.SearchInterrupted(earlier + search.driver_records(done, began),
+                                       searcher) from None
     search_deadline, trial_limit = None, config.trial_time_limit
     if deadline is not None:
         search_deadline = deadline - max(3.0, RESERVE_FRACTION * config.time_budget)
@@ -564,14 +573,15 @@ def _search(data: TrialData, specs: Mapping[str, ModelSpec],
     return earlier + records
 
 
-FIRST_TRIAL_MAX_COST = 1.0  # relative_cost up to XGBoost's default
+FIRST_TRIAL_MAX_COST = 0.2  # relative_cost up to the decision tree's: a second or so
 
 
 def _first_trial(data: TrialData, specs: Mapping[str, ModelSpec], defaults: Mapping[str, dict]
                  ) -> list[tuple[dict[str, Any], dict]]:
     """The cheapest family's default configuration (every searcher's first proposal), fitted
-    in this process before Ray starts, as [(config, evaluate_config's result)]; empty when
-    even the cheapest family is expensive (the ANN alone). Ray's start-up (5-8 s on two cores)
+    in this process before Ray starts, as [(config, evaluate_config's result)]; empty unless
+    that family is cheap (the linear model, the decision tree): a fit here cannot be stopped at
+    the budget as a Ray trial is. Ray's start-up (5-8 s on two cores)
     and its first trials' imports (as long again) are most of a short budget: this way the run
     has a model within seconds, and the search starts from it rather than running it again.
     Not in a thread beside ray.init: Ray forks its processes, and a fork while another thread
@@ -662,15 +672,22 @@ def _best(board: pd.DataFrame, max_predict_us: float | None = None,
     return {"model": row["model"], "config": json.loads(row["config"]), "rank": int(row["rank"])}
 
 
+def _trial_key(model: str, params: Mapping[str, Any]) -> str:
+    return json.dumps([model, params], sort_keys=True, default=str)
+
+
 def _choose_ensemble(board: pd.DataFrame, data: TrialData, specs: Mapping[str, ModelSpec],
                      metric: Metric, deadline: float | None, progress: Progress,
                      known: Mapping[str, np.ndarray] | None = None,
-                     max_predict_us: float | None = None) -> Any:
+                     max_predict_us: float | None = None,
+                     refitted: Container[str] = frozenset()) -> Any:
     """(members, weights, validation score, best single's score) when an ensemble of the best
     trial of each family beats the best single trial on validation; None otherwise (one family,
     no time to refit the members, or no gain). Members' validation outputs come from ``known``
     (by trial id, sent back by the trials) or, missing there, from fitting them again. With
-    ``max_predict_us``, members are only trials within it, and together they stay within it."""
+    ``max_predict_us``, members are only trials within it, and together they stay within it.
+    Members already refitted on all training rows (their :func:`_trial_key` in ``refitted``,
+    after an export failed) cost no refit time."""
     from . import ensemble
 
     if max_predict_us is not None:
@@ -686,7 +703,9 @@ def _choose_ensemble(board: pd.DataFrame, data: TrialData, specs: Mapping[str, M
         # the refit on all training rows (one split's fit, a little more), and the validation
         # fits when the trial's outputs are not known
         trial = float(seconds[member.model])
-        more = 1.5 * trial / n_splits + (0.0 if known and member.trial_id in known else trial)
+        more = (0.0 if _trial_key(member.model, member.config) in refitted
+                else 1.5 * trial / n_splits) + (0.0 if known and member.trial_id in known
+                                                 else trial)
         if deadline is not None and time.monotonic() + cost + more + 5.0 > deadline:
             break  # never skip a better family for a cheaper one: the best must lead
         micros = 0.0

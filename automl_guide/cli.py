@@ -319,7 +319,7 @@ def _predict(args: argparse.Namespace) -> int:
                           "replace it.")
     predictor = load(args.model, strict=args.strict)
     dates = [c.name for c in predictor.columns if c.kind == "datetime"]
-    predictions = predictor.predict_frame(load_table(args.data, text=dates))
+    predictions = predictor.predict_frame(load_table(args.data, dates=dates))
     if out is not None:  # written whole, then moved: the old file stays if writing fails
         out.parent.mkdir(parents=True, exist_ok=True)
         partial = out.with_name(f".{out.name}.partial")

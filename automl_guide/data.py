@@ -32,10 +32,11 @@ class Dataset:
     codes: frozenset[str] | None = None  # ONNX names of integer columns declared codes
 
 
-def load_table(path: str | Path, text: Sequence[str] = ()) -> pd.DataFrame:
-    """Read a CSV or Parquet file into a DataFrame with a clear error for anything else. CSV
-    columns named in ``text`` stay text, as a model's datetime columns must: read as numbers, a
-    column of bare years ("2024") would be seconds since the epoch."""
+def load_table(path: str | Path, dates: Sequence[str] = ()) -> pd.DataFrame:
+    """Read a CSV or Parquet file into a DataFrame with a clear error for anything else. A CSV
+    has no types: of the columns named in ``dates`` (a model's datetime columns), one whose
+    every value is a whole number from 1000 to 9999 holds years ("2024", as serve reads them),
+    not seconds a few minutes after 1970; other numbers stay seconds since the epoch."""
     if not isinstance(path, (str, os.PathLike)):
         raise DataError(f"Expected a pandas DataFrame or the path of a CSV or Parquet file, got "
                         f"{type(path).__name__}.")
@@ -53,7 +54,7 @@ def load_table(path: str | Path, text: Sequence[str] = ()) -> pd.DataFrame:
         if dups:  # pandas would rename them to name.1, name.2 silently
             raise DataError(f"Duplicate column name(s) {', '.join(map(repr, dups))} in {path}; "
                             "names must be unique.")
-        return pd.read_csv(path, dtype={name: str for name in text if name in header} or None)
+        return _years_as_text(pd.read_csv(path), dates)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty: it has no header and no rows.") from None
     except UnicodeDecodeError as exc:
@@ -62,6 +63,17 @@ def load_table(path: str | Path, text: Sequence[str] = ()) -> pd.DataFrame:
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise DataError(f"Could not read {path} as {'Parquet' if 'parquet' in suffixes else 'CSV'}"
                         f": {exc}") from None
+
+
+def _years_as_text(frame: pd.DataFrame, dates: Sequence[str]) -> pd.DataFrame:
+    for name in dates:
+        if name not in frame.columns or not pd.api.types.is_numeric_dtype(frame[name].dtype) \
+                or pd.api.types.is_bool_dtype(frame[name].dtype):
+            continue
+        values = frame[name].dropna()
+        if len(values) and ((values % 1 == 0) & values.between(1000, 9999)).all():
+            frame[name] = frame[name].map(lambda v: None if pd.isna(v) else str(int(v)))
+    return frame
 
 
 def infer_task(y: pd.Series) -> str:

@@ -186,6 +186,19 @@ class _Collector(tune.Callback):
             self._finish(trial_id, config, self.killed.get(trial_id, BUDGET_RAN_OUT))
 
 
+def _record_done(collector: _Collector, done: list[tuple[Mapping[str, Any], dict]]) -> None:
+    for i, (config, result) in enumerate(done, 1):
+        collector.record_done(f"driver-{i}", config, dict(result))
+
+
+def driver_records(done: list[tuple[Mapping[str, Any], dict]], start: float
+                   ) -> list[TrialRecord]:
+    """The records ``run_search`` would make of ``done`` (trials run in the driver)."""
+    collector = _Collector(start=start)
+    _record_done(collector, done)
+    return list(collector.records.values())
+
+
 def _error_message(trial: Any) -> str:
     message = str(getattr(trial, "error_message", "") or "the trial's worker died")
     return message.strip().splitlines()[-1][:500]
@@ -430,8 +443,7 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
                                       mode, done)
     collector = _Collector(stages=data.stages, trial_limit=trial_time_limit, on_record=on_record,
                            better=data.metric.better, start=start or time.monotonic())
-    for i, (config, result) in enumerate(done or [], 1):
-        collector.record_done(f"driver-{i}", config, dict(result))
+    _record_done(collector, done or [])
     stop = _Deadline(deadline, collector, reserve)
     collector.expired = stop.expired
     gpu_families = {name for name, spec in data.models.items() if spec.uses_gpu}

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from automl_guide.cli import main
+from automl_guide.data import load_table
 
 from conftest import shop_frame
 
@@ -42,15 +43,19 @@ def test_fit_then_predict_in_process(tmp_path, capsys):
     assert list(predictions.columns) == ["prediction", "proba_no", "proba_yes"]
     assert len(predictions) == 30 and set(predictions["prediction"]) <= {"yes", "no"}
 
-    # a CSV's datetime column of bare years is years, as in serve, not seconds since 1970
+    # a CSV's datetime column of bare years is years, as in serve, not seconds since 1970;
+    # other numbers there are seconds since the epoch
     years = pd.read_parquet(new).assign(last_seen=pd.Timestamp("2024-01-01"))
     years.to_parquet(tmp_path / "years.parquet")
     years.assign(last_seen="2024").to_csv(tmp_path / "years.csv", index=False)
-    for name in ("years.parquet", "years.csv"):
+    years.assign(last_seen=1704067200).to_csv(tmp_path / "seconds.csv", index=False)
+    assert load_table(tmp_path / "years.csv", dates=["last_seen"])["last_seen"].eq("2024").all()
+    for name in ("years.parquet", "years.csv", "seconds.csv"):
         assert main(["predict", str(tmp_path / "run"), str(tmp_path / name), "--out",
                      str(tmp_path / f"{name}.pred.csv")]) == 0
-    assert pd.read_csv(tmp_path / "years.csv.pred.csv").equals(
-        pd.read_csv(tmp_path / "years.parquet.pred.csv"))
+    for name in ("years.csv", "seconds.csv"):
+        assert pd.read_csv(tmp_path / f"{name}.pred.csv").equals(
+            pd.read_csv(tmp_path / "years.parquet.pred.csv")), name
 
     assert main(["fit", str(data), "--target", "bought", "--max-trials", "1", "--out",
                  str(tmp_path / "run"), "--quiet"]) == 2

@@ -143,6 +143,25 @@ def test_random_tables_fit_and_predict_or_fail_with_documented_errors(frame):
     assert len(predictions) == len(frame)
 
 
+def test_ctrl_c_while_ray_starts_keeps_the_first_trial_and_can_resume(tmp_path, monkeypatch):
+    """The cheapest default runs in the driver before Ray starts; a Ctrl-C during Ray's
+    start-up keeps it in the leaderboard and saves the searcher for --resume."""
+    from automl_guide import search
+
+    def interrupted(address=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(search.ray, "is_initialized", lambda: False)  # as in a fresh process
+    monkeypatch.setattr(search, "ensure_ray", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fit_and_export(shop_frame(200, "binary"), "bought", time_budget=60,
+                       out=tmp_path / "run", quiet=True)
+    board = pd.read_csv(tmp_path / "run" / "leaderboard.csv")
+    assert list(board["trial_id"]) == ["driver-1"] and list(board["model"]) == ["linear"]
+    assert board.loc[0, "status"] == "ok" and 0 < board.loc[0, "finished_at_s"] < 60
+    assert (tmp_path / "run" / ".search" / "searcher.pkl").is_file()
+
+
 @pytest.mark.slow
 def test_ctrl_c_keeps_the_leaderboard_so_far(tmp_path):
     data = tmp_path / "shop.csv"
