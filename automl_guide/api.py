@@ -581,9 +581,9 @@ def _first_trial(data: TrialData, specs: Mapping[str, ModelSpec], defaults: Mapp
     """The cheapest family's default configuration (every searcher's first proposal), fitted
     in this process before Ray starts, as [(config, evaluate_config's result)]; empty unless
     that family is cheap (the linear model, the decision tree): a fit here cannot be stopped at
-    the budget as a Ray trial is. Ray's start-up (5-8 s on two cores)
-    and its first trials' imports (as long again) are most of a short budget: this way the run
-    has a model within seconds, and the search starts from it rather than running it again.
+    the budget as a Ray trial is. Ray's start-up (5-8 s on two cores) and its first trials'
+    imports (as long again) are most of a short budget: this way the run has a model within
+    seconds, and the search starts from it rather than running it again.
     Not in a thread beside ray.init: Ray forks its processes, and a fork while another thread
     is in OpenBLAS deadlocks."""
     from .trial import evaluate_config
