@@ -440,7 +440,9 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
     else:
         search_alg = _SearcherAdapter(searcher, len(data.models),
                                       None if search_seconds is None else slots * search_seconds,
-                                      mode, done)
+                                      mode, [(config, {k: v for k, v in result.items()
+                                                       if k != "outputs"})
+                                             for config, result in done or []])
     collector = _Collector(stages=data.stages, trial_limit=trial_time_limit, on_record=on_record,
                            better=data.metric.better, start=start or time.monotonic())
     _record_done(collector, done or [])
