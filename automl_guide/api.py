@@ -233,7 +233,7 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
     board = leaderboard(records, metric)
     if not board["status"].isin(["ok", "error"]).any() and (
             board.empty or (board["error"] == BUDGET_RAN_OUT).any()):  # before any trial ended
-        records = list(records) + [_fallback_trial(trial_data, specs, progress)]
+        records = list(records) + [_fallback_trial(trial_data, specs, defaults, progress)]
         board = leaderboard(records, metric)
     try:
         best = _best(board, config.max_predict_us)  # raises unless a trial succeeded
@@ -588,11 +588,18 @@ def _first_trial(data: TrialData, specs: Mapping[str, ModelSpec], defaults: Mapp
     is in OpenBLAS deadlocks."""
     from .trial import evaluate_config
 
-    name = min(specs, key=lambda n: specs[n].relative_cost)
+    name, config = _cheapest_default(specs, defaults)
     if specs[name].relative_cost > FIRST_TRIAL_MAX_COST:
         return []
-    config = {"model": name, **defaults[name]}
     return [(config, evaluate_config(config, data))]
+
+
+def _cheapest_default(specs: Mapping[str, ModelSpec], defaults: Mapping[str, dict]
+                      ) -> tuple[str, dict[str, Any]]:
+    """The family with the lowest ``relative_cost`` and its default configuration (with
+    ``model``): the searchers' first proposal, and the fallback when no trial finished."""
+    name = min(specs, key=lambda n: specs[n].relative_cost)
+    return name, {"model": name, **defaults[name]}
 
 
 def _refit_reserve(records: Sequence, metric: Metric, n_splits: int) -> float:
@@ -630,15 +637,14 @@ def leaderboard(records: Sequence, metric: Metric) -> pd.DataFrame:
     return board
 
 
-def _fallback_trial(data: TrialData, specs: Mapping[str, ModelSpec], progress: Progress) -> Any:
+def _fallback_trial(data: TrialData, specs: Mapping[str, ModelSpec],
+                    defaults: Mapping[str, dict], progress: Progress) -> Any:
     """When no trial finished within the budget (preparing large data took it, or Ray's
     start-up did): the cheapest family's default, fitted here, so the run still gives a model."""
     from .search import TrialRecord
     from .trial import evaluate_config
 
-    name = min(specs, key=lambda n: specs[n].relative_cost)
-    n_rows = len(data.folds[next(iter(data.folds))][0].y_train)
-    config = {"model": name, **specs[name].default_config(data.task, n_rows)}
+    name, config = _cheapest_default(specs, defaults)
     warnings.warn(f"No trial finished within the time budget; fitting the default {name} "
                   "configuration in this process instead (the run takes longer than its "
                   "budget). Raise --time-budget for a real search.", RuntimeWarning, stacklevel=3)
