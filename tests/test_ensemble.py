@@ -122,6 +122,46 @@ def test_an_ensemble_never_leaves_out_the_best_family_to_fit_the_budget():
                             known, max_predict_us=11.0) is None
 
 
+def test_a_member_already_refitted_costs_no_refit_time(monkeypatch):
+    """After an export failed, the members refitted for it are not fitted again: the budget
+    check counts no refit time for them, so an ensemble that did not fit in time now does."""
+    import time
+
+    import pandas as pd
+
+    from automl_guide import ensemble, load_registry
+    from automl_guide.api import _choose_ensemble, _model_specs, _trial_key
+    from automl_guide.progress import Progress
+
+    specs = _model_specs(load_registry(), ["xgboost", "linear"], "binary")
+    board = pd.DataFrame({
+        "model": ["xgboost", "linear"], "roc_auc": [0.94, 0.91], "status": "ok",
+        "early_stopped": False, "fit_seconds": [30.0, 0.1], "config": ["{}", '{"C": 1.0}'],
+        "trial_id": ["a", "b"], "rank": [1, 2], "predict_us": [10.0, 2.0]})
+    metric = get_metric("roc_auc", "binary")
+    data = SimpleNamespace(folds={False: [None] * 5})
+    y = np.arange(400) % 2
+    rng = np.random.default_rng(0)
+    seen = []
+
+    def outputs(members, data, known=None):  # two members that each see the label in noise
+        seen.append([m.model for m in members])
+        return [np.column_stack([1 - p, p]) for p in
+                (1 / (1 + np.exp(-(2 * y - 1 + rng.normal(0, 1, 400)))) for _ in members)], y
+
+    monkeypatch.setattr(ensemble, "validation_outputs", outputs)
+    known = {"a": None, "b": None}
+    # 12 s left: the 30-s family's refit (9 s) and the 5-s margin do not fit
+    assert _choose_ensemble(board, data, specs, metric, time.monotonic() + 12.0,
+                            Progress(metric, None, True), known) is None
+    assert seen == []
+    chosen = _choose_ensemble(board, data, specs, metric, time.monotonic() + 12.0,
+                              Progress(metric, None, True), known,
+                              refitted={_trial_key("xgboost", {})})
+    assert seen == [["xgboost", "linear"]]
+    assert chosen is not None and [m.model for m in chosen[0]] == ["xgboost", "linear"]
+
+
 @pytest.mark.parametrize("metric_name,task,best", [("roc_auc", "binary", "b"),
                                                     ("rmse", "regression", "a")])
 def test_the_search_keeps_the_outputs_of_each_familys_best_trial_by_its_metric(
