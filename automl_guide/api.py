@@ -534,8 +534,9 @@ def _search(data: TrialData, specs: Mapping[str, ModelSpec],
         seed=config.seed, max_trials=config.max_trials,
         portfolio={n: _portfolio(s, data.task, n_rows) for n, s in specs.items()})
     earlier: list = []
+    untold: list = []  # driver trials of the interrupted run that its searcher has not proposed
     if config.resume:  # go on with the interrupted run's searcher and trials
-        earlier, searcher = search.load_state(config.out / STATE_DIR)
+        earlier, searcher, untold = search.load_state(config.out / STATE_DIR)
         progress.say(f"Resuming: {len(earlier)} trials done before the interruption")
     else:
         searcher = registry.searcher(config.searcher).build(problem)
@@ -548,7 +549,7 @@ def _search(data: TrialData, specs: Mapping[str, ModelSpec],
         search.ensure_ray(config.address)
     except KeyboardInterrupt:  # Ctrl-C before the search: what ran is kept, and can resume
         raise search.SearchInterrupted(earlier + search.driver_records(done, began),
-                                       searcher) from None
+                                       searcher, untold + done) from None
     search_deadline, trial_limit = None, config.trial_time_limit
     if deadline is not None:
         search_deadline = deadline - max(3.0, RESERVE_FRACTION * config.time_budget)
@@ -566,7 +567,7 @@ def _search(data: TrialData, specs: Mapping[str, ModelSpec],
             cpus_per_trial=config.cpus_per_trial, gpus_per_trial=config.gpus_per_trial,
             scheduler=config.scheduler, mode=metric.mode, trial_time_limit=trial_limit,
             reserve=lambda records: _refit_reserve(earlier + records, metric, n_splits),
-            on_record=progress.trial, outputs=outputs, done=done, start=began)
+            on_record=progress.trial, outputs=outputs, done=done, start=began, told=untold)
     except search.SearchInterrupted as exc:
         exc.records = earlier + exc.records
         raise

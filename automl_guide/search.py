@@ -21,7 +21,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 import warnings
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 # Before ray is imported: no result-logger files per trial, no usage reporting, quiet output.
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
@@ -45,12 +45,20 @@ ASHA_REDUCTION = 3
 
 class SearchInterrupted(KeyboardInterrupt):
     """Ctrl-C during the search: ``records`` holds every trial recorded until then, ``searcher``
-    the searcher in its state at that moment (what it proposed, what it learnt)."""
+    the searcher in its state at that moment (what it proposed, what it learnt), and
+    ``untold`` the trials run in the driver that it has not yet proposed, as (config, result):
+    a resumed search tells it of them when it does (``run_search``'s ``told``)."""
 
-    def __init__(self, records: list, searcher: Any = None):
+    def __init__(self, records: list, searcher: Any = None,
+                 untold: Sequence[tuple[Mapping[str, Any], dict]] = ()):
         super().__init__("search interrupted")
         self.records = records
         self.searcher = searcher
+        self.untold = [(config, _without_outputs(result)) for config, result in untold]
+
+
+def _without_outputs(result: Mapping[str, Any]) -> dict:
+    return {k: v for k, v in result.items() if k != "outputs"}
 
 
 @dataclass(frozen=True)
@@ -303,9 +311,13 @@ def save_state(directory: str | os.PathLike, interrupted: SearchInterrupted) -> 
         json.dump([dataclasses.asdict(r) for r in interrupted.records], handle, default=str)
     with open(os.path.join(directory, "searcher.pkl"), "wb") as handle:
         ray.cloudpickle.dump(interrupted.searcher, handle)
+    with open(os.path.join(directory, "untold.pkl"), "wb") as handle:
+        ray.cloudpickle.dump(interrupted.untold, handle)
 
 
-def load_state(directory: str | os.PathLike) -> tuple[list[TrialRecord], Any]:
+def load_state(directory: str | os.PathLike
+               ) -> tuple[list[TrialRecord], Any, list[tuple[Mapping[str, Any], dict]]]:
+    """The trials, the searcher and its untold driver trials that :func:`save_state` kept."""
     import json
 
     import ray.cloudpickle
@@ -313,7 +325,12 @@ def load_state(directory: str | os.PathLike) -> tuple[list[TrialRecord], Any]:
     with open(os.path.join(directory, "trials.json"), encoding="utf-8") as handle:
         records = [TrialRecord(**r) for r in json.load(handle)]
     with open(os.path.join(directory, "searcher.pkl"), "rb") as handle:
-        return records, ray.cloudpickle.load(handle)
+        searcher = ray.cloudpickle.load(handle)
+    untold = []
+    if os.path.isfile(os.path.join(directory, "untold.pkl")):  # a state saved before it had none
+        with open(os.path.join(directory, "untold.pkl"), "rb") as handle:
+            untold = ray.cloudpickle.load(handle)
+    return records, searcher, untold
 
 
 def ensure_ray(address: str | None = None, num_cpus: int | None = None,
@@ -410,7 +427,8 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
                on_record: Callable[[TrialRecord], None] | None = None,
                outputs: dict[str, Any] | None = None,
                done: list[tuple[Mapping[str, Any], dict]] | None = None,
-               start: float | None = None) -> list[TrialRecord]:
+               start: float | None = None,
+               told: Sequence[tuple[Mapping[str, Any], dict]] = ()) -> list[TrialRecord]:
     """Run the search until the searcher is exhausted, ``max_trials`` or ``deadline``
     (``time.monotonic()``) less ``reserve(records so far)`` seconds.
 
@@ -427,7 +445,9 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
     stage began: ``finished_at`` counts from then; default now). They are recorded first (trial
     ids ``driver-1``, ...), and when the searcher proposes one of them it is given the result
     instead of Tune running the trial again; a ``searcher`` that is a Ray Tune ``Searcher`` is
-    used as it is and never told of them."""
+    used as it is and never told of them. ``told`` are such trials already recorded (by the
+    interrupted run that a resumed search goes on from): the searcher is told of them the same
+    way, and they are not recorded again."""
     if scheduler not in SCHEDULERS:
         raise ValueError(f"unknown scheduler {scheduler!r}; choose from {', '.join(SCHEDULERS)}")
     # One trial per free CPU slot; without this cap Tune queues many trials and churns actors.
@@ -440,9 +460,8 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
     else:
         search_alg = _SearcherAdapter(searcher, len(data.models),
                                       None if search_seconds is None else slots * search_seconds,
-                                      mode, [(config, {k: v for k, v in result.items()
-                                                       if k != "outputs"})
-                                             for config, result in done or []])
+                                      mode, [(config, _without_outputs(result))
+                                             for config, result in [*told, *(done or [])]])
     collector = _Collector(stages=data.stages, trial_limit=trial_time_limit, on_record=on_record,
                            better=data.metric.better, start=start or time.monotonic())
     _record_done(collector, done or [])
@@ -479,9 +498,10 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
     if outputs is not None:
         outputs.update({trial_id: out for _, trial_id, out in collector.best_outputs.values()})
     if collector.interrupted:
+        adapted = isinstance(search_alg, _SearcherAdapter)
         raise SearchInterrupted(list(collector.records.values()),
-                                search_alg.inner if isinstance(search_alg, _SearcherAdapter)
-                                else search_alg)
+                                search_alg.inner if adapted else search_alg,
+                                search_alg.done if adapted else ())
     for note in sorted(collector.notes):
         warnings.warn(note, RuntimeWarning, stacklevel=2)
     return list(collector.records.values())

@@ -143,9 +143,11 @@ def test_random_tables_fit_and_predict_or_fail_with_documented_errors(frame):
     assert len(predictions) == len(frame)
 
 
-def test_ctrl_c_while_ray_starts_keeps_the_first_trial_and_can_resume(tmp_path, monkeypatch):
+def test_ctrl_c_while_ray_starts_keeps_the_first_trial_and_can_resume(tmp_path, monkeypatch,
+                                                                      ray_session):
     """The cheapest default runs in the driver before Ray starts; a Ctrl-C during Ray's
-    start-up keeps it in the leaderboard and saves the searcher for --resume."""
+    start-up keeps it in the leaderboard and saves the searcher for --resume, which tells the
+    searcher of that trial rather than running it again."""
     from automl_guide import search
 
     def interrupted(address=None):
@@ -160,6 +162,14 @@ def test_ctrl_c_while_ray_starts_keeps_the_first_trial_and_can_resume(tmp_path, 
     assert list(board["trial_id"]) == ["driver-1"] and list(board["model"]) == ["linear"]
     assert board.loc[0, "status"] == "ok" and 0 < board.loc[0, "finished_at_s"] < 60
     assert (tmp_path / "run" / ".search" / "searcher.pkl").is_file()
+
+    monkeypatch.undo()
+    result = fit_and_export(shop_frame(200, "binary"), "bought", time_budget=None, max_trials=3,
+                            out=tmp_path / "run", resume=True, ensemble=False, quiet=True)
+    after = result.leaderboard
+    assert len(after) == 3 and "driver-1" in set(after["trial_id"])
+    linear_default = (after["model"] == "linear") & (after["config"] == board.loc[0, "config"])
+    assert linear_default.sum() == 1, after[["trial_id", "model", "config"]]
 
 
 @pytest.mark.slow
