@@ -252,6 +252,7 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
             return refits[key]
 
         left_out: set[str] = set()  # ensemble members whose export failed
+        converted: dict[int, tuple] = {}  # refits' graphs, converted once (see _finish)
         ensembles = config.ensemble and not metric.needs_queries
         while True:
             chosen = None  # an ensemble led by `best`, of families whose export has not failed
@@ -267,7 +268,7 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
             try:
                 return _finish(dataset, train, test, splits, plan, specs, registry, pipeline,
                                board, metric, config, start, progress, members, chosen,
-                               best["rank"], not_exported)
+                               best["rank"], not_exported, converted)
             except _NotExported as failure:  # unconvertible, or parity failed: the next family
                 exc = failure.error
                 if failure.member is not None:  # a member, not the best: an ensemble without it
@@ -752,7 +753,11 @@ def _finish(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Seque
             pipeline: Any, board: pd.DataFrame, metric: Metric, config: FitConfig,
             start: float, progress: Progress, members: Sequence | None = None,
             chosen: Any = None, best_rank: int = 1,
-            not_exported: Sequence[Mapping[str, Any]] = ()) -> FitResult:
+            not_exported: Sequence[Mapping[str, Any]] = (),
+            converted: dict[int, tuple] | None = None) -> FitResult:
+    """Export, check and write the run's model. ``converted`` keeps each fitted pipeline's
+    graph and parity (by ``id``, with the pipeline) across the export loop's passes in
+    :func:`run`: after a failed export, the members that did convert are not converted again."""
     from . import export  # onnx loads here, and only here
 
     test_frame = dataset.features.iloc[test].reset_index(drop=True)
@@ -766,11 +771,18 @@ def _finish(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Seque
             or reg.kind == "searcher" and reg.name == config.searcher]
     plugin_specs = [reg.spec for reg in used]
 
+    converted = {} if converted is None else converted
+
     def exported(native: Any, family: str) -> tuple[Any, Any]:
+        kept = converted.get(id(native))
+        if kept is not None and kept[0] is native:
+            return kept[1], kept[2]
         graph = export.to_onnx(native, dataset.columns, dataset.task, dataset.classes,
                                plugin_specs, specs[family])
-        return graph, export.check_parity(graph.SerializeToString(), native, parity_frame,
-                                          dataset.columns, dataset.task, dataset.classes)
+        parity = export.check_parity(graph.SerializeToString(), native, parity_frame,
+                                     dataset.columns, dataset.task, dataset.classes)
+        converted[id(native)] = (native, graph, parity)
+        return graph, parity
 
     try:
         graph, parity = exported(pipeline, best["model"])
@@ -783,7 +795,7 @@ def _finish(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Seque
         graphs = []
         for m, p in members:
             try:
-                graphs.append(graph if p is pipeline else exported(p, m.model)[0])
+                graphs.append(exported(p, m.model)[0])  # the best's own: kept above
             except Exception as exc:  # noqa: BLE001 - a plugin's converter may raise anything
                 error = exc if isinstance(exc, ExportError) else ExportError(
                     f"{type(exc).__name__}: {exc}")

@@ -204,12 +204,24 @@ def _register_odd_tree(register):
                        search_space=lambda t, n: config, default_config=lambda t, n: config))
 
 
-def test_an_ensemble_member_that_cannot_export_is_left_out_of_a_new_ensemble(tmp_path, capsys):
+def test_an_ensemble_member_that_cannot_export_is_left_out_of_a_new_ensemble(tmp_path, capsys,
+                                                                            monkeypatch):
     """The best exports, but a member of its ensemble does not: the ensemble is chosen again
-    without that family rather than dropped."""
+    without that family rather than dropped, and the members that converted are not converted
+    again."""
     import ray.cloudpickle
 
+    from automl_guide import export
+
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers can't import tests
+    converted = []
+
+    def counted(native, *args, **kwargs):
+        converted.append(id(native))
+        return to_onnx(native, *args, **kwargs)
+
+    to_onnx = export.to_onnx
+    monkeypatch.setattr(export, "to_onnx", counted)
     plugin = types.SimpleNamespace(__name__="odd_tree_plugin",
                                    automl_guide_register_models=_register_odd_tree)
     result = fit_and_export(shop_frame(300, "binary"), "bought",
@@ -221,6 +233,7 @@ def test_an_ensemble_member_that_cannot_export_is_left_out_of_a_new_ensemble(tmp
     assert members == ["xgboost", "random_forest"] and result.card["parity"]["passed"]
     assert "Ensemble member odd_tree did not export (Could not convert _OddTree" in \
         capsys.readouterr().err
+    assert len(converted) == len(set(converted)) == 3  # xgboost, random_forest, odd_tree
 
 
 def test_a_family_whose_space_or_default_fails_sits_out_and_the_others_go_on():
