@@ -136,13 +136,21 @@ def describe_failures(cases: pd.DataFrame, limit: int = 20) -> str:
     lines = []
     cases = cases.assign(column=cases["column"].fillna("<table>").astype(str))
     for (column, check), group in cases.groupby(["column", "check"], sort=False):
-        rows = [int(i) for i in group["index"].dropna().tolist()][:_SAMPLE]
+        rows = [_row_label(i) for i in group["index"].dropna().tolist()][:_SAMPLE]
         values = [repr(v) for v in group["failure_case"].tolist()[:_SAMPLE]]
-        where = f" (rows {', '.join(map(str, rows))})" if rows else ""
+        where = f" (rows {', '.join(rows)})" if rows else ""
         lines.append(f"  - column {column!r}: {check}: {len(group)} failure(s), e.g. "
                      f"{', '.join(values)}{where}")
     more = f"\n  ... and {len(lines) - limit} more" if len(lines) > limit else ""
     return "\n".join(lines[:limit]) + more
+
+
+def _row_label(label: Any) -> str:
+    """A row as pandera names it: a position (3, not 3.0 when NaN made the column float), or
+    the label of a DataFrame's own index (``'order-17'``)."""
+    if isinstance(label, (int, float, np.integer, np.floating)) and float(label).is_integer():
+        return str(int(label))
+    return repr(label)
 
 
 class InputCheck:

@@ -370,6 +370,11 @@ def test_a_user_schema_is_checked_lazily_at_fit(tmp_path, capsys):
     from automl_guide.schema import load_user_schema, validate_training
 
     validate_training(good, load_user_schema(tmp_path / "schema.json"))  # no error
+    # a DataFrame with its own index (order ids): its rows are named by their labels
+    orders = frame.set_axis([f"order-{i}" for i in range(len(frame))], axis=0)
+    with pytest.raises(DataError, match=r"column 'price': greater_than_or_equal_to\(0\): 1 "
+                       r"failure\(s\), e.g. -1.0 \(rows 'order-3'\)"):
+        validate_training(orders, load_user_schema(tmp_path / "schema.json"))
 
 
 def test_a_runs_own_schema_checks_the_next_training_table_as_the_model_takes_it():
