@@ -8,6 +8,8 @@ text columns as strings (a missing one as ``""``).
 """
 from __future__ import annotations
 
+import datetime
+import decimal
 import re
 import warnings
 from dataclasses import dataclass
@@ -114,12 +116,19 @@ def infer_kind(series: pd.Series) -> str:
     if pd.api.types.is_bool_dtype(dtype):
         return "boolean" if not series.isna().any() else "categorical"
     if pd.api.types.is_integer_dtype(dtype):
-        return "integer" if not series.isna().any() else "numeric"
+        if series.isna().any() or (pd.api.types.is_unsigned_integer_dtype(dtype) and len(series)
+                                   and series.max() > np.iinfo(np.int64).max):
+            return "numeric"  # a float: missing values, or beyond int64 (uint64 hashes)
+        return "integer"
     if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
         return "numeric"  # a duration (timedelta) is a number of seconds
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return "datetime"
     values = series.dropna()
+    if len(values) and _all_of(values, (decimal.Decimal,)):  # Parquet's decimal128: amounts
+        return "numeric"
+    if len(values) and _all_of(values, (datetime.date,)):  # Parquet's date32 (and datetimes)
+        return "datetime"
     if len(values) and _looks_like_durations(values):
         return "numeric"
     if len(values) and _looks_like_datetimes(values):
@@ -127,6 +136,12 @@ def infer_kind(series: pd.Series) -> str:
     if len(values) and _looks_like_text(values):
         return "text"
     return "categorical"
+
+
+def _all_of(values: pd.Series, types: tuple[type, ...]) -> bool:
+    """Every value (of the first 200) is one of ``types``: Python objects that pandas leaves in
+    an object column, as ``read_parquet`` does with dates and decimals."""
+    return all(isinstance(v, types) for v in values.iloc[:200])
 
 
 def _looks_like_durations(values: pd.Series) -> bool:

@@ -111,6 +111,7 @@ def prepare(frame: pd.DataFrame, target: str, task: str | None = None,
         warnings.warn(f"Dropped {int((~keep).sum())} row(s) whose target {target!r} is missing.",
                       UserWarning, stacklevel=2)
     frame, y_raw = frame.loc[keep].reset_index(drop=True), y_raw[keep].reset_index(drop=True)
+    _check_one_value_per_row(target, y_raw)
     if len(frame) < MIN_ROWS:
         raise DataError(f"The table has only {len(frame)} rows with a target; automl-guide needs "
                         f"at least {MIN_ROWS} to hold out test rows and validate.")
@@ -164,6 +165,11 @@ def _encode_target(y: pd.Series, task: str, target: str) -> tuple[np.ndarray, tu
         if values.isna().any():
             raise DataError(f"Target {target!r} must be numeric for regression; e.g. "
                             f"{y[values.isna()].iloc[0]!r} is not.")
+        infinite = np.flatnonzero(np.isinf(values.to_numpy(np.float64)))
+        if len(infinite):
+            raise DataError(f"Target {target!r} is infinite in {len(infinite)} row(s) (row "
+                            f"{infinite[0]}: {python_value(y.iloc[infinite[0]])!r}); a regression "
+                            "needs finite values: drop those rows or cap them.")
         if values.nunique() < 2:
             raise DataError(f"Target {target!r} is constant; there is nothing to learn.")
         return values.to_numpy(np.float64), ()
@@ -264,7 +270,7 @@ def test_split(y: np.ndarray, task: str, test_size: float, seed: int,
                groups: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Indices of the train and test rows; stratified for classification where possible. With
     ``groups`` (e.g. customer ids) a group's rows all land on one side."""
-    from sklearn.model_selection import GroupShuffleSplit, train_test_split
+    from sklearn.model_selection import GroupShuffleSplit
 
     if not 0 <= test_size < 1:
         raise DataError(f"test_size is {test_size!r}; give a share of the rows in [0, 1).")
@@ -275,9 +281,27 @@ def test_split(y: np.ndarray, task: str, test_size: float, seed: int,
         train, test = next(GroupShuffleSplit(1, test_size=test_size, random_state=seed)
                            .split(index, y, groups))
         return np.sort(train), np.sort(test)
-    stratify = y if task != "regression" and np.bincount(y).min() >= 2 else None
-    train, test = train_test_split(index, test_size=test_size, random_state=seed, stratify=stratify)
-    return np.sort(train), np.sort(test)
+    return _shuffle_split(index, y, test_size, seed,
+                          task != "regression" and np.bincount(y).min() >= 2)
+
+
+def _shuffle_split(index: np.ndarray, y: np.ndarray, size: float, seed: int, stratified: bool
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``index`` split in two, ``size`` of it on the second side. Stratified, that side gets at
+    least a row of each class (more rows than ``size`` asks on a small table of many classes),
+    or, where the rest would then lack a class, the split is not stratified."""
+    from sklearn.model_selection import train_test_split
+
+    held: float | int = size
+    if stratified:
+        classes = len(np.unique(y[index]))
+        n_held = int(np.ceil(size * len(index)))
+        if n_held < classes:
+            held = classes
+            stratified = len(index) - classes >= classes
+    first, second = train_test_split(index, test_size=held, random_state=seed,
+                                     stratify=y[index] if stratified else None)
+    return np.sort(first), np.sort(second)
 
 
 def validation_splits(y: np.ndarray, task: str, strategy: str, folds: int, seed: int,
@@ -285,7 +309,7 @@ def validation_splits(y: np.ndarray, task: str, strategy: str, folds: int, seed:
     """Train/validation index pairs: one holdout (20 %) or ``folds``-fold CV, stratified; with
     ``groups``, no group is split between training and validation rows."""
     from sklearn.model_selection import (GroupKFold, GroupShuffleSplit, KFold, StratifiedGroupKFold,
-                                         StratifiedKFold, train_test_split)
+                                         StratifiedKFold)
 
     if strategy == "auto":
         strategy = "cv" if len(y) <= CV_MAX_ROWS else "holdout"
@@ -294,6 +318,13 @@ def validation_splits(y: np.ndarray, task: str, strategy: str, folds: int, seed:
     stratified = task != "regression" and np.bincount(y).min() >= max(2, folds if strategy == "cv"
                                                                      else 2)
     index = np.arange(len(y))
+    if strategy == "cv":
+        units = len(y) if groups is None else len(np.unique(groups))
+        if not 2 <= folds <= units:
+            what = "training rows" if groups is None else "groups among the training rows"
+            raise DataError(f"folds is {folds}, and cross-validation needs from 2 to as many "
+                            f"folds as there are {what} ({units}); give fewer folds, or "
+                            "validation='holdout'.")
     if groups is not None:
         if strategy == "holdout":
             train, val = next(GroupShuffleSplit(1, test_size=0.2, random_state=seed)
@@ -303,8 +334,6 @@ def validation_splits(y: np.ndarray, task: str, strategy: str, folds: int, seed:
                     else GroupKFold(folds))
         return list(splitter.split(index, y, groups))
     if strategy == "holdout":
-        train, val = train_test_split(index, test_size=0.2, random_state=seed,
-                                      stratify=y if stratified else None)
-        return [(np.sort(train), np.sort(val))]
+        return [_shuffle_split(index, y, 0.2, seed, stratified)]
     splitter = (StratifiedKFold if stratified else KFold)(folds, shuffle=True, random_state=seed)
     return list(splitter.split(np.zeros(len(y)), y))

@@ -375,6 +375,26 @@ class _Deadline(tune.Stopper):
         return self.expired() and self.collector.swept
 
 
+def _schedulable(cpus: float, gpus: float) -> tuple[float, float]:
+    """CPUs and GPUs per trial that some node of the Ray cluster has, with a warning where the
+    request was more: Ray would otherwise wait for such a node for ever, and the run with it."""
+    nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
+    most_cpus = max((n.get("CPU", 0.0) for n in nodes), default=0.0)
+    most_gpus = max((n.get("GPU", 0.0) for n in nodes), default=0.0)
+    if most_cpus and cpus > most_cpus:
+        warnings.warn(f"cpus_per_trial={cpus:g}, but the largest node of the Ray cluster has "
+                      f"{most_cpus:g} CPUs: each trial gets {most_cpus:g}.", RuntimeWarning,
+                      stacklevel=3)
+        cpus = most_cpus
+    if gpus > most_gpus:
+        warnings.warn(f"gpus_per_trial={gpus:g}, but " + (
+            f"the Ray cluster's nodes have at most {most_gpus:g} GPUs: each GPU trial gets "
+            f"{most_gpus:g}." if most_gpus else "the Ray cluster has no GPU: every trial runs "
+            "on the CPU."), RuntimeWarning, stacklevel=3)
+        gpus = most_gpus
+    return cpus, gpus
+
+
 def _trainable(config: dict, data: TrialData) -> None:
     device, note = choose_device(ray.get_gpu_ids())
     extra = {"node": ray.get_runtime_context().get_node_id()[:12], "note": note}
@@ -453,6 +473,7 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
     # One trial per free CPU slot; without this cap Tune queues many trials and churns actors.
     # The cluster's CPUs, not those free this instant: a node that has just joined may not have
     # reported its free CPUs yet, and a missing slot would leave that node without trials.
+    cpus_per_trial, gpus_per_trial = _schedulable(cpus_per_trial, gpus_per_trial)
     slots = max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_trial))
     search_seconds = None if deadline is None else max(1.0, deadline - time.monotonic())
     if isinstance(searcher, Searcher):

@@ -261,7 +261,10 @@ def _month(days: np.ndarray) -> np.ndarray:
 
 
 def _numeric(columns: list[str], ctx: FeatureContext) -> Any:
-    steps = [SimpleImputer(strategy="median")] + ([StandardScaler()] if ctx.needs_scaling else [])
+    # a column missing in every training row (its values all fell in the test split) is kept, as
+    # 0, so that the graph and the model agree on the columns
+    steps = [SimpleImputer(strategy="median", keep_empty_features=True)]
+    steps += [StandardScaler()] if ctx.needs_scaling else []
     return make_pipeline(*steps)
 
 

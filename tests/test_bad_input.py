@@ -49,6 +49,9 @@ FAILING = {
         bought=[f"${k * 7.31:.2f}" for k in range(60)])),
         "They look like numbers written as text (e.g. '$0.00'): make them numbers and use "
         "task='regression'"),
+    "target_infinite": (lambda tmp: _csv(tmp, shop_frame(60).assign(
+        bought=np.r_[np.linspace(0, 1, 59), np.inf])),
+        "Target 'bought' is infinite in 1 row(s) (row 59: inf); a regression needs finite values"),
 }
 
 
@@ -121,6 +124,111 @@ def test_a_column_of_lists_is_refused_by_name_and_row():
     with pytest.raises(DataError, match=r"Column 'tags' holds lists \(row 0: \[\]\); a column "
                        r"holds one number, text, date or boolean per row"):
         prepare(frame, "bought")
+
+
+def test_a_target_of_lists_is_refused_by_name_and_row():
+    frame = shop_frame(60).assign(bought=[["yes"] if k % 2 else ["no"] for k in range(60)])
+    with pytest.raises(DataError, match=r"Column 'bought' holds lists \(row 0: \['no'\]\)"):
+        prepare(frame, "bought")
+
+
+def test_folds_beyond_the_training_rows_are_refused_by_name(tmp_path, capsys):
+    code, err = _fit(capsys, _csv(tmp_path, shop_frame(30)), "--folds", "40", "--validation",
+                     "cv")
+    assert code == 2 and "Traceback" not in err, err
+    assert ("folds is 40, and cross-validation needs from 2 to as many folds as there are "
+            "training rows (24); give fewer folds, or validation='holdout'.") in err
+
+
+def test_a_small_table_of_many_classes_tests_and_validates_every_class():
+    """25 rows of six classes: a 20 % test split (5 rows) cannot hold each class, so it takes
+    six rows; the holdout of the rest too. Stratified, every class is on both sides."""
+    from automl_guide.data import test_split, validation_splits
+
+    y = np.repeat(np.arange(6), [5, 4, 4, 4, 4, 4])
+    train, test = test_split(y, "multiclass", 0.2, seed=0)
+    assert len(test) == 6 and set(y[test]) == set(y[train]) == set(range(6))
+    [(fit, val)] = validation_splits(y[train], "multiclass", "holdout", 5, seed=0)
+    assert len(val) == 6 and set(y[train][val]) == set(y[train][fit]) == set(range(6))
+    # too few rows to hold a class on both sides: a split that is not stratified, no error
+    few = np.repeat(np.arange(6), 2)
+    train, test = test_split(few, "multiclass", 0.2, seed=0)
+    assert len(test) == 6 and len(train) == 6
+
+
+def test_parquet_dates_and_decimals_are_dates_and_numbers(tmp_path):
+    """read_parquet gives date32 columns as datetime.date objects and decimal128 ones as
+    Decimals (object columns): they are dates and numbers, and score as the same values read
+    from a CSV file do."""
+    import datetime
+    import decimal
+
+    from automl_guide.columns import coerce_arrays
+
+    days = [datetime.date(2024, 1, 1) + datetime.timedelta(days=k) for k in range(60)]
+    amounts = [decimal.Decimal(f"{k * 1.25:.2f}") for k in range(60)]
+    frame = shop_frame(60).assign(order_date=days, amount=amounts)
+    frame.to_parquet(tmp_path / "orders.parquet")
+    read = pd.read_parquet(tmp_path / "orders.parquet")
+    assert isinstance(read["order_date"][0], datetime.date)
+    assert isinstance(read["amount"][0], decimal.Decimal)
+    columns = {c.name: c for c in prepare(read, "bought").columns}
+    assert (columns["order_date"].kind, columns["amount"].kind) == ("datetime", "numeric")
+    assert columns["amount"].maximum == pytest.approx(73.75)
+    as_csv = read.assign(order_date=pd.to_datetime(read["order_date"]),
+                         amount=read["amount"].astype(float))
+    wanted = [columns["order_date"], columns["amount"]]
+    for name, values in coerce_arrays(read.head(7), wanted).items():
+        np.testing.assert_array_equal(values, coerce_arrays(as_csv.head(7), wanted)[name])
+
+
+def test_unsigned_integers_beyond_int64_are_numbers_not_a_constant():
+    from automl_guide.columns import coerce_arrays, profile_columns
+
+    hashes = pd.DataFrame({"hash": np.array([2**63 + 5, 2**64 - 1, 2**63 + 10**15], np.uint64)})
+    [info] = profile_columns(hashes)
+    assert info.kind == "numeric" and info.minimum == pytest.approx(2.0**63)
+    values = coerce_arrays(hashes, [info])[info.onnx_name]
+    assert len(set(values.tolist())) == 3
+    [small] = profile_columns(pd.DataFrame({"n": np.array([1, 2], np.uint64)}))
+    assert small.kind == "integer"
+
+
+def test_a_numeric_column_missing_in_every_training_row_still_exports(tmp_path, ray_session):
+    """A sparse column whose few values all fell in the test split: the refit's imputer keeps
+    it (as 0) rather than dropping it, so the graph and the model take the same columns."""
+    from automl_guide import fit_and_export, load
+    from automl_guide.data import test_split
+
+    frame = shop_frame(200)
+    y = prepare(frame, "bought").y
+    _, test = test_split(y, "binary", 0.2, seed=0)
+    frame["coupon"] = np.nan
+    frame.loc[test[:2], "coupon"] = [5.0, 10.0]
+    for family in ("linear", "decision_tree"):
+        result = fit_and_export(frame, "bought", models=[family], max_trials=1,
+                                time_budget=None, ensemble=False, out=tmp_path / family,
+                                quiet=True)
+        assert result.card["parity"]["passed"], family
+        np.testing.assert_allclose(
+            load(tmp_path / family / "model.onnx").predict_proba(frame.drop(columns="bought")),
+            result.model.predict_proba(frame.drop(columns="bought")), atol=1e-5)
+
+
+def test_more_cpus_or_gpus_per_trial_than_a_node_has_are_cut_with_a_warning(ray_session):
+    """Ray would wait for ever for a node that large, and the run with it. (The test session
+    has two CPUs and two logical GPUs.)"""
+    from automl_guide.search import _schedulable
+
+    with pytest.warns(RuntimeWarning, match=r"cpus_per_trial=64, but the largest node of the "
+                      r"Ray cluster has 2 CPUs: each trial gets 2"):
+        assert _schedulable(64, 1) == (2, 1)
+    with pytest.warns(RuntimeWarning, match=r"gpus_per_trial=3, but the Ray cluster's nodes "
+                      r"have at most 2 GPUs"):
+        assert _schedulable(1, 3) == (1, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _schedulable(0.5, 0.5) == (0.5, 0.5)
 
 
 def test_a_target_given_as_a_list_or_data_as_an_array_is_refused_by_name():
