@@ -264,6 +264,13 @@ def _warn_about_values(name: str, series: pd.Series) -> None:
             warnings.warn(f"Column {name!r} mixes numbers ({n_numbers} rows) and text (e.g. "
                           f"{text!r}); it is treated as {infer_kind(series)}.", UserWarning,
                           stacklevel=4)
+        elif (n_numbers and n_numbers == len(values) and infer_kind(series) == "categorical"
+              and all(isinstance(v, str) for v in values.iloc[:200])
+              and values.str.contains(".", regex=False).any()):  # "19.99", not codes ("1001")
+            text = values[values.str.contains(".", regex=False)].iloc[0]
+            warnings.warn(f"Column {name!r} holds numbers written as text (e.g. {text!r}); it is "
+                          "treated as categorical: make it numeric if it is an amount.",
+                          UserWarning, stacklevel=4)
 
 
 def test_split(y: np.ndarray, task: str, test_size: float, seed: int,

@@ -292,6 +292,22 @@ def test_strings_in_a_numeric_looking_column_are_categories_at_fit():
     assert {c.name: c.kind for c in dataset.columns}["price"] == "categorical"
 
 
+def test_amounts_written_as_text_are_categories_with_a_warning_that_says_so():
+    """"19.99" as text stays categorical (codes such as "1001" are text of digits too), and the
+    warning says how to make it a number; whole-number codes get no warning."""
+    frame = shop_frame(60).assign(price=[f"{k + 0.99:.2f}" for k in range(60)],
+                                  sku=[str(1000 + k % 7) for k in range(60)])
+    with pytest.warns(UserWarning) as seen:
+        dataset = prepare(frame, "bought")
+    said = [str(w.message) for w in seen]
+    assert ("Column 'price' holds numbers written as text (e.g. '0.99'); it is treated as "
+            "categorical: make it numeric if it is an amount.") in said
+    assert "Column 'price' is not used: it looks like an ID (a distinct value in every row)." \
+        in said
+    assert not any("'sku'" in w for w in said)
+    assert {c.name: c.kind for c in dataset.columns}["sku"] == "categorical"
+
+
 def test_a_class_with_one_sample_warns_and_fits(tmp_path, capsys, ray_session):
     frame = shop_frame(80).assign(bought=["yes", "no"] * 39 + ["no", "maybe"])
     with pytest.warns(UserWarning, match="'maybe' has a single row"):
