@@ -470,10 +470,10 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
     way, and they are not recorded again."""
     if scheduler not in SCHEDULERS:
         raise ValueError(f"unknown scheduler {scheduler!r}; choose from {', '.join(SCHEDULERS)}")
+    cpus_per_trial, gpus_per_trial = _schedulable(cpus_per_trial, gpus_per_trial)
     # One trial per free CPU slot; without this cap Tune queues many trials and churns actors.
     # The cluster's CPUs, not those free this instant: a node that has just joined may not have
     # reported its free CPUs yet, and a missing slot would leave that node without trials.
-    cpus_per_trial, gpus_per_trial = _schedulable(cpus_per_trial, gpus_per_trial)
     slots = max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_trial))
     search_seconds = None if deadline is None else max(1.0, deadline - time.monotonic())
     if isinstance(searcher, Searcher):
