@@ -125,7 +125,7 @@ def infer_kind(series: pd.Series) -> str:
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return "datetime"
     values = series.dropna()
-    if len(values) and _all_of(values, (decimal.Decimal,)):  # Parquet's decimal128: amounts
+    if len(values) and _decimals(values):  # Parquet's decimal128: amounts
         return "numeric"
     if len(values) and _all_of(values, (datetime.date,)):  # Parquet's date32 (and datetimes)
         return "datetime"
@@ -142,6 +142,14 @@ def _all_of(values: pd.Series, types: tuple[type, ...]) -> bool:
     """Every value (of the first 200) is one of ``types``: Python objects that pandas leaves in
     an object column, as ``read_parquet`` does with dates and decimals."""
     return all(isinstance(v, types) for v in values.iloc[:200])
+
+
+def _decimals(values: pd.Series) -> bool:
+    """Decimals, with perhaps plain numbers among them (a gap filled with 0.0), no booleans."""
+    sample = values.iloc[:200]
+    return (any(isinstance(v, decimal.Decimal) for v in sample)
+            and all(isinstance(v, (decimal.Decimal, int, float, np.integer, np.floating))
+                    and not isinstance(v, (bool, np.bool_)) for v in sample))
 
 
 def _looks_like_durations(values: pd.Series) -> bool:

@@ -110,15 +110,16 @@ def prepare(frame: pd.DataFrame, target: str, task: str | None = None,
     if not keep.all():
         warnings.warn(f"Dropped {int((~keep).sum())} row(s) whose target {target!r} is missing.",
                       UserWarning, stacklevel=2)
+    if y_raw.dtype == object:  # rows numbered before those without a target are dropped
+        _check_one_value_per_row(target, y_raw)
     frame, y_raw = frame.loc[keep].reset_index(drop=True), y_raw[keep].reset_index(drop=True)
-    _check_one_value_per_row(target, y_raw)
     if len(frame) < MIN_ROWS:
         raise DataError(f"The table has only {len(frame)} rows with a target; automl-guide needs "
                         f"at least {MIN_ROWS} to hold out test rows and validate.")
     task = task or infer_task(y_raw)
     if task not in TASKS:
         raise DataError(f"Unknown task {task!r}; choose one of {', '.join(TASKS)}.")
-    y, classes = _encode_target(y_raw, task, target)
+    y, classes = _encode_target(y_raw, task, target, np.flatnonzero(keep))
     if task != "regression":
         for value, count in zip(classes, np.bincount(y, minlength=len(classes))):
             if count == 1:
@@ -159,7 +160,10 @@ def _checked_codes(codes: Sequence[str], features: pd.DataFrame, columns: Sequen
     return frozenset(onnx_names[name] for name in codes)
 
 
-def _encode_target(y: pd.Series, task: str, target: str) -> tuple[np.ndarray, tuple[Any, ...]]:
+def _encode_target(y: pd.Series, task: str, target: str, rows: np.ndarray
+                   ) -> tuple[np.ndarray, tuple[Any, ...]]:
+    """The target as numbers (regression) or class indices, and the classes. ``rows``: each
+    value's row in the table (rows without a target were dropped), for error messages."""
     if task == "regression":
         values = pd.to_numeric(y, errors="coerce")
         if values.isna().any():
@@ -168,7 +172,8 @@ def _encode_target(y: pd.Series, task: str, target: str) -> tuple[np.ndarray, tu
         infinite = np.flatnonzero(np.isinf(values.to_numpy(np.float64)))
         if len(infinite):
             raise DataError(f"Target {target!r} is infinite in {len(infinite)} row(s) (row "
-                            f"{infinite[0]}: {python_value(y.iloc[infinite[0]])!r}); a regression "
+                            f"{rows[infinite[0]]}: {python_value(y.iloc[infinite[0]])!r}); a "
+                            "regression "
                             "needs finite values: drop those rows or cap them.")
         if values.nunique() < 2:
             raise DataError(f"Target {target!r} is constant; there is nothing to learn.")
@@ -266,8 +271,8 @@ def _warn_about_values(name: str, series: pd.Series) -> None:
                           stacklevel=4)
         elif (n_numbers and n_numbers == len(values) and infer_kind(series) == "categorical"
               and all(isinstance(v, str) for v in values.iloc[:200])
-              and values.str.contains(".", regex=False).any()):  # "19.99", not codes ("1001")
-            text = values[values.str.contains(".", regex=False)].iloc[0]
+              and values.str.contains(".", regex=False, na=False).any()):  # not "1001" codes
+            text = values[values.str.contains(".", regex=False, na=False)].iloc[0]
             warnings.warn(f"Column {name!r} holds numbers written as text (e.g. {text!r}); it is "
                           "treated as categorical: make it numeric if it is an amount.",
                           UserWarning, stacklevel=4)
@@ -294,18 +299,16 @@ def test_split(y: np.ndarray, task: str, test_size: float, seed: int,
 
 def _shuffle_split(index: np.ndarray, y: np.ndarray, size: float, seed: int, stratified: bool
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """``index`` split in two, ``size`` of it on the second side. Stratified, that side gets at
-    least a row of each class (more rows than ``size`` asks on a small table of many classes),
-    or, where the rest would then lack a class, the split is not stratified."""
+    """``index`` split in two, ``size`` of it on the second side. Stratified (every class has
+    two rows or more), that side gets at least a row of each class: more rows than ``size``
+    asks on a small table of many classes."""
     from sklearn.model_selection import train_test_split
 
     held: float | int = size
     if stratified:
         classes = len(np.unique(y[index]))
-        n_held = int(np.ceil(size * len(index)))
-        if n_held < classes:
+        if np.ceil(size * len(index)) < classes:
             held = classes
-            stratified = len(index) - classes >= classes
     first, second = train_test_split(index, test_size=held, random_state=seed,
                                      stratify=y[index] if stratified else None)
     return np.sort(first), np.sort(second)

@@ -375,23 +375,29 @@ class _Deadline(tune.Stopper):
         return self.expired() and self.collector.swept
 
 
-def _schedulable(cpus: float, gpus: float) -> tuple[float, float]:
-    """CPUs and GPUs per trial that some node of the Ray cluster has, with a warning where the
-    request was more: Ray would otherwise wait for such a node for ever, and the run with it."""
+def _schedulable(cpus: float, gpus: float, uses_gpu: bool = True) -> tuple[float, float]:
+    """CPUs and GPUs per trial that some node of the Ray cluster has together, with a warning
+    where the request was more: Ray would otherwise wait for such a node for ever, and the run
+    with it. (An autoscaling cluster's nodes count once they have started.) ``uses_gpu``: some
+    family of the search asks for GPUs; else ``gpus`` is left as it is, unused."""
     nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
+    if uses_gpu and gpus > 0:
+        most_gpus = max((n.get("GPU", 0.0) for n in nodes), default=0.0)
+        if gpus > most_gpus:
+            warnings.warn(f"gpus_per_trial={gpus:g}, but " + (
+                f"the Ray cluster's nodes have at most {most_gpus:g} GPUs: each GPU trial gets "
+                f"{most_gpus:g}." if most_gpus else "the Ray cluster has no GPU: every trial "
+                "runs on the CPU."), RuntimeWarning, stacklevel=3)
+            gpus = most_gpus
+        if gpus > 0:  # the CPUs a GPU trial asks for too must be on a node with the GPUs
+            nodes = [n for n in nodes if n.get("GPU", 0.0) >= gpus]
     most_cpus = max((n.get("CPU", 0.0) for n in nodes), default=0.0)
-    most_gpus = max((n.get("GPU", 0.0) for n in nodes), default=0.0)
     if most_cpus and cpus > most_cpus:
-        warnings.warn(f"cpus_per_trial={cpus:g}, but the largest node of the Ray cluster has "
-                      f"{most_cpus:g} CPUs: each trial gets {most_cpus:g}.", RuntimeWarning,
+        where = " with the GPUs" if uses_gpu and gpus > 0 else ""
+        warnings.warn(f"cpus_per_trial={cpus:g}, but the largest node of the Ray cluster{where} "
+                      f"has {most_cpus:g} CPUs: each trial gets {most_cpus:g}.", RuntimeWarning,
                       stacklevel=3)
         cpus = most_cpus
-    if gpus > most_gpus:
-        warnings.warn(f"gpus_per_trial={gpus:g}, but " + (
-            f"the Ray cluster's nodes have at most {most_gpus:g} GPUs: each GPU trial gets "
-            f"{most_gpus:g}." if most_gpus else "the Ray cluster has no GPU: every trial runs "
-            "on the CPU."), RuntimeWarning, stacklevel=3)
-        gpus = most_gpus
     return cpus, gpus
 
 
@@ -470,7 +476,9 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
     way, and they are not recorded again."""
     if scheduler not in SCHEDULERS:
         raise ValueError(f"unknown scheduler {scheduler!r}; choose from {', '.join(SCHEDULERS)}")
-    cpus_per_trial, gpus_per_trial = _schedulable(cpus_per_trial, gpus_per_trial)
+    gpu_families = {name for name, spec in data.models.items() if spec.uses_gpu}
+    cpus_per_trial, gpus_per_trial = _schedulable(cpus_per_trial, gpus_per_trial,
+                                                  bool(gpu_families))
     # One trial per free CPU slot; without this cap Tune queues many trials and churns actors.
     # The cluster's CPUs, not those free this instant: a node that has just joined may not have
     # reported its free CPUs yet, and a missing slot would leave that node without trials.
@@ -488,7 +496,6 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
     _record_done(collector, done or [])
     stop = _Deadline(deadline, collector, reserve)
     collector.expired = stop.expired
-    gpu_families = {name for name, spec in data.models.items() if spec.uses_gpu}
 
     def resources(config: dict) -> dict[str, float]:
         gpus = gpus_per_trial if config.get("model") in gpu_families else 0

@@ -49,8 +49,8 @@ FAILING = {
         bought=[f"${k * 7.31:.2f}" for k in range(60)])),
         "They look like numbers written as text (e.g. '$0.00'): make them numbers and use "
         "task='regression'"),
-    "target_infinite": (lambda tmp: _csv(tmp, shop_frame(60).assign(
-        bought=np.r_[np.linspace(0, 1, 59), np.inf])),
+    "target_infinite": (lambda tmp: _csv(tmp, shop_frame(60).assign(  # rows 0 and 1 dropped
+        bought=np.r_[np.nan, np.nan, np.linspace(0, 1, 57), np.inf])),
         "Target 'bought' is infinite in 1 row(s) (row 59: inf); a regression needs finite values"),
 }
 
@@ -150,10 +150,17 @@ def test_a_small_table_of_many_classes_tests_and_validates_every_class():
     assert len(test) == 6 and set(y[test]) == set(y[train]) == set(range(6))
     [(fit, val)] = validation_splits(y[train], "multiclass", "holdout", 5, seed=0)
     assert len(val) == 6 and set(y[train][val]) == set(y[train][fit]) == set(range(6))
-    # too few rows to hold a class on both sides: a split that is not stratified, no error
+    # two rows a class, the fewest a stratified split takes: one on each side
     few = np.repeat(np.arange(6), 2)
     train, test = test_split(few, "multiclass", 0.2, seed=0)
-    assert len(test) == 6 and len(train) == 6
+    assert sorted(few[test]) == sorted(few[train]) == list(range(6))
+    # a table of usual size splits as sklearn does (the benchmarks' splits stay the same)
+    from sklearn.model_selection import train_test_split
+
+    many = np.repeat(np.arange(3), [50, 30, 20])
+    expected = train_test_split(np.arange(100), test_size=0.2, random_state=0, stratify=many)
+    assert [list(a) for a in test_split(many, "multiclass", 0.2, seed=0)] == [
+        sorted(a) for a in expected]
 
 
 def test_parquet_dates_and_decimals_are_dates_and_numbers(tmp_path):
@@ -175,6 +182,9 @@ def test_parquet_dates_and_decimals_are_dates_and_numbers(tmp_path):
     columns = {c.name: c for c in prepare(read, "bought").columns}
     assert (columns["order_date"].kind, columns["amount"].kind) == ("datetime", "numeric")
     assert columns["amount"].maximum == pytest.approx(73.75)
+    # a gap filled with 0.0 among the Decimals: still an amount, not an ID-like category
+    filled = read.assign(amount=[0.0] + list(read["amount"][1:]))
+    assert {c.name: c.kind for c in prepare(filled, "bought").columns}["amount"] == "numeric"
     as_csv = read.assign(order_date=pd.to_datetime(read["order_date"]),
                          amount=read["amount"].astype(float))
     wanted = [columns["order_date"], columns["amount"]]
@@ -222,6 +232,9 @@ def test_more_cpus_or_gpus_per_trial_than_a_node_has_are_cut_with_a_warning(ray_
 
     with pytest.warns(RuntimeWarning, match=r"cpus_per_trial=64, but the largest node of the "
                       r"Ray cluster has 2 CPUs: each trial gets 2"):
+        assert _schedulable(64, 0) == (2, 0)
+    with pytest.warns(RuntimeWarning, match=r"cpus_per_trial=64, but the largest node of the "
+                      r"Ray cluster with the GPUs has 2 CPUs"):
         assert _schedulable(64, 1) == (2, 1)
     with pytest.warns(RuntimeWarning, match=r"gpus_per_trial=3, but the Ray cluster's nodes "
                       r"have at most 2 GPUs"):
@@ -229,6 +242,7 @@ def test_more_cpus_or_gpus_per_trial_than_a_node_has_are_cut_with_a_warning(ray_
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert _schedulable(0.5, 0.5) == (0.5, 0.5)
+        assert _schedulable(1, 3, uses_gpu=False) == (1, 3)  # no family would ask for them
 
 
 def test_a_target_given_as_a_list_or_data_as_an_array_is_refused_by_name():
@@ -306,6 +320,11 @@ def test_amounts_written_as_text_are_categories_with_a_warning_that_says_so():
         in said
     assert not any("'sku'" in w for w in said)
     assert {c.name: c.kind for c in dataset.columns}["sku"] == "categorical"
+    # beyond the first 200 values, a float among the text: no crash, the same warning
+    mixed = shop_frame(260).assign(code=["1001"] * 258 + ["19.99", 3.0])
+    with pytest.warns(UserWarning, match=r"Column 'code' holds numbers written as text \(e.g. "
+                      r"'19.99'\)"):
+        assert "code" in prepare(mixed, "bought").features
 
 
 def test_a_class_with_one_sample_warns_and_fits(tmp_path, capsys, ray_session):
