@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="score JSON rows over HTTP with an exported model")
     serve.add_argument("model", help="model.onnx, or the run directory holding it")
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port (8000)")
+    serve.add_argument("--port", type=_port, default=8000, help="port (8000)")
     serve.add_argument("--max-body-bytes", type=int, default=SERVE_MAX_BODY_BYTES, metavar="N",
                        help=f"refuse larger request bodies with 413 ({SERVE_MAX_BODY_BYTES})")
     serve.add_argument("--max-rows", type=int, default=SERVE_MAX_ROWS, metavar="N",
@@ -152,6 +152,17 @@ _SHOP_DEMO_OPTIONS = frozenset({"command", "shop", "time_budget", "max_trials", 
                                 "overwrite"})
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is no port: give a whole number from 0 to "
+                                         "65535")
+    return port
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -171,6 +182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AutoMLGuideError as exc:
         print(f"automl-guide: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # a path the system refuses (a file as a directory, no permission,
+        # a full disk): the user's to mend, not a bug
+        print(f"automl-guide: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("automl-guide: interrupted", file=sys.stderr)
         return 130

@@ -259,6 +259,9 @@ def coerce_column(series: pd.Series, info: ColumnInfo) -> np.ndarray:
         if bad.any():
             _fail(info, series, bad, "needs whole numbers without missing values (it had none "
                   "in training)")
+        huge = ~(np.abs(values) < 2.0**63)  # would wrap to another number in int64
+        if huge.any():
+            _fail(info, series, huge, "needs whole numbers that fit in 64 bits (below 9.2e18)")
         return values.astype(np.int64)
     if kind == "datetime":
         # a number is seconds since the epoch, what the graph takes (pandas would read

@@ -31,6 +31,7 @@ from .limits import SERVE_MAX_BODY_BYTES, SERVE_MAX_ROWS
 from .predictor import Predictor, load
 
 MAX_BODY_BYTES, MAX_ROWS = SERVE_MAX_BODY_BYTES, SERVE_MAX_ROWS
+MAX_DETAILS = 100  # errors listed in a 422's detail; the rest are counted
 
 
 def _date_cell(value: Any) -> Any:
@@ -54,7 +55,7 @@ def _date_cell(value: Any) -> Any:
 # The JSON a column's cells may hold, by column kind (None where training had missing values).
 _CELL_TYPES: dict[str, Any] = {
     "numeric": float | None,
-    "integer": int,
+    "integer": Annotated[int, Field(ge=-2**63, le=2**63 - 1)],  # what the graph's int64 holds
     "boolean": bool,
     "datetime": Annotated[
         Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
@@ -123,9 +124,13 @@ def create_app(model: str | Path | Predictor, *, max_body_bytes: int = MAX_BODY_
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         details = [{"loc": list(e.get("loc", ())), "msg": _message(e), "type": e.get("type", "")}
                    for e in exc.errors()]
-        return _error(422, "; ".join(d["msg"] if d["type"] == "json_invalid" else
-                                     f"{_where(d['loc'])}: {d['msg']}" for d in details[:10]),
-                      details)
+        message = "; ".join(d["msg"] if d["type"] == "json_invalid" else
+                            f"{_where(d['loc'])}: {d['msg']}" for d in details[:10])
+        if len(details) > MAX_DETAILS:  # an answer no larger than the request
+            details = details[:MAX_DETAILS] + [{
+                "loc": ["body", "rows"], "type": "too_many_errors",
+                "msg": f"and {len(details) - MAX_DETAILS} more errors like these"}]
+        return _error(422, message, details)
 
     @app.exception_handler(StarletteHTTPException)
     async def _unreadable(request: Request, exc: StarletteHTTPException) -> Any:

@@ -204,6 +204,19 @@ def test_unsigned_integers_beyond_int64_are_numbers_not_a_constant():
     assert small.kind == "integer"
 
 
+def test_whole_numbers_beyond_int64_are_refused_at_predict_not_wrapped():
+    """An integer column given 2**63 or 1e19 would wrap to another number in the graph's int64
+    and be scored silently: it is an error naming the column and row."""
+    from automl_guide.columns import ColumnInfo, coerce_arrays
+
+    visits = ColumnInfo("visits", "visits", "integer", 0, (), 0.0, 29.0)
+    for values in ([3, 2**63], [3.0, 1e19], ["3", "100000000000000000000"]):
+        with pytest.raises(DataError, match=r"Column 'visits' needs whole numbers that fit in "
+                           r"64 bits \(below 9.2e18\), but 1 value\(s\) do not fit: row 1"):
+            coerce_arrays(pd.DataFrame({"visits": pd.Series(values, dtype=object)}), [visits])
+    assert coerce_arrays(pd.DataFrame({"visits": [3, 2**62]}), [visits])["visits"][1] == 2**62
+
+
 def test_a_numeric_column_missing_in_every_training_row_still_exports(tmp_path, ray_session):
     """A sparse column whose few values all fell in the test split: the refit's imputer keeps
     it (as 0) rather than dropping it, so the graph and the model take the same columns."""

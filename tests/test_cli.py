@@ -64,13 +64,21 @@ def test_fit_then_predict_in_process(tmp_path, capsys):
     # predict --out never replaces a file silently, its own input least of all
     before = new.read_bytes()
     for out, said in ((new, "exists; choose another file or pass --overwrite"),
-                      (tmp_path, "is a directory; name the CSV file to write")):
+                      (tmp_path, "is a directory; name the CSV file to write"),
+                      (new / "pred.csv", "File exists")):  # under a file: the system's error
         assert main(["predict", str(tmp_path / "run"), str(new), "--out", str(out)]) == 2
         assert said in capsys.readouterr().err
     assert new.read_bytes() == before
     assert main(["predict", str(tmp_path / "run"), str(new), "--out", str(tmp_path / "pred.csv"),
                  "--overwrite"]) == 0
     assert pd.read_csv(tmp_path / "pred.csv").equals(predictions)
+
+
+def test_serve_refuses_a_port_out_of_range_by_name(capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["serve", "model.onnx", "--port", "99999"])
+    assert exit.value.code == 2
+    assert "'99999' is no port: give a whole number from 0 to 65535" in capsys.readouterr().err
 
 
 def test_demo_into_a_users_directory_keeps_a_run_there(tmp_path, capsys):

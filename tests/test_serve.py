@@ -120,6 +120,9 @@ def test_health_names_the_model(service):
                 "city": "c", "last_seen": "yesterday"}]}, 422, "rows[0].last_seen"),
     ({"rows": [{"price": 1.0, "visits": 1, "member": True, "category": "dress",
                 "city": "c", "last_seen": True}]}, 422, "rows[0].last_seen"),
+    ({"rows": [{"price": 1.0, "visits": 2**63, "member": True, "category": "dress",
+                "city": "c", "last_seen": "2024-01-01"}]}, 422,
+     "rows[0].visits: Input should be less than or equal to 9223372036854775807"),
     ({"rows": []}, 422, "rows: List should have at least 1 item"),
     ({"rows": [{}] * 501}, 422, "rows: List should have at most 500 items"),
     ({"data": []}, 422, "rows: Field required"),
@@ -135,6 +138,16 @@ def test_bad_requests_get_a_4xx_naming_the_problem(service, payload, status, nam
         answer = httpx.post(f"{service}/predict", json=payload, timeout=30)
     assert answer.status_code == status, answer.text
     assert named in answer.json()["message"]
+
+
+def test_a_request_of_many_bad_rows_gets_an_answer_no_larger_than_itself(service):
+    answer = httpx.post(f"{service}/predict", json={"rows": [{}] * 400}, timeout=30)
+    assert answer.status_code == 422
+    detail = answer.json()["detail"]
+    assert len(detail) == 101 and detail[0]["msg"] == "Field required"
+    assert detail[-1] == {"loc": ["body", "rows"], "type": "too_many_errors",
+                          "msg": "and 2300 more errors like these"}  # 400 rows x 6 columns
+    assert len(answer.content) < 20_000
 
 
 def test_a_streamed_body_over_the_limit_is_refused(service):
