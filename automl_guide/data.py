@@ -47,14 +47,15 @@ def load_table(path: str | Path, dates: Sequence[str] = ()) -> pd.DataFrame:
     try:
         if ".parquet" in suffixes or suffixes.endswith(".pq"):
             return pd.read_parquet(path)
-        header = pd.read_csv(path, nrows=0, header=None, dtype=str).columns
-        header = pd.read_csv(path, nrows=1, header=None, dtype=str).iloc[0].tolist() \
+        sep = _separator(path)
+        header = pd.read_csv(path, nrows=0, header=None, dtype=str, sep=sep).columns
+        header = pd.read_csv(path, nrows=1, header=None, dtype=str, sep=sep).iloc[0].tolist() \
             if len(header) else []
         dups = sorted({str(h) for h in header if header.count(h) > 1})
         if dups:  # pandas would rename them to name.1, name.2 silently
             raise DataError(f"Duplicate column name(s) {', '.join(map(repr, dups))} in {path}; "
                             "names must be unique.")
-        return _years_as_text(pd.read_csv(path), dates)
+        return _years_as_text(pd.read_csv(path, sep=sep), dates)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty: it has no header and no rows.") from None
     except UnicodeDecodeError as exc:
@@ -63,6 +64,18 @@ def load_table(path: str | Path, dates: Sequence[str] = ()) -> pd.DataFrame:
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise DataError(f"Could not read {path} as {'Parquet' if 'parquet' in suffixes else 'CSV'}"
                         f": {exc}") from None
+
+
+def _separator(path: Path) -> str:
+    """The CSV's field separator: a comma, unless the header has none and holds semicolons
+    (as spreadsheets write CSV where the decimal mark is a comma), tabs or bars."""
+    with open(path, "rb") as handle:
+        first = handle.readline()
+    if b"," in first:
+        return ","
+    counts = {sep: first.count(sep.encode()) for sep in (";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
 
 
 def _years_as_text(frame: pd.DataFrame, dates: Sequence[str]) -> pd.DataFrame:
@@ -173,8 +186,7 @@ def _encode_target(y: pd.Series, task: str, target: str, rows: np.ndarray
         if len(infinite):
             raise DataError(f"Target {target!r} is infinite in {len(infinite)} row(s) (row "
                             f"{rows[infinite[0]]}: {python_value(y.iloc[infinite[0]])!r}); a "
-                            "regression "
-                            "needs finite values: drop those rows or cap them.")
+                            "regression needs finite values: drop those rows or cap them.")
         if values.nunique() < 2:
             raise DataError(f"Target {target!r} is constant; there is nothing to learn.")
         return values.to_numpy(np.float64), ()

@@ -126,6 +126,20 @@ def test_a_column_of_lists_is_refused_by_name_and_row():
         prepare(frame, "bought")
 
 
+def test_a_csv_separated_by_semicolons_or_tabs_reads_as_with_commas(tmp_path):
+    """Spreadsheets write CSV with semicolons where the decimal mark is a comma; a comma in the
+    header keeps the comma (text holding semicolons stays text)."""
+    from automl_guide.data import load_table
+
+    frame = shop_frame(30).assign(note=["a; b"] * 30)
+    frame.to_csv(tmp_path / "comma.csv", index=False)
+    expected = load_table(tmp_path / "comma.csv")
+    assert expected["note"].eq("a; b").all()
+    for sep, name in ((";", "semicolon.csv"), ("\t", "tab.csv")):
+        frame.drop(columns="note").to_csv(tmp_path / name, index=False, sep=sep)
+        pd.testing.assert_frame_equal(load_table(tmp_path / name), expected.drop(columns="note"))
+
+
 def test_a_target_of_lists_is_refused_by_name_and_row():
     frame = shop_frame(60).assign(bought=[["yes"] if k % 2 else ["no"] for k in range(60)])
     with pytest.raises(DataError, match=r"Column 'bought' holds lists \(row 0: \['no'\]\)"):
