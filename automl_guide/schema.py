@@ -236,11 +236,12 @@ class InputCheck:
                 continue
             values = np.asarray(typed[name])
             if allowed is not None:
-                bad = [v for v in values if v != "" and v not in allowed]
-                if bad:
+                at = [i for i, v in enumerate(values) if v != "" and v not in allowed]
+                if at:
+                    bad = [values[i] for i in at]
                     sample = ", ".join(repr(v) for v in list(dict.fromkeys(bad))[:_SAMPLE])
                     notes[name] = (f"{name!r}: {len(bad)} row(s) with categories unseen in "
-                                   f"training ({sample})")
+                                   f"training ({sample}): {_rows(at)}")
             elif bounds is not None:
                 low, high = bounds
                 numbers = values.astype(np.float64)
@@ -250,8 +251,16 @@ class InputCheck:
                 if outside.any():
                     notes[name] = (f"{name!r}: {int(outside.sum())} row(s) outside the "
                                    f"training range [{_short(low)}, {_short(high)}] (e.g. "
-                                   f"{_short(numbers[outside][0])})")
+                                   f"{_short(numbers[outside][0])}): "
+                                   f"{_rows(np.flatnonzero(outside))}")
         return notes
+
+
+def _rows(positions: Sequence[int]) -> str:
+    """Rows by position from 0 (the request's order), the first few and a count of the rest."""
+    shown = ", ".join(str(int(i)) for i in positions[:_SAMPLE])
+    more = f" and {len(positions) - _SAMPLE} more" if len(positions) > _SAMPLE else ""
+    return f"row{'s' if len(positions) > 1 else ''} {shown}{more}"
 
 
 def strict_error(notes: Mapping[str, str]) -> DataError:

@@ -588,8 +588,8 @@ def test_the_compiled_input_check_matches_pandera_on_every_call():
     assert len(calls) == 1  # the second call took the fast path
     drifted = good.assign(city=["a", "z", "z", "b"], x=np.float32([0.5, 9.0, 1.0, 1.0]))
     assert list(check(drifted).values()) == [
-        "'city': 2 row(s) with categories unseen in training ('z')",
-        "'x': 1 row(s) outside the training range [0.5, 2] (e.g. 9)"]
+        "'city': 2 row(s) with categories unseen in training ('z'): rows 1, 2",
+        "'x': 1 row(s) outside the training range [0.5, 2] (e.g. 9): row 1"]
     with pytest.raises(DataError, match="column 'city'"):  # same dtypes, a number among strings
         check(good.assign(city=pd.Series(["a", 5, "b", "c"], dtype=object)))
     with pytest.raises(DataError, match="strict mode"):
