@@ -32,6 +32,7 @@ from .predictor import Predictor, load
 
 MAX_BODY_BYTES, MAX_ROWS = SERVE_MAX_BODY_BYTES, SERVE_MAX_ROWS
 MAX_DETAILS = 100  # errors listed in a 422's detail; the rest are counted
+INT_CELL_LIMIT = 9_223_372_036_854_000_000  # |integer cell| at most: just inside int64
 
 
 def _date_cell(value: Any) -> Any:
@@ -55,7 +56,9 @@ def _date_cell(value: Any) -> Any:
 # The JSON a column's cells may hold, by column kind (None where training had missing values).
 _CELL_TYPES: dict[str, Any] = {
     "numeric": float | None,
-    "integer": Annotated[int, Field(ge=-2**63, le=2**63 - 1)],  # what the graph's int64 holds
+    # within what the graph's int64 holds, by bounds that JSON numbers written as floats keep
+    # exactly (2**63 itself prints as 9223372036854775808 or 9.223372036854776e18)
+    "integer": Annotated[int, Field(ge=-INT_CELL_LIMIT, le=INT_CELL_LIMIT)],
     "boolean": bool,
     "datetime": Annotated[
         Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
