@@ -127,8 +127,8 @@ def infer_kind(series: pd.Series) -> str:
     values = series.dropna()
     if len(values) and _decimals(values):  # Parquet's decimal128: amounts
         return "numeric"
-    if len(values) and _all_of(values, (datetime.date,)):  # Parquet's date32 (and datetimes)
-        return "datetime"
+    if len(values) and all(isinstance(v, datetime.date) for v in values.iloc[:200]):
+        return "datetime"  # Parquet's date32 (datetime.date objects), and datetimes
     if len(values) and _looks_like_durations(values):
         return "numeric"
     if len(values) and _looks_like_datetimes(values):
@@ -136,12 +136,6 @@ def infer_kind(series: pd.Series) -> str:
     if len(values) and _looks_like_text(values):
         return "text"
     return "categorical"
-
-
-def _all_of(values: pd.Series, types: tuple[type, ...]) -> bool:
-    """Every value (of the first 200) is one of ``types``: Python objects that pandas leaves in
-    an object column, as ``read_parquet`` does with dates and decimals."""
-    return all(isinstance(v, types) for v in values.iloc[:200])
 
 
 def _decimals(values: pd.Series) -> bool:
