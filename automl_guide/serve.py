@@ -4,7 +4,8 @@
 the predictions of the ONNX graph, exactly as :meth:`automl_guide.Predictor.predict` would. The
 request body is described column by column from the model card, so the OpenAPI document at
 ``/openapi.json`` says what each row needs; a row that does not fit gets a 422 naming the row and
-the column, a body over the size limit a 413. ``GET /health`` answers while the model is loaded.
+the column, a body over the size limit a 413, a body that is not JSON a 415. ``GET /health``
+answers while the model is loaded.
 
 Imported only by this command: fastapi and uvicorn stay out of ``import automl_guide``. No
 ``from __future__ import annotations`` here: FastAPI reads the request model, made at run time from
@@ -13,6 +14,7 @@ the model card, from the endpoint's annotations.
 
 import datetime as dt
 import math
+import socket
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,8 +23,8 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, Strict, WithJsonSchema,
-                      create_model)
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict,
+                      WithJsonSchema, create_model)
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .columns import EPOCH_SECONDS_LIMIT, ColumnInfo, coerce_column, python_value
@@ -53,12 +55,20 @@ def _date_cell(value: Any) -> Any:
     return value
 
 
+def _number_cell(value: Any) -> Any:
+    """pydantic's lax mode reads ``true`` as 1: in a number column it is a client's mistake."""
+    if isinstance(value, bool):
+        raise ValueError("needs a number, not true or false")
+    return value
+
+
 # The JSON a column's cells may hold, by column kind (None where training had missing values).
 _CELL_TYPES: dict[str, Any] = {
-    "numeric": float | None,
+    "numeric": Annotated[float | None, BeforeValidator(_number_cell)],
     # within what the graph's int64 holds, by bounds that JSON numbers written as floats keep
     # exactly (2**63 itself prints as 9223372036854775808 or 9.223372036854776e18)
-    "integer": Annotated[int, Field(ge=-INT_CELL_LIMIT, le=INT_CELL_LIMIT)],
+    "integer": Annotated[int, Field(ge=-INT_CELL_LIMIT, le=INT_CELL_LIMIT),
+                         BeforeValidator(_number_cell)],
     "boolean": bool,
     "datetime": Annotated[
         Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
@@ -150,6 +160,7 @@ def create_app(model: str | Path | Predictor, *, max_body_bytes: int = MAX_BODY_
 
     @app.post("/predict", response_model=Prediction, responses={
         413: {"description": f"body over {max_body_bytes} bytes"},
+        415: {"description": "body not sent as JSON (Content-Type: application/json)"},
         422: {"description": "rows that do not fit the model's inputs"}})
     def predict(body: request_model) -> Any:  # type: ignore[valid-type]
         names = [c.name for c in predictor.columns]
@@ -202,7 +213,8 @@ def _json_value(value: Any) -> Any:
 
 class _BodyLimit:
     """ASGI wrapper: a request body over ``limit`` bytes gets a 413 before any parsing, whether
-    the client declared its length or streamed it in chunks."""
+    the client declared its length or streamed it in chunks; a body sent as anything but JSON
+    (curl's ``-d`` without a header sends a form) gets a 415 that says which header to send."""
 
     def __init__(self, app: Any, limit: int):
         self.app, self.limit = app, limit
@@ -210,7 +222,18 @@ class _BodyLimit:
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
             return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers", [])).get(b"content-length", b"0")
+        headers = dict(scope.get("headers", []))
+        media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if (scope["path"] == "/predict" and media != b"application/json"
+                and not media.endswith(b"+json")):
+            shown = media.decode("latin-1") or "none"
+            message = (f"The body must be JSON, sent with Content-Type: application/json (this "
+                       f"request's Content-Type: {shown}); with curl, add "
+                       "-H 'content-type: application/json'.")
+            return await _error(415, message, [{"loc": ["header", "content-type"], "msg": message,
+                                                "type": "unsupported_media_type"}])(
+                scope, receive, send)
+        declared = headers.get(b"content-length", b"0")
         if not declared.isdigit() or int(declared) > self.limit:
             return await self._refuse(scope, receive, send)
         body, more = b"", True
@@ -245,4 +268,16 @@ def serve(model: str | Path | Predictor, host: str = "127.0.0.1", port: int = 80
     import uvicorn
 
     app = create_app(model, max_body_bytes=max_body_bytes, max_rows=max_rows, strict=strict)
+    _check_free(host, port)
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def _check_free(host: str, port: int) -> None:
+    """A port another process holds, in one line (uvicorn would log it and exit with status 3)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot listen on {host}:{port} ({exc.strerror}): another "
+                          "service may hold the port; pick another with --port") from None

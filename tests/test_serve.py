@@ -120,6 +120,9 @@ def test_health_names_the_model(service):
                 "city": "c", "last_seen": "yesterday"}]}, 422, "rows[0].last_seen"),
     ({"rows": [{"price": 1.0, "visits": 1, "member": True, "category": "dress",
                 "city": "c", "last_seen": True}]}, 422, "rows[0].last_seen"),
+    ({"rows": [{"price": 1.0, "visits": True, "member": True, "category": "dress",
+                "city": "c", "last_seen": "2024-01-01"}]}, 422,
+     "rows[0].visits: Value error, needs a number, not true or false"),
     ({"rows": [{"price": 1.0, "visits": 2**63, "member": True, "category": "dress",
                 "city": "c", "last_seen": "2024-01-01"}]}, 422,
      "rows[0].visits: Input should be less than or equal to 9223372036854000000"),
@@ -138,6 +141,34 @@ def test_bad_requests_get_a_4xx_naming_the_problem(service, payload, status, nam
         answer = httpx.post(f"{service}/predict", json=payload, timeout=30)
     assert answer.status_code == status, answer.text
     assert named in answer.json()["message"]
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_not_sent_as_json_gets_a_415_naming_the_header(service, content_type):
+    """``curl -d @rows.json`` without a header sends a form: the answer says what to add."""
+    body = json.dumps({"rows": [{"price": 1.0, "visits": 1}]}).encode()
+    answer = httpx.post(f"{service}/predict", content=body, timeout=30,
+                        headers={"content-type": content_type} if content_type else {})
+    assert answer.status_code == 415, answer.text
+    assert answer.json()["message"] == (
+        "The body must be JSON, sent with Content-Type: application/json (this request's "
+        f"Content-Type: {content_type or 'none'}); with curl, add -H 'content-type: "
+        "application/json'.")
+    charset = httpx.post(f"{service}/predict", content=body, timeout=30,
+                         headers={"content-type": "application/json; charset=utf-8"})
+    assert charset.status_code == 422  # read as JSON: the row lacks columns
+
+
+def test_a_port_in_use_is_an_error_in_one_line(fitted_run, capsys):
+    from automl_guide.cli import main
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        assert main(["serve", str(fitted_run), "--port", str(port)]) == 2
+    assert (f"cannot listen on 127.0.0.1:{port} (Address already in use): another service may "
+            "hold the port; pick another with --port") in capsys.readouterr().err
 
 
 def test_a_request_of_many_bad_rows_gets_an_answer_no_larger_than_itself(service):
