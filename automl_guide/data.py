@@ -36,7 +36,9 @@ def load_table(path: str | Path, dates: Sequence[str] = ()) -> pd.DataFrame:
     """Read a CSV or Parquet file into a DataFrame with a clear error for anything else. A CSV
     has no types: of the columns named in ``dates`` (a model's datetime columns), one whose
     every value is a whole number from 1000 to 9999 holds years ("2024", as serve reads them),
-    not seconds a few minutes after 1970; other numbers stay seconds since the epoch."""
+    not seconds a few minutes after 1970; other numbers stay seconds since the epoch. A CSV
+    whose header has no comma may be separated by semicolons, tabs or bars, and then its numbers
+    may have a decimal comma (``12,5``), as spreadsheets write them where that is the custom."""
     if not isinstance(path, (str, os.PathLike)):
         raise DataError(f"Expected a pandas DataFrame or the path of a CSV or Parquet file, got "
                         f"{type(path).__name__}.")
@@ -55,7 +57,8 @@ def load_table(path: str | Path, dates: Sequence[str] = ()) -> pd.DataFrame:
         if dups:  # pandas would rename them to name.1, name.2 silently
             raise DataError(f"Duplicate column name(s) {', '.join(map(repr, dups))} in {path}; "
                             "names must be unique.")
-        return _years_as_text(pd.read_csv(path, sep=sep), dates)
+        frame = pd.read_csv(path, sep=sep)
+        return _years_as_text(frame if sep == "," else _decimal_commas(frame), dates)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty: it has no header and no rows.") from None
     except UnicodeDecodeError as exc:
@@ -76,6 +79,26 @@ def _separator(path: Path) -> str:
     counts = {sep: first.count(sep.encode()) for sep in (";", "\t", "|")}
     best = max(counts, key=counts.get)
     return best if counts[best] else ","
+
+
+# A number written with a decimal comma, its thousands perhaps grouped by dots: 12,5 or 1.234,56
+_DECIMAL_COMMA = r"[+-]?(?:\d+|\d{1,3}(?:\.\d{3})+)(?:,\d+)?"
+
+
+def _decimal_commas(frame: pd.DataFrame) -> pd.DataFrame:
+    """In a CSV not separated by commas (a spreadsheet's, where the decimal mark is a comma), a
+    text column whose every value is such a number, one at least with a comma, is numbers."""
+    for name in frame.columns:
+        if not (frame[name].dtype == object or isinstance(frame[name].dtype, pd.StringDtype)):
+            continue
+        values = frame[name].dropna()
+        if not len(values) or not all(isinstance(v, str) for v in values):
+            continue
+        text = values.str.strip()
+        if text.str.contains(",", regex=False).any() and text.str.fullmatch(_DECIMAL_COMMA).all():
+            numbers = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+            frame[name] = pd.to_numeric(numbers).reindex(frame.index)
+    return frame
 
 
 def _years_as_text(frame: pd.DataFrame, dates: Sequence[str]) -> pd.DataFrame:

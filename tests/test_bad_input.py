@@ -140,6 +140,26 @@ def test_a_csv_separated_by_semicolons_or_tabs_reads_as_with_commas(tmp_path):
         pd.testing.assert_frame_equal(load_table(tmp_path / name), expected.drop(columns="note"))
 
 
+def test_numbers_with_a_decimal_comma_in_a_semicolon_csv_are_numbers(tmp_path):
+    """A spreadsheet's CSV where the decimal mark is a comma (12,5; thousands perhaps grouped by
+    dots: 1.234,5) reads as the same numbers as a comma CSV; a column that is not all such numbers
+    stays text, and so does one whose comma might be a list's (3,4,5)."""
+    from automl_guide.data import load_table
+
+    frame = shop_frame(30)
+    frame.loc[3, "price"], frame.loc[4, "price"] = 1234.5, None
+    frame.to_csv(tmp_path / "comma.csv", index=False)
+    frame.to_csv(tmp_path / "semicolon.csv", index=False, sep=";", decimal=",")
+    expected, got = load_table(tmp_path / "comma.csv"), load_table(tmp_path / "semicolon.csv")
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    text = pd.DataFrame({"grouped": ["1.234,5", "2,0"], "size": ["12,5 cm", "3"],
+                         "ids": ["1,2", "3,4,5"], "mixed": ["1.5", "2,5"]})
+    text.to_csv(tmp_path / "text.csv", index=False, sep=";")
+    got = load_table(tmp_path / "text.csv")
+    assert got["grouped"].tolist() == [1234.5, 2.0]
+    assert got[["size", "ids", "mixed"]].equals(text[["size", "ids", "mixed"]].astype(got["size"].dtype))
+
+
 def test_a_target_of_lists_is_refused_by_name_and_row():
     frame = shop_frame(60).assign(bought=[["yes"] if k % 2 else ["no"] for k in range(60)])
     with pytest.raises(DataError, match=r"Column 'bought' holds lists \(row 0: \['no'\]\)"):
