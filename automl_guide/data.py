@@ -288,8 +288,12 @@ def _usable_features(features: pd.DataFrame, target: pd.Series
 
 def _warn_about_values(name: str, series: pd.Series) -> None:
     """Go on, but say so: infinities (treated as missing) and text mixed with numbers."""
+    values = None
     if pd.api.types.is_float_dtype(series.dtype):
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    elif series.dtype == object and infer_kind(series) == "numeric":  # Decimals (Parquet)
+        values = pd.to_numeric(series, errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    if values is not None:
         n_inf = int((np.abs(values) > np.finfo(np.float32).max).sum())  # inf, or beyond float32
         if n_inf:
             warnings.warn(f"Column {name!r} has {n_inf} infinite value(s) (or beyond float32's "

@@ -3,6 +3,7 @@ traceback, or, where going on is right, a warning and a model. docs/reliability.
 case with the test that proves it."""
 from __future__ import annotations
 
+import decimal
 import re
 import warnings
 
@@ -338,6 +339,18 @@ def test_infinities_become_missing_with_a_warning():
         warnings.simplefilter("error")  # no numpy overflow warning either
         typed = coerce_arrays(frame.head(5), dataset.columns[:1], by="name")["price"]
     assert np.isnan(typed[[0, 3]]).all() and np.isfinite(typed[[1, 2, 4]]).all()
+    amounts = frame.assign(price=[decimal.Decimal(repr(v)) for v in frame["price"]])  # Parquet's
+    assert _warned(amounts)[1] == said
+
+
+def test_decimal_infinities_and_nans_are_missing_like_floats():
+    from automl_guide.columns import coerce_arrays
+
+    frame = shop_frame(8)
+    frame["price"] = [decimal.Decimal(v) for v in ("1.5", "Infinity", "-Infinity", "NaN", "2", "1e400", "3", "4")]
+    info = [c for c in _warned(shop_frame(60))[0].columns if c.name == "price"]
+    typed = coerce_arrays(frame, info, by="name")["price"]
+    np.testing.assert_array_equal(typed, np.array([1.5, np.nan, np.nan, np.nan, 2, np.nan, 3, 4], np.float32))
 
 
 def test_mixed_types_in_one_column_are_treated_as_categories_with_a_warning():
