@@ -125,7 +125,7 @@ def infer_kind(series: pd.Series) -> str:
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return "datetime"
     values = series.dropna()
-    if len(values) and _decimals(values):  # Parquet's decimal128: amounts
+    if len(values) and holds_decimals(values):  # Parquet's decimal128: amounts
         return "numeric"
     if len(values) and all(isinstance(v, datetime.date) for v in values.iloc[:200]):
         return "datetime"  # Parquet's date32 (datetime.date objects), and datetimes
@@ -138,7 +138,7 @@ def infer_kind(series: pd.Series) -> str:
     return "categorical"
 
 
-def _decimals(values: pd.Series) -> bool:
+def holds_decimals(values: pd.Series) -> bool:
     """Decimals, with perhaps plain numbers among them (a gap filled with 0.0), no booleans."""
     sample = values.iloc[:200]
     return (any(isinstance(v, decimal.Decimal) for v in sample)

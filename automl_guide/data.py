@@ -10,7 +10,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .columns import ColumnInfo, infer_kind, profile_columns, python_value
+from .columns import ColumnInfo, holds_decimals, infer_kind, profile_columns, python_value
 from .errors import DataError
 
 TASKS = ("binary", "multiclass", "regression")
@@ -291,7 +291,7 @@ def _warn_about_values(name: str, series: pd.Series) -> None:
     values = None
     if pd.api.types.is_float_dtype(series.dtype):
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    elif series.dtype == object and infer_kind(series) == "numeric":  # Decimals (Parquet)
+    elif series.dtype == object and holds_decimals(series.dropna()):  # Parquet's amounts
         values = pd.to_numeric(series, errors="coerce").to_numpy(np.float64, na_value=np.nan)
     if values is not None:
         n_inf = int((np.abs(values) > np.finfo(np.float32).max).sum())  # inf, or beyond float32
@@ -303,13 +303,14 @@ def _warn_about_values(name: str, series: pd.Series) -> None:
         values = series.dropna()
         numbers = pd.to_numeric(values, errors="coerce")
         n_numbers = int(numbers.notna().sum())
-        if 0 < n_numbers < len(values):
+        if not n_numbers:
+            return
+        kind = infer_kind(series)
+        if n_numbers < len(values):
             text = values[numbers.isna()].iloc[0]
             warnings.warn(f"Column {name!r} mixes numbers ({n_numbers} rows) and text (e.g. "
-                          f"{text!r}); it is treated as {infer_kind(series)}.", UserWarning,
-                          stacklevel=4)
-        elif (n_numbers and n_numbers == len(values) and infer_kind(series) == "categorical"
-              and all(isinstance(v, str) for v in values.iloc[:200])
+                          f"{text!r}); it is treated as {kind}.", UserWarning, stacklevel=4)
+        elif (kind == "categorical" and all(isinstance(v, str) for v in values.iloc[:200])
               and values.str.contains(".", regex=False, na=False).any()):  # not "1001" codes
             text = values[values.str.contains(".", regex=False, na=False)].iloc[0]
             warnings.warn(f"Column {name!r} holds numbers written as text (e.g. {text!r}); it is "
