@@ -140,6 +140,8 @@ def prepare(frame: pd.DataFrame, target: str, task: str | None = None,
     if len(frame) == 0:
         raise DataError("The table has a header but no rows.")
     y_raw = frame[target]
+    if y_raw.dtype == object and holds_decimals(y_raw.dropna()):  # Parquet's amounts (ratings)
+        y_raw = pd.to_numeric(y_raw)  # labels as numbers, as from a CSV (Decimal('NaN'): missing)
     if y_raw.isna().all():
         raise DataError(f"Target column {target!r} has no values (all missing).")
     keep = y_raw.notna().to_numpy()

@@ -227,6 +227,22 @@ def test_parquet_dates_and_decimals_are_dates_and_numbers(tmp_path):
         np.testing.assert_array_equal(values, coerce_arrays(as_csv.head(7), wanted)[name])
 
 
+def test_a_target_of_decimals_is_numbers_as_from_a_csv(tmp_path):
+    """Parquet's decimal128 target (ratings, spend): class labels and regression values are
+    numbers, as the same column read from a CSV gives; Decimal('NaN') is a missing target."""
+    frame = shop_frame(60).drop(columns="bought")
+    frame["rating"] = [decimal.Decimal(v) for v in ("4.5", "3.0", "NaN") * 20]
+    frame["spend"] = [decimal.Decimal(f"{k * 1.37:.2f}") for k in range(60)]
+    frame.to_parquet(tmp_path / "orders.parquet")
+    read = pd.read_parquet(tmp_path / "orders.parquet")
+    dataset, said = _warned(read.drop(columns="spend"), "rating")
+    assert (dataset.task, dataset.classes, len(dataset.y)) == ("binary", (3.0, 4.5), 40)
+    assert all(type(c) is float for c in dataset.classes)
+    assert "Dropped 20 row(s) whose target 'rating' is missing" in said
+    dataset, _ = _warned(read.drop(columns="rating"), "spend")
+    assert dataset.task == "regression" and dataset.y[:3].tolist() == [0.0, 1.37, 2.74]
+
+
 def test_unsigned_integers_beyond_int64_are_numbers_not_a_constant():
     from automl_guide.columns import coerce_arrays, profile_columns
 
