@@ -178,7 +178,7 @@ def create_app(model: str | Path | Predictor, *, max_body_bytes: int = MAX_BODY_
         return Prediction(predictions=labels, probabilities=proba,
                           classes=[_json_value(c) for c in predictor.classes])
 
-    return _BodyLimit(app, max_body_bytes)
+    return _RequestGuard(app, max_body_bytes)
 
 
 def _date(seconds: float) -> str:
@@ -211,7 +211,7 @@ def _json_value(value: Any) -> Any:
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
-class _BodyLimit:
+class _RequestGuard:
     """ASGI wrapper: a request body over ``limit`` bytes gets a 413 before any parsing, whether
     the client declared its length or streamed it in chunks; a body sent as anything but JSON
     (curl's ``-d`` without a header sends a form) gets a 415 that says which header to send."""
