@@ -32,13 +32,15 @@ class Dataset:
     codes: frozenset[str] | None = None  # ONNX names of integer columns declared codes
 
 
-def load_table(path: str | Path, dates: Sequence[str] = ()) -> pd.DataFrame:
+def load_table(path: str | Path, dates: Sequence[str] = (), text: Sequence[str] = ()
+               ) -> pd.DataFrame:
     """Read a CSV or Parquet file into a DataFrame with a clear error for anything else. A CSV
     has no types: of the columns named in ``dates`` (a model's datetime columns), one whose
     every value is a whole number from 1000 to 9999 holds years ("2024", as serve reads them),
     not seconds a few minutes after 1970; other numbers stay seconds since the epoch. A CSV
     whose header has no comma may be separated by semicolons, tabs or bars, and then its numbers
-    may have a decimal comma (``12,5``), as spreadsheets write them where that is the custom."""
+    may have a decimal comma (``12,5``), as spreadsheets write them where that is the custom.
+    Columns named in ``text`` (ids) are read from a CSV as written: ``0023`` keeps its zeros."""
     if not isinstance(path, (str, os.PathLike)):
         raise DataError(f"Expected a pandas DataFrame or the path of a CSV or Parquet file, got "
                         f"{type(path).__name__}.")
@@ -57,7 +59,7 @@ def load_table(path: str | Path, dates: Sequence[str] = ()) -> pd.DataFrame:
         if dups:  # pandas would rename them to name.1, name.2 silently
             raise DataError(f"Duplicate column name(s) {', '.join(map(repr, dups))} in {path}; "
                             "names must be unique.")
-        frame = pd.read_csv(path, sep=sep)
+        frame = pd.read_csv(path, sep=sep, dtype={name: str for name in text if name in header})
         return _years_as_text(frame if sep == "," else _decimal_commas(frame), dates)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty: it has no header and no rows.") from None

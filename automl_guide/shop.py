@@ -63,6 +63,25 @@ class ShopHistory:
         return ids.map(self.products["category"]).reset_index(drop=True)
 
 
+def _check_join(used: pd.Series, known: pd.Index, key: str, table: str,
+                given: list[str]) -> None:
+    """The interactions' ids must be the table's: none found is an error (the ids are written
+    differently: P0014 against 14), under half a warning; a catalogue missing a few discontinued
+    products is usual."""
+    ids = pd.Index(used.unique())
+    found = ids.isin(known)
+    if found.mean() >= 0.5:
+        return
+    source = " and ".join(g for g in given if g in ("orders", "events"))
+    message = (f"{found.sum()} of the {len(ids)} {key} values in {source} are in the {table} "
+               f"table ({source}: {', '.join(map(repr, ids[~found][:3]))}; {table}: "
+               f"{', '.join(map(repr, known[:3]))}); write the ids the same way in every table")
+    if not found.any():
+        raise DataError(message + ".")
+    warnings.warn(message + f": {table} features are missing for the others.", UserWarning,
+                  stacklevel=4)
+
+
 @dataclass(frozen=True)
 class ShopData:
     """A shop's interaction log and catalogue, validated; see :meth:`from_tables`."""
@@ -77,10 +96,22 @@ class ShopData:
                     events: pd.DataFrame | None = None, products: pd.DataFrame | None = None,
                     customers: pd.DataFrame | None = None) -> "ShopData":
         """Validate each given table against its schema and join them into one log."""
+        from automl_guide_schemas.shop import has_offsets
+
         from .shop_tables import validate_table
 
         if orders is None and events is None:
             raise DataError("A shop needs an orders or an events table (or both).")
+        if orders is not None and events is not None and "timestamp" in orders \
+                and "timestamp" in events:
+            aware = {name: has_offsets(t["timestamp"]) for name, t in (("orders", orders),
+                                                                      ("events", events))}
+            if len(set(aware.values())) > 1:
+                with_offset = [n for n, a in aware.items() if a][0]
+                without = [n for n, a in aware.items() if not a][0]
+                raise DataError(f"The {with_offset} table's times carry a UTC offset (such as "
+                                f"+08:00) and the {without} table's do not, so the two cannot "
+                                "be put on one clock; write both with an offset, or neither.")
         parts, given = [], []
         if orders is not None:
             o = validate_table("orders", orders)
@@ -111,6 +142,10 @@ class ShopData:
         if customers is not None:
             customers = validate_table("customers", customers).set_index("customer_id")
             given.append("customers")
+        for key, table, name in (("product_id", products, "products"),
+                                 ("customer_id", customers, "customers")):
+            if table is not None:
+                _check_join(log[key], table.index, key, name, given)
         return cls(log.reset_index(drop=True), products, customers, tuple(given))
 
     @property
@@ -351,11 +386,14 @@ def feature_columns(table: pd.DataFrame) -> list[str]:
 
 def to_timedelta(value: Any) -> pd.Timedelta:
     """``30`` (days), ``"30D"``, ``"2W"`` or a Timedelta."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return pd.Timedelta(days=float(value))
     try:
-        delta = pd.Timedelta(value)
-    except (TypeError, ValueError):
+        if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+            delta = pd.Timedelta(days=float(value))
+        else:
+            delta = pd.Timedelta(value)
+    except (TypeError, ValueError, OverflowError):
+        delta = pd.NaT
+    if delta is pd.NaT:  # nan, inf, text that is no duration
         raise DataError(f"Cannot read {value!r} as a duration; write e.g. 30 (days) or '30D'.")
     if delta <= pd.Timedelta(0):
         raise DataError(f"The horizon must be positive, not {value!r}.")

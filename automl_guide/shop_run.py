@@ -28,6 +28,7 @@ import pandas as pd
 
 from . import ranking
 from .errors import DataError, ExportError
+from .shop_tables import validate_table
 from .shop import (KEYS, RECENT_DAYS, CandidateSettings, FeatureReport, ShopData, TableSettings,
                    build_table, describe_settings, feature_columns, labels, popularity,
                    repeat_share, to_timedelta)
@@ -36,6 +37,9 @@ TASKS = ("rank", "purchase")
 SHOP_ARTIFACTS = ("shop.json", "ranking.csv", "snapshot")
 SNAPSHOT = "snapshot"
 TABLE_FILES = ("orders", "events", "products", "customers")
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+ID_COLUMNS = ("order_id", "customer_id", "product_id", "session_id", "clicked_product_id",
+              "bought_product_id")
 RFM = ("c_recency", "c_frequency", "c_monetary")
 
 
@@ -57,30 +61,50 @@ class ShopResult:
 
 
 def load_shop(data: ShopData | Mapping[str, pd.DataFrame] | str | os.PathLike) -> ShopData:
-    """A :class:`ShopData` from tables, or a directory of ``orders``, ``events``, ``products``
-    and ``customers`` files (CSV or Parquet)."""
+    """A :class:`ShopData` from tables, or a directory of ``orders``, ``events``, ``products``,
+    ``customers`` and ``queries`` files (``NAME.csv``, ``NAME.csv.gz``, ``NAME.parquet`` or
+    ``NAME.pq``, in any case). Ids in a CSV are read as written (``0023`` keeps its zeros)."""
     if isinstance(data, ShopData):
         return data
     if isinstance(data, Mapping):
         unknown = set(data) - set(TABLE_FILES) - {"queries"}
         if unknown:
             raise DataError(f"Unknown shop table(s) {sorted(unknown)}; the tables are "
-                            f"{', '.join(TABLE_FILES)}.")
-        return ShopData.from_tables(**{k: v for k, v in data.items() if k in TABLE_FILES})
+                            f"{', '.join(TABLE_FILES)}, queries.")
+        tables = dict(data)
+    else:
+        tables = _read_tables(Path(data))
+    if tables.get("queries") is not None:  # checked, though no feature reads it yet
+        validate_table("queries", tables["queries"])
+    return ShopData.from_tables(**{k: v for k, v in tables.items() if k in TABLE_FILES})
+
+
+def _read_tables(folder: Path) -> dict[str, pd.DataFrame]:
     from .data import load_table
 
-    folder = Path(data)
     if not folder.is_dir():
         raise DataError(f"{folder} is not a directory of shop tables (orders.csv, events.csv, "
                         "products.csv, customers.csv; CSV or Parquet).")
-    tables = {}
-    for name in TABLE_FILES:
-        found = sorted(p for p in folder.iterdir() if p.name.split(".")[0] == name)
+    files = [p for p in folder.iterdir() if p.is_file()]
+    tables, unread = {}, []
+    for name in (*TABLE_FILES, "queries"):
+        found = sorted(p for p in files if p.name.lower() in {
+            f"{name}{suffix}" for suffix in TABLE_SUFFIXES})
+        if len(found) > 1:
+            raise DataError(f"{folder} holds {len(found)} {name} tables "
+                            f"({', '.join(p.name for p in found)}); keep one.")
         if found:
-            tables[name] = load_table(found[0])
-    if not tables:
-        raise DataError(f"{folder} holds none of {', '.join(f + '.csv' for f in TABLE_FILES)}.")
-    return ShopData.from_tables(**tables)
+            tables[name] = load_table(found[0], text=ID_COLUMNS)
+        unread += [p.name for p in files if p.name.lower().startswith(name + ".")
+                   and p not in found]
+    if unread:
+        warnings.warn(f"Not read from {folder}: {', '.join(sorted(unread))} (a table is "
+                      f"NAME{', NAME'.join(TABLE_SUFFIXES)}).", UserWarning, stacklevel=3)
+    if not tables.keys() & {"orders", "events"}:
+        raise DataError(f"{folder} holds no orders or events table (orders.csv, events.csv; "
+                        "CSV or Parquet)" + (f"; not read: {', '.join(sorted(unread))}"
+                                             if unread else "") + ".")
+    return tables
 
 
 def plan_cutoffs(shop: ShopData, horizon: pd.Timedelta, test_cutoff: Any = None,
@@ -91,8 +115,7 @@ def plan_cutoffs(shop: ShopData, horizon: pd.Timedelta, test_cutoff: Any = None,
     of data after it, and the training cutoffs step back one (training) horizon at a time, so no
     training label window reaches into the test window."""
     test_horizon = test_horizon or horizon
-    test = (pd.Timestamp(test_cutoff) if test_cutoff is not None
-            else shop.end - test_horizon)
+    test = _date("test cutoff", test_cutoff) if test_cutoff is not None else shop.end - test_horizon
     if not shop.start < test < shop.end:
         raise DataError(f"The test cutoff {test} must fall inside the data ({shop.start} to "
                         f"{shop.end}); with a horizon of {horizon.days} days the data must span "
@@ -100,7 +123,7 @@ def plan_cutoffs(shop: ShopData, horizon: pd.Timedelta, test_cutoff: Any = None,
     if cutoffs is None:
         cutoffs = [test - i * horizon for i in range(n_cutoffs, 0, -1)]
         cutoffs = [c for c in cutoffs if c > shop.start + horizon / 2]
-    cutoffs = sorted(pd.Timestamp(c) for c in cutoffs)
+    cutoffs = sorted(_date("cutoff", c) for c in cutoffs)
     late = [str(c) for c in cutoffs if c + horizon > test]
     if late:
         raise DataError(f"Training cutoff(s) {', '.join(late)} plus the {horizon.days}-day horizon "
@@ -111,6 +134,16 @@ def plan_cutoffs(shop: ShopData, horizon: pd.Timedelta, test_cutoff: Any = None,
                         f"for a training cutoff before the test cutoff {test:%Y-%m-%d} with a "
                         f"{horizon.days}-day horizon; shorten the horizon.")
     return cutoffs, test
+
+
+def _date(what: str, value: Any) -> pd.Timestamp:
+    try:
+        date = pd.Timestamp(value)
+    except (TypeError, ValueError, OverflowError):
+        date = pd.NaT
+    if date is pd.NaT:
+        raise DataError(f"Cannot read the {what} {value!r} as a date; write e.g. 2024-03-01.")
+    return date.tz_convert(None) if date.tz is not None else date
 
 
 def fit_shop(data: Any, *, task: str = "rank", horizon: Any = 30, cutoffs: Sequence[Any] | None
@@ -161,6 +194,10 @@ def fit_shop(data: Any, *, task: str = "rank", horizon: Any = 30, cutoffs: Seque
     if out is not None:
         _check_out(out, overwrite)
     shop = load_shop(data)
+    if not (shop.interactions["event_type"] == "purchase").any():
+        raise DataError(f"The shop has no purchases ({' and '.join(shop.tables)} given; no "
+                        "orders table and no 'purchase' events): there is nothing to learn to "
+                        "recommend.")
     horizon = to_timedelta(horizon)
     test_horizon = to_timedelta(test_horizon) if test_horizon is not None else horizon
     train_cutoffs, test = plan_cutoffs(shop, horizon, test_cutoff, cutoffs, n_cutoffs,

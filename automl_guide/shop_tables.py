@@ -17,14 +17,20 @@ def validate_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     orders or queries)."""
     import pandera.errors
 
-    from automl_guide_schemas.shop import TABLES
+    from automl_guide_schemas.shop import TABLES, timestamp_problems
 
     if name not in TABLES:
         raise DataError(f"Unknown shop table {name!r}; the tables are {', '.join(TABLES)}.")
     if not isinstance(frame, pd.DataFrame) or frame.empty:
         raise DataError(f"The {name} table has no rows.")
+    problem = timestamp_problems(frame["timestamp"]) if "timestamp" in frame else None
+    if problem:
+        raise DataError(f"The {name} table's 'timestamp' column {problem}.")
     try:
-        return TABLES[name]().validate(frame, lazy=True)
+        table = TABLES[name]().validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as exc:
         raise DataError(f"The {name} table does not match its schema:\n"
                         + describe_failures(exc.failure_cases)) from None
+    if "quantity" in table:  # checked whole above
+        table["quantity"] = table["quantity"].astype("int64")
+    return table

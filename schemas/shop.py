@@ -2,15 +2,22 @@
 
 Required columns are the ones the shopping-guide features need; the optional ones are checked
 when present. Timestamps are parsed in mixed formats, so ISO strings and datetimes both pass;
-a value that does not parse is reported as a missing timestamp.
+dates written day or month first (31/01/2026, 01/31/2026) are read one way for the whole column,
+numbers are seconds since the epoch, and times with a UTC offset are converted to UTC; a value
+that does not parse is reported as a missing timestamp (:func:`timestamp_problems` names what
+no parse can settle: a column mixing both orders, or times with and without an offset).
 Validate with :func:`automl_guide.shop_tables.validate_table`, which reports every failing
 column, check and sample rows in one error. ``events`` or ``orders`` may stand alone.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 EVENT_TYPES = ("view", "cart", "purchase")
+_DAY_MONTH = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")  # 31/01/2026 or 01/31/2026
+_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})\s*$")  # ...T10:00+08:00, ...T02:00Z
+_EPOCH = re.compile(r"^\s*[+-]?\d+(?:\.\d*)?\s*$")  # 1767346977: seconds since the epoch
 
 
 def _pa() -> Any:
@@ -19,17 +26,122 @@ def _pa() -> Any:
     return pa
 
 
-def _id(pa: Any, required: bool = True, nullable: bool = False) -> Any:
-    return pa.Column(str, nullable=nullable, required=required, coerce=True)
+def _strip(values: Any) -> Any:
+    """" P0014 " is P0014: spaces around an id are a spreadsheet's, not the shop's."""
+    return values.map(lambda v: v.strip() if isinstance(v, str) else v)
+
+
+def _id(pa: Any, required: bool = True, nullable: bool = False, unique: bool = False) -> Any:
+    return pa.Column(str, pa.Check(lambda s: s.str.len() > 0, name="not_empty"),
+                     nullable=nullable, required=required, unique=unique, coerce=True,
+                     parsers=pa.Parser(_strip))
 
 
 def _timestamp(pa: Any) -> Any:
     """Mixed formats ("2024-03-01", "2024-03-01 10:00") parse; what does not parse becomes a
     missing timestamp, reported as such."""
+    return pa.Column("datetime64[ns]", nullable=False, coerce=True,
+                     parsers=pa.Parser(parse_timestamps))
+
+
+def _texts(values: Any) -> Any:
+    """The column's non-missing values as text (the index kept), or None for a typed column."""
     import pandas as pd
 
-    return pa.Column("datetime64[ns]", nullable=False, coerce=True, parsers=pa.Parser(
-        lambda s: pd.to_datetime(s, format="mixed", errors="coerce")))
+    if pd.api.types.is_datetime64_any_dtype(values.dtype) or (
+            pd.api.types.is_numeric_dtype(values.dtype)
+            and not pd.api.types.is_bool_dtype(values.dtype)):
+        return None
+    values = values.dropna()
+    return values.map(lambda v: v if isinstance(v, str) else str(v)) if len(values) else None
+
+
+def _orders(text: Any) -> tuple[Any, Any]:
+    """Of the dates written day/month/year or month/day/year: which can only be day first (a
+    first number over 12) and which only month first (a second number over 12)."""
+    parts = text.str.extract(_DAY_MONTH).dropna().astype(int)
+    return parts.index[parts[0] > 12], parts.index[parts[1] > 12]
+
+
+def _compact_dates(text: Any) -> Any:
+    """20260131 as a date where every value is eight digits that read as one, else None."""
+    import pandas as pd
+
+    if not text.str.fullmatch(r"\s*\d{8}\s*").all():
+        return None
+    dates = pd.to_datetime(text.str.strip(), format="%Y%m%d", errors="coerce")
+    return dates if dates.notna().all() else None
+
+
+def parse_timestamps(values: Any) -> Any:
+    """``values`` as naive UTC datetimes, unparseable ones missing: ISO text in any of its forms,
+    day- or month-first dates read one way for the whole column (day first where some first
+    number is over 12), dates as eight digits (20260131), other numbers (or text of digits) as
+    seconds since the epoch, and times with a UTC offset converted to UTC."""
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return values.dt.tz_convert(None) if values.dt.tz is not None else values
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    numeric = (pd.api.types.is_numeric_dtype(values.dtype)
+               and not pd.api.types.is_bool_dtype(values.dtype))
+    text = (values.dropna().map(lambda v: f"{v:.0f}" if float(v).is_integer() else str(v))
+            if numeric else _texts(values))
+    if text is None or not len(text):
+        return out
+    compact = _compact_dates(text)
+    if compact is not None:
+        out[text.index] = compact
+    elif text.str.match(_EPOCH).all():
+        seconds = pd.to_numeric(values[text.index] if numeric else text)
+        out[text.index] = pd.to_datetime(seconds, unit="s", errors="coerce")
+    else:
+        dates = text.str.match(_DAY_MONTH)
+        day_first = len(_orders(text)[0]) > 0
+        for mask, first in ((dates, day_first), (~dates, False)):  # dayfirst misreads ISO
+            if mask.any():
+                parsed = pd.to_datetime(text[mask], format="mixed", dayfirst=first,
+                                        errors="coerce", utc=True)
+                out[parsed.index] = parsed.dt.tz_convert(None).astype("datetime64[ns]")
+    return out
+
+
+def _offsets(text: Any) -> Any:
+    """Which values end in a UTC offset (+08:00, -0500, Z); 31-01-2026 ends in none."""
+    return text.str.contains(_OFFSET) & ~text.str.fullmatch(_DAY_MONTH.pattern + r"\s*")
+
+
+def timestamp_problems(values: Any) -> str | None:
+    """What no parse can settle in a timestamp column, with the rows (positions) at fault: dates
+    both day first and month first, or times with a UTC offset beside times without."""
+    text = _texts(values)
+    if text is None:
+        return None
+    position = {label: i for i, label in enumerate(values.index)}
+
+    def rows(labels: Any) -> str:
+        return ", ".join(f"{position[i]} ({text[i]!r})" for i in list(labels)[:3])
+
+    day_first, month_first = _orders(text)
+    if len(day_first) and len(month_first):
+        return (f"mixes dates written day first (rows {rows(day_first)}) and month first (rows "
+                f"{rows(month_first)}); write them one way")
+    offset = _offsets(text)
+    if offset.any() and not offset.all():
+        return (f"mixes times with a UTC offset (rows {rows(text.index[offset])}) and times "
+                f"without (rows {rows(text.index[~offset])}); give every time an offset, or none")
+    return None
+
+
+def has_offsets(values: Any) -> bool:
+    """Whether the column's times carry a UTC offset (a time-zone-aware column, or text with
+    one such as +08:00)."""
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return values.dt.tz is not None
+    text = _texts(values)
+    return text is not None and bool(_offsets(text).any())
 
 
 def _money(pa: Any, required: bool = True) -> Any:
@@ -37,13 +149,16 @@ def _money(pa: Any, required: bool = True) -> Any:
 
 
 def _quantity(pa: Any, required: bool = True) -> Any:
-    return pa.Column(int, pa.Check.ge(1), nullable=False, required=required, coerce=True)
+    """Whole items, at least one (1.5 is refused as written, not cut to 1)."""
+    return pa.Column(float, [pa.Check.ge(1), pa.Check(lambda s: s % 1 == 0,
+                                                      name="whole_number")],
+                     nullable=False, required=required, coerce=True)
 
 
 def products() -> Any:
     pa = _pa()
     return pa.DataFrameSchema({
-        "product_id": pa.Column(str, unique=True, nullable=False, coerce=True),
+        "product_id": _id(pa, unique=True),
         "category": pa.Column(str, nullable=False, coerce=True),
         "price": _money(pa),
         "brand": pa.Column(str, nullable=True, required=False, coerce=True),
@@ -58,7 +173,7 @@ def products() -> Any:
 def customers() -> Any:
     pa = _pa()
     return pa.DataFrameSchema({
-        "customer_id": pa.Column(str, unique=True, nullable=False, coerce=True),
+        "customer_id": _id(pa, unique=True),
     }, name="customers", strict=False)
 
 

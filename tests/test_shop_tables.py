@@ -1,6 +1,8 @@
 """The shop tables' schemas: good tables pass (coerced), bad ones fail with every problem named."""
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -82,3 +84,131 @@ def test_every_shop_table_accepts_a_good_table_and_names_the_bad_column(table):
     breaker, column = BAD[table]
     with pytest.raises(DataError, match=rf"(?s)The {table} table does not match.*'{column}'"):
         validate_table(table, breaker(GOOD[table].copy()))
+
+
+# --- a shop's files as a data engineer sends them (from a fuzzing pass over the shop layer) ---
+
+def _shop() -> dict[str, pd.DataFrame]:
+    from automl_guide.shop_demo import generate_shop
+
+    return generate_shop(n_customers=40, n_products=20, days=60, seed=0)
+
+
+def _write(folder, tables: dict[str, pd.DataFrame]):
+    folder.mkdir(exist_ok=True)
+    for name, table in tables.items():
+        table.to_csv(folder / f"{name}.csv", index=False)
+    return folder
+
+
+def test_ids_are_read_as_written_and_must_match_across_tables(tmp_path):
+    """'0023' keeps its zeros in every CSV (a column of digits is not a number), spaces around
+    an id go, and ids that match nothing in the catalogue are an error naming both sides."""
+    from automl_guide.shop_run import load_shop
+
+    tables = _shop()
+    for name in ("orders", "events", "products"):
+        tables[name]["product_id"] = tables[name]["product_id"].str[1:]  # P0023 -> 0023
+    tables["orders"]["product_id"] = " " + tables["orders"]["product_id"] + " "
+    shop = load_shop(_write(tmp_path / "padded", tables))
+    assert shop.interactions["product_id"].str.fullmatch(r"\d{4}").all()
+    assert shop.interactions["product_id"].isin(shop.products.index).all()
+
+    tables["products"]["product_id"] = "P" + tables["products"]["product_id"]
+    with pytest.raises(DataError, match=r"0 of the \d+ product_id values in orders and events "
+                       r"are in the products table \(orders and events: '\d{4}'.*products: "
+                       r"'P\d{4}'.*write the ids the same way in every table"):
+        load_shop(_write(tmp_path / "prefixed", tables))
+    tables = _shop()
+    tables["customers"] = tables["customers"].head(10)  # most customers missing: a warning
+    with pytest.warns(UserWarning, match=r"customer_id values in orders and events are in the "
+                      r"customers table .* customers features are missing for the others"):
+        load_shop(tables)
+    tables["orders"].loc[3, "customer_id"] = "  "
+    with pytest.raises(DataError, match=r"'customer_id': not_empty.*rows 3"):
+        load_shop(tables)
+
+
+@pytest.mark.parametrize("written, day", [("%d/%m/%Y %H:%M", "day first"),
+                                          ("%m/%d/%Y %H:%M", "month first"),
+                                          ("%d.%m.%Y", "day first, dots"),
+                                          ("%Y%m%d", "eight digits"),
+                                          ("epoch", "seconds since the epoch")])
+def test_timestamps_are_read_one_way_for_the_whole_column(written, day):
+    """Day-first dates were read month first where the day was 12 or less (a shop of January
+    to April came out spread to November); each form now reads as the ISO text does."""
+    tables = _shop()
+    times = pd.to_datetime(tables["orders"]["timestamp"]).dt.floor(
+        "min" if "%H" in written else "s" if written == "epoch" else "D")
+    tables["orders"]["timestamp"] = ((times - pd.Timestamp(0)).dt.total_seconds().astype(int)
+                                     if written == "epoch" else times.dt.strftime(written))
+    assert (times.dt.day > 12).any() and (times.dt.day <= 12).any()
+    validated = validate_table("orders", tables["orders"])
+    pd.testing.assert_series_equal(validated["timestamp"], times.astype("datetime64[ns]"),
+                                   check_names=False)
+
+
+def test_timestamps_no_parse_can_settle_are_named_with_their_rows():
+    from automl_guide.shop_run import load_shop
+
+    orders = GOOD["orders"].assign(timestamp=["13/01/2024", "01/13/2024"])
+    with pytest.raises(DataError, match=r"The orders table's 'timestamp' column mixes dates "
+                       r"written day first \(rows 0 \('13/01/2024'\)\) and month first \(rows 1 "
+                       r"\('01/13/2024'\)\); write them one way"):
+        validate_table("orders", orders)
+    orders = GOOD["orders"].assign(timestamp=["2024-01-01T10:00+08:00", "2024-01-01 10:00"])
+    with pytest.raises(DataError, match=r"mixes times with a UTC offset \(rows 0 .*\) and times "
+                       r"without \(rows 1 .*\); give every time an offset, or none"):
+        validate_table("orders", orders)
+    aware = GOOD["orders"].assign(timestamp=["2024-01-01T10:00+08:00", "2024-01-02T08:00+08:00"])
+    assert validate_table("orders", aware)["timestamp"].tolist() == [
+        pd.Timestamp("2024-01-01 02:00"), pd.Timestamp("2024-01-02 00:00")]  # UTC
+    with pytest.raises(DataError, match=r"The orders table's times carry a UTC offset .* and the "
+                       r"events table's do not"):
+        load_shop({"orders": aware, "events": GOOD["events"]})
+
+
+def test_quantities_are_whole_and_a_shop_needs_purchases():
+    from automl_guide.shop_run import fit_shop, load_shop
+
+    orders = GOOD["orders"].assign(quantity=[1.5, 2.0])
+    with pytest.raises(DataError, match=r"'quantity': whole_number: 1 failure\(s\), e.g. 1.5 "
+                       r"\(rows 0\)"):
+        validate_table("orders", orders)
+    assert validate_table("orders", orders.assign(quantity=[1.0, 2.0]))["quantity"].tolist() == [1, 2]
+    views = GOOD["events"].assign(event_type=["view", "cart", "view", "view"])
+    with pytest.raises(DataError, match=r"The shop has no purchases \(events given; no orders "
+                       r"table and no 'purchase' events\)"):
+        fit_shop({"events": views}, time_budget=None, out=None)
+    with pytest.raises(DataError, match=r"(?s)The queries table does not match.*'query'"):
+        load_shop({"events": GOOD["events"], "queries": GOOD["queries"].assign(query=["", "x"])})
+
+
+def test_a_shop_folder_is_read_by_exact_names(tmp_path):
+    """orders.backup.csv beside orders.csv was read instead of it (sorted first): now only
+    NAME.csv / .csv.gz / .parquet / .pq count, in any case; others are named in a warning, and
+    two files of one table are refused."""
+    from automl_guide.shop_run import load_shop
+
+    tables = _shop()
+    folder = _write(tmp_path / "shop", tables)
+    (folder / "orders.csv").rename(folder / "Orders.CSV")
+    tables["orders"].head(5).to_csv(folder / "orders.backup.csv", index=False)
+    with pytest.warns(UserWarning, match=r"Not read from .*: orders.backup.csv \(a table is "
+                      r"NAME.csv, NAME.csv.gz, NAME.parquet, NAME.pq\)"):
+        shop = load_shop(folder)
+    assert (shop.interactions["event_type"] == "purchase").sum() == len(tables["orders"])
+    tables["orders"].to_parquet(folder / "orders.parquet")
+    with pytest.raises(DataError, match=r"holds 2 orders tables \(Orders.CSV, orders.parquet\); "
+                       "keep one"):
+        load_shop(folder)
+
+
+@pytest.mark.parametrize("horizon, said", [
+    (float("nan"), "Cannot read nan as a duration"), (float("inf"), "Cannot read inf as a duration"),
+    (0, "The horizon must be positive, not 0"), (-5, "The horizon must be positive, not -5")])
+def test_a_horizon_that_is_no_positive_duration_is_refused(horizon, said):
+    from automl_guide.shop import to_timedelta
+
+    with pytest.raises(DataError, match=re.escape(said)):
+        to_timedelta(horizon)
