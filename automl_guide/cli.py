@@ -272,7 +272,12 @@ def _shop(args: argparse.Namespace) -> int:
 def _recommend(args: argparse.Namespace) -> int:
     from .shop_run import recommend
 
-    recommend(args.run, args.customer, args.k).to_csv(sys.stdout, index=False)
+    top = recommend(args.run, args.customer, args.k)
+    top.to_csv(sys.stdout, index=False)
+    if len(top) and top["source"].iloc[0] != "model":
+        print(f"automl-guide: customer {args.customer!r} is not in the run's snapshot: these are "
+              "the recent best sellers (ids are matched as written: 0030 is not 30).",
+              file=sys.stderr)
     return 0
 
 

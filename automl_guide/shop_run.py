@@ -186,6 +186,9 @@ def fit_shop(data: Any, *, task: str = "rank", horizon: Any = 30, cutoffs: Seque
     start = time.monotonic()
     if task not in TASKS:
         raise DataError(f"Unknown shop task {task!r}; choose one of {', '.join(TASKS)}.")
+    _check_count("k", k)
+    if negatives is not None:
+        _check_count("negatives", negatives)
     say = Progress(None, None, quiet).say
     registry = load_registry(plugins)
     if not registry.shop_features:
@@ -283,6 +286,11 @@ def _relevant(shop: ShopData, cutoff: pd.Timestamp, horizon: pd.Timedelta, exclu
 
 def _evaluation_reserve(time_budget: float) -> float:
     return min(60.0, max(8.0, 0.15 * time_budget))
+
+
+def _check_count(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise DataError(f"{name} must be a whole number of at least 1, not {value!r}.")
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
@@ -402,9 +410,18 @@ class Recommender:
         if not path.is_file():
             raise DataError(f"{self.run_dir} is not a shop run (no shop.json); create one with "
                             "`automl-guide shop` or automl_guide.fit_shop.")
-        self.card = json.loads(path.read_text())
+        try:
+            self.card = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise DataError(f"{path} is damaged ({exc}); fit the shop run again.") from None
         folder = self.run_dir / SNAPSHOT
-        read = lambda name: pd.read_parquet(folder / f"{name}.parquet")  # noqa: E731
+
+        def read(name: str) -> pd.DataFrame:
+            file = folder / f"{name}.parquet"
+            if not file.is_file():
+                raise DataError(f"{file} is missing: the shop run is incomplete; fit it again.")
+            return pd.read_parquet(file)
+
         self.customers = read("customers").set_index("customer_id")
         self.products = read("products").set_index("product_id")
         candidates = read("candidates")
@@ -416,9 +433,10 @@ class Recommender:
     def recommend(self, customer_id: str, k: int = 10) -> pd.DataFrame:
         """The customer's ``k`` best candidates by the scorer's purchase probability; a customer
         the snapshot does not know gets the recent best sellers (``source`` says which)."""
-        if k < 1:
-            raise DataError(f"k must be at least 1, not {k}.")
-        customer_id = str(customer_id)
+        _check_count("k", k)
+        if isinstance(customer_id, float) and customer_id.is_integer():
+            customer_id = int(customer_id)  # 30.0 from a spreadsheet is customer 30
+        customer_id = str(customer_id).strip()
         rows = self.candidates.get(customer_id)
         if rows is None or customer_id not in self.customers.index:
             top = self.popular.head(k)

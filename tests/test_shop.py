@@ -265,4 +265,24 @@ def test_recommend_scores_equal_onnxruntime_on_the_joined_snapshot(shop_demo, ca
     printed = capsys.readouterr().out.splitlines()
     assert printed[0] == "rank,product_id,score,source" and len(printed) == 4
     assert main(["recommend", str(shop_demo), "--customer", "nobody", "--k", "2"]) == 0
-    assert "popular (unknown customer)" in capsys.readouterr().out
+    said = capsys.readouterr()
+    assert "popular (unknown customer)" in said.out
+    assert "customer 'nobody' is not in the run's snapshot: these are the recent best" in said.err
+
+
+def test_recommend_refuses_a_bad_k_and_a_damaged_run_by_name(shop_demo, tmp_path, capsys):
+    import shutil
+
+    from automl_guide import recommend
+    from automl_guide.cli import main
+
+    with pytest.raises(DataError, match=r"k must be a whole number of at least 1, not 2.5"):
+        recommend(shop_demo, "C00001", k=2.5)
+    damaged = tmp_path / "run"
+    shutil.copytree(shop_demo, damaged)
+    (damaged / "snapshot" / "candidates.parquet").unlink()
+    assert main(["recommend", str(damaged), "--customer", "C00001"]) == 2
+    assert "candidates.parquet is missing: the shop run is incomplete" in capsys.readouterr().err
+    (damaged / "shop.json").write_text('{"task": "ra')
+    assert main(["recommend", str(damaged), "--customer", "C00001"]) == 2
+    assert "shop.json is damaged (" in capsys.readouterr().err

@@ -212,3 +212,18 @@ def test_a_horizon_that_is_no_positive_duration_is_refused(horizon, said):
 
     with pytest.raises(DataError, match=re.escape(said)):
         to_timedelta(horizon)
+
+
+def test_cutoffs_k_and_negatives_that_cannot_be_read_are_refused_by_name():
+    from automl_guide.shop_run import fit_shop, load_shop, plan_cutoffs
+
+    shop = load_shop(_shop())
+    with pytest.raises(DataError, match=r"Cannot read the test cutoff 'abc' as a date"):
+        plan_cutoffs(shop, pd.Timedelta(days=7), test_cutoff="abc")
+    with pytest.raises(DataError, match=r"Cannot read the cutoff '2026-13-01' as a date"):
+        plan_cutoffs(shop, pd.Timedelta(days=7), cutoffs=["2026-13-01"])
+    for option in ({"k": 0}, {"negatives": -1}, {"k": 2.5}):
+        name, value = next(iter(option.items()))
+        with pytest.raises(DataError, match=re.escape(f"{name} must be a whole number of at "
+                                                      f"least 1, not {value!r}")):
+            fit_shop(shop, time_budget=None, out=None, **option)
