@@ -118,7 +118,7 @@ def plan_cutoffs(shop: ShopData, horizon: pd.Timedelta, test_cutoff: Any = None,
     test = _date("test cutoff", test_cutoff) if test_cutoff is not None else shop.end - test_horizon
     if not shop.start < test < shop.end:
         raise DataError(f"The test cutoff {test} must fall inside the data ({shop.start} to "
-                        f"{shop.end}); with a horizon of {horizon.days} days the data must span "
+                        f"{shop.end}); with a horizon of {_days(horizon)} the data must span "
                         "more than two horizons.")
     if cutoffs is None:
         cutoffs = [test - i * horizon for i in range(n_cutoffs, 0, -1)]
@@ -126,14 +126,20 @@ def plan_cutoffs(shop: ShopData, horizon: pd.Timedelta, test_cutoff: Any = None,
     cutoffs = sorted(_date("cutoff", c) for c in cutoffs)
     late = [str(c) for c in cutoffs if c + horizon > test]
     if late:
-        raise DataError(f"Training cutoff(s) {', '.join(late)} plus the {horizon.days}-day horizon "
+        raise DataError(f"Training cutoff(s) {', '.join(late)} plus the {_days(horizon)} horizon "
                         f"reach past the test cutoff {test}: their labels would overlap the test "
                         "window. Choose earlier cutoffs or a shorter horizon.")
     if not cutoffs:
         raise DataError(f"The data ({shop.start:%Y-%m-%d} to {shop.end:%Y-%m-%d}) leaves no room "
                         f"for a training cutoff before the test cutoff {test:%Y-%m-%d} with a "
-                        f"{horizon.days}-day horizon; shorten the horizon.")
+                        f"horizon of {_days(horizon)}; shorten the horizon.")
     return cutoffs, test
+
+
+def _days(span: pd.Timedelta) -> str:
+    """30 days, 0.5 days: a horizon of hours is not "0 days"."""
+    days = span / pd.Timedelta(days=1)
+    return f"{days:g} day{'' if days == 1 else 's'}"
 
 
 def _date(what: str, value: Any) -> pd.Timestamp:
@@ -201,6 +207,14 @@ def fit_shop(data: Any, *, task: str = "rank", horizon: Any = 30, cutoffs: Seque
         raise DataError(f"The shop has no purchases ({' and '.join(shop.tables)} given; no "
                         "orders table and no 'purchase' events): there is nothing to learn to "
                         "recommend.")
+    late = shop.interactions[shop.interactions["timestamp"]
+                             > pd.Timestamp.now() + pd.Timedelta(days=1)]
+    if len(late):  # a typo'd year moves every cutoff, planned from the end of the data
+        first = late.iloc[0]
+        warnings.warn(f"{len(late)} interaction(s) are dated after today (customer "
+                      f"{first['customer_id']!r}, product {first['product_id']!r}: "
+                      f"{first['timestamp']}); the cutoffs are planned from the end of the data, "
+                      "so fix or drop them.", UserWarning, stacklevel=2)
     horizon = to_timedelta(horizon)
     test_horizon = to_timedelta(test_horizon) if test_horizon is not None else horizon
     train_cutoffs, test = plan_cutoffs(shop, horizon, test_cutoff, cutoffs, n_cutoffs,
@@ -216,12 +230,18 @@ def fit_shop(data: Any, *, task: str = "rank", horizon: Any = 30, cutoffs: Seque
                                    report=report) for i, c in enumerate(train_cutoffs)],
                       ignore_index=True)
     if table.empty or table["label"].sum() == 0:
-        raise DataError(f"No candidate was bought within {horizon.days} days of the training "
+        raise DataError(f"No candidate was bought within {_days(horizon)} of the training "
                         f"cutoffs {', '.join(f'{c:%Y-%m-%d}' for c in train_cutoffs)}; choose "
                         "later cutoffs or a longer horizon.")
+    need = 3 if task == "rank" else 2
+    if table["customer_id"].nunique() < need:
+        raise DataError(f"The training table holds {table['customer_id'].nunique()} customer(s); "
+                        "the search validates on customers it did not train on ("
+                        f"{'3 folds of them' if task == 'rank' else 'a held-out share'}), so it "
+                        f"needs at least {need}: give more customers' data, or earlier cutoffs.")
     say(f"automl-guide shop ({task}): {len(shop.interactions)} interactions; training table "
         f"{len(table)} rows from cutoffs {', '.join(f'{c:%Y-%m-%d}' for c in train_cutoffs)}, "
-        f"horizon {horizon.days} days; test cutoff {test:%Y-%m-%d}"
+        f"horizon {_days(horizon)}; test cutoff {test:%Y-%m-%d}"
         f"{'; no repeat purchases: bought products are not recommended again' if exclude else ''}")
     columns = feature_columns(table)
     budget = None
@@ -324,7 +344,7 @@ def _rank_leaderboard(shop: ShopData, test: pd.Timestamp, horizon: pd.Timedelta,
     history = shop.history(test)
     relevant, before, bought = _relevant(shop, test, horizon, exclude)
     if not relevant:
-        raise DataError(f"No known customer bought anything in the {horizon.days} days after the "
+        raise DataError(f"No known customer bought anything in the {_days(horizon)} after the "
                         f"test cutoff {test}; nothing to rank.")
     table = build_table(shop, test, horizon, registry, customers=sorted(relevant),
                         settings=settings.every_candidate())

@@ -227,3 +227,23 @@ def test_cutoffs_k_and_negatives_that_cannot_be_read_are_refused_by_name():
         with pytest.raises(DataError, match=re.escape(f"{name} must be a whole number of at "
                                                       f"least 1, not {value!r}")):
             fit_shop(shop, time_budget=None, out=None, **option)
+
+
+def test_a_shop_too_small_to_validate_or_dated_in_the_future_is_named():
+    """One customer: the search validates on customers it did not train on, so the error says
+    that (it told the user to give fewer folds, an option fit_shop does not have). A typo'd year
+    moves every cutoff: a warning names the row before the cutoffs' own error."""
+    from automl_guide.shop_run import fit_shop
+
+    tables = _shop()
+    one = tables["orders"]["customer_id"].value_counts().index[0]
+    alone = {"orders": tables["orders"][tables["orders"]["customer_id"] == one]}
+    with pytest.raises(DataError, match=r"The training table holds 1 customer\(s\); the search "
+                       r"validates on customers it did not train on \(3 folds of them\), so it "
+                       r"needs at least 3"):
+        fit_shop(alone, horizon=7, time_budget=None, out=None)
+    tables["orders"].loc[0, "timestamp"] = "2099-01-01 10:00"
+    with pytest.warns(UserWarning, match=r"1 interaction\(s\) are dated after today \(customer "
+                      r"'C\d+', product 'P\d+': 2099-01-01 10:00:00\)"), \
+            pytest.raises(DataError):
+        fit_shop(tables, horizon=7, time_budget=None, out=None)
