@@ -314,7 +314,10 @@ def _check_count(name: str, value: Any) -> None:
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
-    existing = [name for name in SHOP_ARTIFACTS if (out / name).exists()]
+    """Before any work: a shop run's files, or a plain run's (the search writes those)."""
+    from .api import ARTIFACTS
+
+    existing = [name for name in SHOP_ARTIFACTS + ARTIFACTS if (out / name).exists()]
     if existing and not overwrite:
         raise ExportError(f"{out} already holds {', '.join(existing)}; choose another --out or "
                           "pass --overwrite to replace them.")

@@ -203,6 +203,12 @@ def test_fit_shop_purchase_reports_rfm_and_popularity_baselines(tables, ray_sess
     with pytest.raises(ExportError, match="already holds"):
         fit_shop(tables, task="purchase", max_trials=1, models=["linear"],
                  out=tmp_path / "run", quiet=True)
+    plain = tmp_path / "plain"  # a plain fit's run, refused before the tables are built
+    plain.mkdir()
+    (plain / "model.onnx").write_bytes(b"a user's model")
+    with pytest.raises(ExportError, match="plain already holds model.onnx"):
+        fit_shop(tables, task="purchase", max_trials=1, models=["linear"], out=plain,
+                 quiet=True, horizon=float("nan"))  # the out check comes before all else
 
 
 @pytest.fixture(scope="module")
