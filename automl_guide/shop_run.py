@@ -85,17 +85,20 @@ def _read_tables(folder: Path) -> dict[str, pd.DataFrame]:
     if not folder.is_dir():
         raise DataError(f"{folder} is not a directory of shop tables (orders.csv, events.csv, "
                         "products.csv, customers.csv; CSV or Parquet).")
-    files = [p for p in folder.iterdir() if p.is_file()]
+    entries = list(folder.iterdir())
     tables, unread = {}, []
     for name in (*TABLE_FILES, "queries"):
-        found = sorted(p for p in files if p.name.lower() in {
-            f"{name}{suffix}" for suffix in TABLE_SUFFIXES})
+        # a file, or a folder of Parquet parts as Spark and Hive write one (orders.parquet/)
+        found = sorted(p for p in entries if p.name.lower() in (
+            {f"{name}{suffix}" for suffix in TABLE_SUFFIXES} if p.is_file()
+            else {name, f"{name}.parquet"}))
         if len(found) > 1:
             raise DataError(f"{folder} holds {len(found)} {name} tables "
                             f"({', '.join(p.name for p in found)}); keep one.")
         if found:
-            tables[name] = load_table(found[0], text=ID_COLUMNS)
-        unread += [p.name for p in files if p.name.lower().startswith(name + ".")
+            tables[name] = (load_table(found[0], text=ID_COLUMNS) if found[0].is_file()
+                            else _parquet_parts(found[0]))
+        unread += [p.name for p in entries if p.name.lower().startswith(name + ".")
                    and p not in found]
     if unread:
         warnings.warn(f"Not read from {folder}: {', '.join(sorted(unread))} (a table is "
@@ -105,6 +108,13 @@ def _read_tables(folder: Path) -> dict[str, pd.DataFrame]:
                         "CSV or Parquet)" + (f"; not read: {', '.join(sorted(unread))}"
                                              if unread else "") + ".")
     return tables
+
+
+def _parquet_parts(folder: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(folder)
+    except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
+        raise DataError(f"Could not read the folder {folder} as Parquet parts: {exc}") from None
 
 
 def plan_cutoffs(shop: ShopData, horizon: pd.Timedelta, test_cutoff: Any = None,

@@ -247,3 +247,21 @@ def test_a_shop_too_small_to_validate_or_dated_in_the_future_is_named():
                       r"'C\d+', product 'P\d+': 2099-01-01 10:00:00\)"), \
             pytest.raises(DataError):
         fit_shop(tables, horizon=7, time_budget=None, out=None)
+
+
+def test_a_table_may_be_a_folder_of_parquet_parts(tmp_path):
+    """orders.parquet/ as Spark writes it (part files), or orders/; not Parquet: named."""
+    from automl_guide.shop_run import load_shop
+
+    tables = _shop()
+    folder = _write(tmp_path / "shop", {"products": tables["products"]})
+    (folder / "orders.parquet").mkdir()
+    half = len(tables["orders"]) // 2
+    tables["orders"].iloc[:half].to_parquet(folder / "orders.parquet" / "part-0.parquet")
+    tables["orders"].iloc[half:].to_parquet(folder / "orders.parquet" / "part-1.parquet")
+    shop = load_shop(folder)
+    assert (shop.interactions["event_type"] == "purchase").sum() == len(tables["orders"])
+    (folder / "events").mkdir()
+    (folder / "events" / "notes.txt").write_text("not parquet")
+    with pytest.raises(DataError, match=r"Could not read the folder .*events as Parquet parts"):
+        load_shop(folder)
