@@ -11,13 +11,13 @@ column, check and sample rows in one error. ``events`` or ``orders`` may stand a
 """
 from __future__ import annotations
 
-import re
 from typing import Any, Callable
 
 EVENT_TYPES = ("view", "cart", "purchase")
-_DAY_MONTH = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")  # 31/01/2026 or 01/31/2026
-_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})\s*$")  # ...T10:00+08:00, ...T02:00Z
-_EPOCH = re.compile(r"^\s*[+-]?\d+(?:\.\d*)?\s*$")  # 1767346977: seconds since the epoch
+_DAY_MONTH = r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})"  # 31/01/2026 or 01/31/2026
+_DAY_MONTH_NAMED = r"^\s*(?P<first>\d{1,2})[/.-](?P<second>\d{1,2})[/.-](?P<year>\d{4})"
+_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})\s*$"  # ...T10:00+08:00, ...T02:00Z
+_EPOCH = r"^\s*[+-]?\d+(?:\.\d*)?\s*$"  # 1767346977: seconds since the epoch
 
 
 def _pa() -> Any:
@@ -53,23 +53,45 @@ def _texts(values: Any) -> Any:
             and not pd.api.types.is_bool_dtype(values.dtype)):
         return None
     values = values.dropna()
-    return values.map(lambda v: v if isinstance(v, str) else str(v)) if len(values) else None
+    if not len(values):
+        return None
+    if pd.api.types.infer_dtype(values, skipna=True) != "string":  # datetimes among text
+        values = values.map(lambda v: v if isinstance(v, str) else str(v))
+    return values.astype("string[pyarrow]")  # its str methods run in Arrow, not per row
+
+
+def _match(text: Any, pattern: str) -> Any:
+    """Which values ``pattern`` finds (``re.search``), in Arrow (RE2): pandas' own string
+    methods test a million timestamps one by one, in seconds."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = pc.match_substring_regex(pa.array(text), pattern)
+    return pd.Series(found.to_numpy(zero_copy_only=False), index=text.index, dtype=bool)
 
 
 def _orders(text: Any) -> tuple[Any, Any]:
     """Of the dates written day/month/year or month/day/year: which can only be day first (a
     first number over 12) and which only month first (a second number over 12)."""
-    parts = text.str.extract(_DAY_MONTH).dropna().astype(int)
-    return parts.index[parts[0] > 12], parts.index[parts[1] > 12]
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parts = pc.extract_regex(pa.array(text), _DAY_MONTH_NAMED)
+    first, second = (pc.cast(pc.struct_field(parts, name), pa.int64())
+                     .to_numpy(zero_copy_only=False) for name in ("first", "second"))
+    first, second = (np.nan_to_num(np.asarray(a, dtype=float)) for a in (first, second))
+    return text.index[first > 12], text.index[second > 12]
 
 
 def _compact_dates(text: Any) -> Any:
     """20260131 as a date where every value is eight digits that read as one, else None."""
     import pandas as pd
 
-    if not text.str.fullmatch(r"\s*\d{8}\s*").all():
+    if not _match(text, r"^\s*\d{8}\s*$").all():
         return None
-    dates = pd.to_datetime(text.str.strip(), format="%Y%m%d", errors="coerce")
+    dates = pd.to_datetime(text.str.strip().astype(object), format="%Y%m%d", errors="coerce")
     return dates if dates.notna().all() else None
 
 
@@ -92,23 +114,37 @@ def parse_timestamps(values: Any) -> Any:
     compact = _compact_dates(text)
     if compact is not None:
         out[text.index] = compact
-    elif text.str.match(_EPOCH).all():
+    elif _match(text, _EPOCH).all():
         seconds = pd.to_numeric(values[text.index] if numeric else text)
         out[text.index] = pd.to_datetime(seconds, unit="s", errors="coerce")
     else:
-        dates = text.str.match(_DAY_MONTH)
+        dates = _match(text, _DAY_MONTH)
         day_first = len(_orders(text)[0]) > 0
         for mask, first in ((dates, day_first), (~dates, False)):  # dayfirst misreads ISO
             if mask.any():
-                parsed = pd.to_datetime(text[mask], format="mixed", dayfirst=first,
-                                        errors="coerce", utc=True)
+                parsed = _parse_text(text[mask].astype(object), first)
                 out[parsed.index] = parsed.dt.tz_convert(None).astype("datetime64[ns]")
     return out
 
 
+def _parse_text(text: Any, day_first: bool) -> Any:
+    """The format of the first value for all that have it (fast), the rest one by one."""
+    import pandas as pd
+    from pandas.tseries.api import guess_datetime_format
+
+    form = guess_datetime_format(text.iloc[0], dayfirst=day_first)
+    parsed = (pd.to_datetime(text, format=form, errors="coerce", utc=True) if form
+              else pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]"))
+    rest = parsed.isna()
+    if rest.any():
+        parsed[rest] = pd.to_datetime(text[rest], format="mixed", dayfirst=day_first,
+                                      errors="coerce", utc=True)
+    return parsed
+
+
 def _offsets(text: Any) -> Any:
     """Which values end in a UTC offset (+08:00, -0500, Z); 31-01-2026 ends in none."""
-    return text.str.contains(_OFFSET) & ~text.str.fullmatch(_DAY_MONTH.pattern + r"\s*")
+    return _match(text, _OFFSET) & ~_match(text, _DAY_MONTH + r"\s*$")
 
 
 def timestamp_problems(values: Any) -> str | None:

@@ -158,7 +158,8 @@ def test_numbers_with_a_decimal_comma_in_a_semicolon_csv_are_numbers(tmp_path):
     text.to_csv(tmp_path / "text.csv", index=False, sep=";")
     got = load_table(tmp_path / "text.csv")
     assert got["grouped"].tolist() == [1234.5, 2.0]
-    assert got[["size", "ids", "mixed"]].equals(text[["size", "ids", "mixed"]].astype(got["size"].dtype))
+    kept = ["size", "ids", "mixed"]
+    assert got[kept].equals(text[kept].astype(got["size"].dtype))
 
 
 def test_a_target_of_lists_is_refused_by_name_and_row():
@@ -363,10 +364,12 @@ def test_decimal_infinities_and_nans_are_missing_like_floats():
     from automl_guide.columns import coerce_arrays
 
     frame = shop_frame(8)
-    frame["price"] = [decimal.Decimal(v) for v in ("1.5", "Infinity", "-Infinity", "NaN", "2", "1e400", "3", "4")]
+    frame["price"] = [decimal.Decimal(v) for v in ("1.5", "Infinity", "-Infinity", "NaN", "2",
+                                                   "1e400", "3", "4")]
     info = [c for c in _warned(shop_frame(60))[0].columns if c.name == "price"]
     typed = coerce_arrays(frame, info, by="name")["price"]
-    np.testing.assert_array_equal(typed, np.array([1.5, np.nan, np.nan, np.nan, 2, np.nan, 3, 4], np.float32))
+    nan = np.nan
+    np.testing.assert_array_equal(typed, np.array([1.5, nan, nan, nan, 2, nan, 3, 4], np.float32))
 
 
 def test_mixed_types_in_one_column_are_treated_as_categories_with_a_warning():

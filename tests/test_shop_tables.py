@@ -175,7 +175,8 @@ def test_quantities_are_whole_and_a_shop_needs_purchases():
     with pytest.raises(DataError, match=r"'quantity': whole_number: 1 failure\(s\), e.g. 1.5 "
                        r"\(rows 0\)"):
         validate_table("orders", orders)
-    assert validate_table("orders", orders.assign(quantity=[1.0, 2.0]))["quantity"].tolist() == [1, 2]
+    whole = validate_table("orders", orders.assign(quantity=[1.0, 2.0]))
+    assert whole["quantity"].tolist() == [1, 2]
     views = GOOD["events"].assign(event_type=["view", "cart", "view", "view"])
     with pytest.raises(DataError, match=r"The shop has no purchases \(events given; no orders "
                        r"table and no 'purchase' events\)"):
@@ -205,7 +206,8 @@ def test_a_shop_folder_is_read_by_exact_names(tmp_path):
 
 
 @pytest.mark.parametrize("horizon, said", [
-    (float("nan"), "Cannot read nan as a duration"), (float("inf"), "Cannot read inf as a duration"),
+    (float("nan"), "Cannot read nan as a duration"),
+    (float("inf"), "Cannot read inf as a duration"),
     (0, "The horizon must be positive, not 0"), (-5, "The horizon must be positive, not -5")])
 def test_a_horizon_that_is_no_positive_duration_is_refused(horizon, said):
     from automl_guide.shop import to_timedelta
