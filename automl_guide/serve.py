@@ -13,6 +13,7 @@ the model card, from the endpoint's annotations.
 """
 
 import datetime as dt
+import errno
 import math
 import socket
 from pathlib import Path
@@ -279,5 +280,7 @@ def _check_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise OSError(exc.errno, f"cannot listen on {host}:{port} ({exc.strerror}): another "
-                          "service may hold the port; pick another with --port") from None
+            why = ("another service may hold the port; pick another with --port"
+                   if exc.errno == errno.EADDRINUSE else "check --host and --port")
+            raise OSError(exc.errno, f"cannot listen on {host}:{port} ({exc.strerror}): "
+                          f"{why}") from None

@@ -37,7 +37,7 @@ TASKS = ("rank", "purchase")
 SHOP_ARTIFACTS = ("shop.json", "ranking.csv", "snapshot")
 SNAPSHOT = "snapshot"
 TABLE_FILES = ("orders", "events", "products", "customers")
-TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt", ".parquet", ".pq")
 ID_COLUMNS = ("order_id", "customer_id", "product_id", "session_id", "clicked_product_id",
               "bought_product_id")
 RFM = ("c_recency", "c_frequency", "c_monetary")

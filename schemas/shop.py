@@ -3,7 +3,7 @@
 Required columns are the ones the shopping-guide features need; the optional ones are checked
 when present. Timestamps are parsed in mixed formats, so ISO strings and datetimes both pass;
 dates written day or month first (31/01/2026, 01/31/2026) are read one way for the whole column,
-numbers are seconds since the epoch, and times with a UTC offset are converted to UTC; a value
+numbers are seconds since the epoch (milliseconds where every one is 1e11 or more), and times with a UTC offset are converted to UTC; a value
 that does not parse is reported as a missing timestamp (:func:`timestamp_problems` names what
 no parse can settle: a column mixing both orders, or times with and without an offset).
 Validate with :func:`automl_guide.shop_tables.validate_table`, which reports every failing
@@ -96,6 +96,23 @@ def _compact_dates(text: Any) -> Any:
 
 
 def parse_timestamps(values: Any) -> Any:
+    """``values`` as naive UTC datetimes (see :func:`_parse`), by position: a table concatenated
+    without ``ignore_index`` repeats its index labels."""
+    out = _parse(values.reset_index(drop=True))
+    out.index = values.index
+    return out
+
+
+def _ns(stamps: Any) -> Any:
+    """Datetimes of any unit as nanoseconds, those beyond what that holds (a year 9999
+    placeholder, milliseconds read as seconds) missing, as an unparseable value is."""
+    import pandas as pd
+
+    inside = (stamps >= pd.Timestamp.min) & (stamps <= pd.Timestamp.max)
+    return stamps.where(inside).astype("datetime64[ns]")
+
+
+def _parse(values: Any) -> Any:
     """``values`` as naive UTC datetimes, unparseable ones missing: ISO text in any of its forms,
     day- or month-first dates read one way for the whole column (day first where some first
     number is over 12), dates as eight digits (20260131), other numbers (or text of digits) as
@@ -103,27 +120,30 @@ def parse_timestamps(values: Any) -> Any:
     import pandas as pd
 
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return values.dt.tz_convert(None) if values.dt.tz is not None else values
+        return _ns(values.dt.tz_convert(None) if values.dt.tz is not None else values)
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     numeric = (pd.api.types.is_numeric_dtype(values.dtype)
                and not pd.api.types.is_bool_dtype(values.dtype))
-    text = (values.dropna().map(lambda v: f"{v:.0f}" if float(v).is_integer() else str(v))
-            if numeric else _texts(values))
+    finite = values[values.abs() < float("inf")] if numeric else None  # inf: missing
+    text = (finite.map(lambda v: f"{v:.0f}" if float(v).is_integer() else str(v))
+            .astype("string[pyarrow]") if numeric else _texts(values))
     if text is None or not len(text):
         return out
     compact = _compact_dates(text)
     if compact is not None:
-        out[text.index] = compact
+        out[text.index] = _ns(compact)
     elif _match(text, _EPOCH).all():
         seconds = pd.to_numeric(values[text.index] if numeric else text)
-        out[text.index] = pd.to_datetime(seconds, unit="s", errors="coerce")
+        seconds = seconds.where(seconds.abs() < float("inf"))
+        unit = "ms" if seconds.abs().min() >= 1e11 else "s"  # every one past 1973 in ms
+        out[text.index] = _ns(pd.to_datetime(seconds, unit=unit, errors="coerce"))
     else:
         dates = _match(text, _DAY_MONTH)
         day_first = len(_orders(text)[0]) > 0
         for mask, first in ((dates, day_first), (~dates, False)):  # dayfirst misreads ISO
             if mask.any():
                 parsed = _parse_text(text[mask].astype(object), first)
-                out[parsed.index] = parsed.dt.tz_convert(None).astype("datetime64[ns]")
+                out[parsed.index] = _ns(parsed.dt.tz_convert(None))
     return out
 
 
@@ -150,10 +170,10 @@ def _offsets(text: Any) -> Any:
 def timestamp_problems(values: Any) -> str | None:
     """What no parse can settle in a timestamp column, with the rows (positions) at fault: dates
     both day first and month first, or times with a UTC offset beside times without."""
-    text = _texts(values)
+    text = _texts(values.reset_index(drop=True))  # by position: labels may repeat
     if text is None:
         return None
-    position = {label: i for i, label in enumerate(values.index)}
+    position = {i: i for i in text.index}
 
     def rows(labels: Any) -> str:
         return ", ".join(f"{position[i]} ({text[i]!r})" for i in list(labels)[:3])

@@ -196,7 +196,7 @@ def test_a_shop_folder_is_read_by_exact_names(tmp_path):
     (folder / "orders.csv").rename(folder / "Orders.CSV")
     tables["orders"].head(5).to_csv(folder / "orders.backup.csv", index=False)
     with pytest.warns(UserWarning, match=r"Not read from .*: orders.backup.csv \(a table is "
-                      r"NAME.csv, NAME.csv.gz, NAME.parquet, NAME.pq\)"):
+                      r"NAME.csv, NAME.csv.gz, NAME.tsv, NAME.txt, NAME.parquet, NAME.pq\)"):
         shop = load_shop(folder)
     assert (shop.interactions["event_type"] == "purchase").sum() == len(tables["orders"])
     tables["orders"].to_parquet(folder / "orders.parquet")
@@ -247,7 +247,8 @@ def test_a_shop_too_small_to_validate_or_dated_in_the_future_is_named():
     tables["orders"].loc[0, "timestamp"] = "2099-01-01 10:00"
     with pytest.warns(UserWarning, match=r"1 interaction\(s\) are dated after today \(customer "
                       r"'C\d+', product 'P\d+': 2099-01-01 10:00:00\)"), \
-            pytest.raises(DataError):
+            pytest.raises(DataError, match=r"No candidate was bought within 7 days of the "
+                          r"training cutoffs 2098"):
         fit_shop(tables, horizon=7, time_budget=None, out=None)
 
 
@@ -267,3 +268,20 @@ def test_a_table_may_be_a_folder_of_parquet_parts(tmp_path):
     (folder / "events" / "notes.txt").write_text("not parquet")
     with pytest.raises(DataError, match=r"Could not read the folder .*events as Parquet parts"):
         load_shop(folder)
+
+
+def test_timestamps_by_position_and_beyond_what_pandas_holds():
+    """A table concatenated without ignore_index repeats its labels (parsing crashed on it);
+    a year-9999 placeholder is a missing timestamp named by row (it crashed); epoch numbers of
+    1e11 or more are milliseconds."""
+    orders = GOOD["orders"]
+    twice = pd.concat([orders, orders.assign(order_id=["o3", "o4"])])
+    assert twice.index.tolist() == [0, 1, 0, 1]
+    assert validate_table("orders", twice)["timestamp"].tolist() == [
+        pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-02 08:00")] * 2
+    with pytest.raises(DataError, match=r"'timestamp': not_nullable: 1 failure\(s\), e.g. NaT "
+                       r"\(rows 1\)"):
+        validate_table("orders", orders.assign(timestamp=["2024-01-05", "9999-12-31"]))
+    millis = orders.assign(timestamp=[1704067200000, 1704182400000])
+    assert validate_table("orders", millis)["timestamp"].tolist() == [
+        pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-02 08:00")]
