@@ -106,7 +106,7 @@ class ShopData:
                 and "timestamp" in events:
             aware = {name: has_offsets(t["timestamp"]) for name, t in (("orders", orders),
                                                                       ("events", events))}
-            if len(set(aware.values())) > 1:
+            if None not in aware.values() and len(set(aware.values())) > 1:
                 with_offset = [n for n, a in aware.items() if a][0]
                 without = [n for n, a in aware.items() if not a][0]
                 raise DataError(f"The {with_offset} table's times carry a UTC offset (such as "

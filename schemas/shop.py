@@ -189,13 +189,15 @@ def timestamp_problems(values: Any) -> str | None:
     return None
 
 
-def has_offsets(values: Any) -> bool:
+def has_offsets(values: Any) -> bool | None:
     """Whether the column's times carry a UTC offset (a time-zone-aware column, or text with
-    one such as +08:00)."""
+    one such as +08:00); None for epoch numbers, which are UTC and fit either."""
     import pandas as pd
 
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         return values.dt.tz is not None
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        return None
     text = _texts(values)
     return text is not None and bool(_offsets(text).any())
 

@@ -166,6 +166,10 @@ def test_timestamps_no_parse_can_settle_are_named_with_their_rows():
     with pytest.raises(DataError, match=r"The orders table's times carry a UTC offset .* and the "
                        r"events table's do not"):
         load_shop({"orders": aware, "events": GOOD["events"]})
+    epoch = GOOD["orders"].assign(timestamp=[1704067200, 1704182400])  # UTC: fits either
+    utc = GOOD["events"].assign(timestamp=pd.to_datetime(GOOD["events"]["timestamp"],
+                                                         format="mixed").dt.tz_localize("UTC"))
+    assert len(load_shop({"orders": epoch, "events": utc}).interactions) == 5
 
 
 def test_quantities_are_whole_and_a_shop_needs_purchases():
