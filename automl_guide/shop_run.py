@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import warnings
 from dataclasses import dataclass, replace
@@ -153,8 +154,18 @@ def _days(span: pd.Timedelta) -> str:
 
 
 def _date(what: str, value: Any) -> pd.Timestamp:
+    """``value`` as a naive UTC date; 01/02/2026 is refused (a shop's tables may be written day
+    first or month first, and nothing says which this one is), 31/01/2026 read as it must be."""
+    slashed = re.match(r"\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})", value) if isinstance(
+        value, str) else None
+    first, second = (int(slashed[1]), int(slashed[2])) if slashed else (0, 0)
+    if slashed and first != second and max(first, second) <= 12:
+        year = slashed[3]
+        raise DataError(f"The {what} {value!r} reads as day first or month first; write it year "
+                        f"first: {year}-{second:02d}-{first:02d} or {year}-{first:02d}-"
+                        f"{second:02d}.")
     try:
-        date = pd.Timestamp(value)
+        date = pd.to_datetime(value, dayfirst=first > 12) if slashed else pd.Timestamp(value)
     except (TypeError, ValueError, OverflowError):
         date = pd.NaT
     if date is pd.NaT:

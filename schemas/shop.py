@@ -16,7 +16,8 @@ from typing import Any, Callable
 EVENT_TYPES = ("view", "cart", "purchase")
 _DAY_MONTH = r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})"  # 31/01/2026 or 01/31/2026
 _DAY_MONTH_NAMED = r"^\s*(?P<first>\d{1,2})[/.-](?P<second>\d{1,2})[/.-](?P<year>\d{4})"
-_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})\s*$"  # ...T10:00+08:00, ...T02:00Z
+# ...T10:00+08:00, ...T02:00Z, and hours alone after a time: ...T10:00-05
+_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2}|\d:\d{2}(?::\d{2}(?:\.\d+)?)?[+-]\d{2})\s*$"
 _EPOCH = r"^\s*[+-]?\d+(?:\.\d*)?\s*$"  # 1767346977: seconds since the epoch
 
 
@@ -27,8 +28,28 @@ def _pa() -> Any:
 
 
 def _strip(values: Any) -> Any:
-    """" P0014 " is P0014: spaces around an id are a spreadsheet's, not the shop's."""
-    return values.map(lambda v: v.strip() if isinstance(v, str) else v)
+    """" P0014 " is P0014: spaces around an id are a spreadsheet's, not the shop's; 10.0 is 10
+    (an integer id column that pandas made float, as a missing value or a merge does)."""
+    return values.map(lambda v: v.strip() if isinstance(v, str) else _number_text(v)
+                      if _is_whole(v) else v)
+
+
+def _is_whole(value: Any) -> bool:
+    import numpy as np
+
+    return isinstance(value, (float, np.floating)) and float(value).is_integer()
+
+
+def _number_text(value: Any) -> str:
+    """20260131.0 as 20260131, as the number is written: a date of eight digits, not epoch
+    seconds."""
+    return f"{value:.0f}" if _is_whole(value) else str(value)
+
+
+def _is_number(dtype: Any) -> bool:
+    import pandas as pd
+
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
 
 
 def _id(pa: Any, required: bool = True, nullable: bool = False, unique: bool = False) -> Any:
@@ -48,15 +69,13 @@ def _texts(values: Any) -> Any:
     """The column's non-missing values as text (the index kept), or None for a typed column."""
     import pandas as pd
 
-    if pd.api.types.is_datetime64_any_dtype(values.dtype) or (
-            pd.api.types.is_numeric_dtype(values.dtype)
-            and not pd.api.types.is_bool_dtype(values.dtype)):
+    if pd.api.types.is_datetime64_any_dtype(values.dtype) or _is_number(values.dtype):
         return None
     values = values.dropna()
     if not len(values):
         return None
     if pd.api.types.infer_dtype(values, skipna=True) != "string":  # datetimes among text
-        values = values.map(lambda v: v if isinstance(v, str) else str(v))
+        values = values.map(lambda v: v if isinstance(v, str) else _number_text(v))
     return values.astype("string[pyarrow]")  # its str methods run in Arrow, not per row
 
 
@@ -122,11 +141,9 @@ def _parse(values: Any) -> Any:
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         return _ns(values.dt.tz_convert(None) if values.dt.tz is not None else values)
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
-    numeric = (pd.api.types.is_numeric_dtype(values.dtype)
-               and not pd.api.types.is_bool_dtype(values.dtype))
+    numeric = _is_number(values.dtype)
     finite = values[values.abs() < float("inf")] if numeric else None  # inf: missing
-    text = (finite.map(lambda v: f"{v:.0f}" if float(v).is_integer() else str(v))
-            .astype("string[pyarrow]") if numeric else _texts(values))
+    text = (finite.map(_number_text).astype("string[pyarrow]") if numeric else _texts(values))
     if text is None or not len(text):
         return out
     compact = _compact_dates(text)
@@ -134,7 +151,6 @@ def _parse(values: Any) -> Any:
         out[text.index] = _ns(compact)
     elif _match(text, _EPOCH).all():
         seconds = pd.to_numeric(values[text.index] if numeric else text)
-        seconds = seconds.where(seconds.abs() < float("inf"))
         unit = "ms" if seconds.abs().min() >= 1e11 else "s"  # every one past 1973 in ms
         out[text.index] = _ns(pd.to_datetime(seconds, unit=unit, errors="coerce"))
     else:
@@ -173,10 +189,8 @@ def timestamp_problems(values: Any) -> str | None:
     text = _texts(values.reset_index(drop=True))  # by position: labels may repeat
     if text is None:
         return None
-    position = {i: i for i in text.index}
-
-    def rows(labels: Any) -> str:
-        return ", ".join(f"{position[i]} ({text[i]!r})" for i in list(labels)[:3])
+    def rows(positions: Any) -> str:
+        return ", ".join(f"{i} ({text[i]!r})" for i in list(positions)[:3])
 
     day_first, month_first = _orders(text)
     if len(day_first) and len(month_first):
@@ -196,7 +210,7 @@ def has_offsets(values: Any) -> bool | None:
 
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         return values.dt.tz is not None
-    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+    if _is_number(values.dtype):
         return None
     text = _texts(values)
     return text is not None and bool(_offsets(text).any())

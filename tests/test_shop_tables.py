@@ -228,6 +228,9 @@ def test_cutoffs_k_and_negatives_that_cannot_be_read_are_refused_by_name():
         plan_cutoffs(shop, pd.Timedelta(days=7), test_cutoff="abc")
     with pytest.raises(DataError, match=r"Cannot read the cutoff '2026-13-01' as a date"):
         plan_cutoffs(shop, pd.Timedelta(days=7), cutoffs=["2026-13-01"])
+    with pytest.raises(DataError, match=r"The test cutoff '01/02/2026' reads as day first or "
+                       r"month first; write it year first: 2026-02-01 or 2026-01-02"):
+        plan_cutoffs(shop, pd.Timedelta(days=7), test_cutoff="01/02/2026")
     for option in ({"k": 0}, {"negatives": -1}, {"k": 2.5}):
         name, value = next(iter(option.items()))
         with pytest.raises(DataError, match=re.escape(f"{name} must be a whole number of at "
@@ -289,3 +292,29 @@ def test_timestamps_by_position_and_beyond_what_pandas_holds():
     millis = orders.assign(timestamp=[1704067200000, 1704182400000])
     assert validate_table("orders", millis)["timestamp"].tolist() == [
         pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-02 08:00")]
+
+
+def test_numbers_pandas_made_float_read_as_written():
+    """Ids 10.0 (an integer column pandas made float) are "10", as in the tables of ints they
+    join; dates 20240101.0 in an object column are dates, not epoch seconds."""
+    from automl_guide.shop_run import load_shop
+
+    orders = GOOD["orders"].assign(customer_id=[10.0, 11.0],
+                                   timestamp=pd.Series([20240101.0, 20240102.0], dtype=object))
+    validated = validate_table("orders", orders)
+    assert validated["customer_id"].tolist() == ["10", "11"]
+    assert validated["timestamp"].tolist() == [pd.Timestamp("2024-01-01"),
+                                               pd.Timestamp("2024-01-02")]
+    events = GOOD["events"].assign(customer_id=10)
+    shop = load_shop({"orders": orders.assign(timestamp=GOOD["orders"]["timestamp"]),
+                      "events": events})
+    assert set(shop.interactions["customer_id"]) == {"10", "11"}
+
+
+def test_an_hours_only_offset_beside_naive_times_is_named():
+    orders = GOOD["orders"].assign(timestamp=["2024-01-01T10:00-05", "2024-01-01 10:00"])
+    with pytest.raises(DataError, match=r"mixes times with a UTC offset \(rows 0 "):
+        validate_table("orders", orders)
+    both = GOOD["orders"].assign(timestamp=["2024-01-01T10:00-05", "2024-01-01T10:00:30-05"])
+    assert validate_table("orders", both)["timestamp"].tolist() == [
+        pd.Timestamp("2024-01-01 15:00"), pd.Timestamp("2024-01-01 15:00:30")]
