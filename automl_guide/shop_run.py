@@ -173,6 +173,23 @@ def _date(what: str, value: Any) -> pd.Timestamp:
     return date.tz_convert(None) if date.tz is not None else date
 
 
+def _warn_misdated(interactions: pd.DataFrame) -> None:
+    """Interactions dated after today (a typo'd year moves every cutoff, planned from the end of
+    the data) or before 1990 (days since the epoch, read as seconds, land in January 1970)."""
+    stamps = interactions["timestamp"]
+    for rows, when, why in (
+            (stamps > pd.Timestamp.now() + pd.Timedelta(days=1), "after today",
+             "the cutoffs are planned from the end of the data, so fix or drop them"),
+            (stamps < pd.Timestamp("1990-01-01"), "before 1990",
+             "numbers are read as seconds since the epoch (milliseconds from 1e11): write days "
+             "or other units as dates")):
+        if rows.any():
+            first = interactions[rows].iloc[0]
+            warnings.warn(f"{int(rows.sum())} interaction(s) are dated {when} (customer "
+                          f"{first['customer_id']!r}, product {first['product_id']!r}: "
+                          f"{first['timestamp']}); {why}.", UserWarning, stacklevel=3)
+
+
 def fit_shop(data: Any, *, task: str = "rank", horizon: Any = 30, cutoffs: Sequence[Any] | None
              = None, test_cutoff: Any = None, n_cutoffs: int = 3, k: int = 10,
              negatives: int | None = None, candidates: CandidateSettings | None = None,
@@ -228,14 +245,7 @@ def fit_shop(data: Any, *, task: str = "rank", horizon: Any = 30, cutoffs: Seque
         raise DataError(f"The shop has no purchases ({' and '.join(shop.tables)} given; no "
                         "orders table and no 'purchase' events): there is nothing to learn to "
                         "recommend.")
-    late = shop.interactions[shop.interactions["timestamp"]
-                             > pd.Timestamp.now() + pd.Timedelta(days=1)]
-    if len(late):  # a typo'd year moves every cutoff, planned from the end of the data
-        first = late.iloc[0]
-        warnings.warn(f"{len(late)} interaction(s) are dated after today (customer "
-                      f"{first['customer_id']!r}, product {first['product_id']!r}: "
-                      f"{first['timestamp']}); the cutoffs are planned from the end of the data, "
-                      "so fix or drop them.", UserWarning, stacklevel=2)
+    _warn_misdated(shop.interactions)
     horizon = to_timedelta(horizon)
     test_horizon = to_timedelta(test_horizon) if test_horizon is not None else horizon
     train_cutoffs, test = plan_cutoffs(shop, horizon, test_cutoff, cutoffs, n_cutoffs,

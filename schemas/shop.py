@@ -3,9 +3,11 @@
 Required columns are the ones the shopping-guide features need; the optional ones are checked
 when present. Timestamps are parsed in mixed formats, so ISO strings and datetimes both pass;
 dates written day or month first (31/01/2026, 01/31/2026) are read one way for the whole column,
-numbers are seconds since the epoch (milliseconds where every one is 1e11 or more), and times with a UTC offset are converted to UTC; a value
-that does not parse is reported as a missing timestamp (:func:`timestamp_problems` names what
-no parse can settle: a column mixing both orders, or times with and without an offset).
+eight digits are dates (20260131), four years (2026), other numbers seconds since the epoch
+(milliseconds where every one is 1e11 or more), and times with a UTC offset are converted to
+UTC; a value that does not parse is reported as a missing timestamp
+(:func:`timestamp_problems` names what no parse can settle: a column mixing both orders, or
+times with and without an offset).
 Validate with :func:`automl_guide.shop_tables.validate_table`, which reports every failing
 column, check and sample rows in one error. ``events`` or ``orders`` may stand alone.
 """
@@ -105,13 +107,16 @@ def _orders(text: Any) -> tuple[Any, Any]:
 
 
 def _compact_dates(text: Any) -> Any:
-    """20260131 as a date where every value is eight digits that read as one, else None."""
+    """20260131 as a date where every value is eight digits that read as one, 2026 as a year
+    where every value is four digits (as a flat table's column of years reads), else None."""
     import pandas as pd
 
-    if not _match(text, r"^\s*\d{8}\s*$").all():
-        return None
-    dates = pd.to_datetime(text.str.strip().astype(object), format="%Y%m%d", errors="coerce")
-    return dates if dates.notna().all() else None
+    for digits, form in ((8, "%Y%m%d"), (4, "%Y")):
+        if _match(text, rf"^\s*\d{{{digits}}}\s*$").all():
+            dates = pd.to_datetime(text.str.strip().astype(object), format=form,
+                                   errors="coerce")
+            return dates if dates.notna().all() else None
+    return None
 
 
 def parse_timestamps(values: Any) -> Any:
@@ -134,8 +139,9 @@ def _ns(stamps: Any) -> Any:
 def _parse(values: Any) -> Any:
     """``values`` as naive UTC datetimes, unparseable ones missing: ISO text in any of its forms,
     day- or month-first dates read one way for the whole column (day first where some first
-    number is over 12), dates as eight digits (20260131), other numbers (or text of digits) as
-    seconds since the epoch, and times with a UTC offset converted to UTC."""
+    number is over 12), dates as eight digits (20260131), years as four (2026), other numbers
+    (or text of digits) as seconds since the epoch, and times with a UTC offset converted to
+    UTC."""
     import pandas as pd
 
     if pd.api.types.is_datetime64_any_dtype(values.dtype):

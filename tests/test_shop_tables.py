@@ -133,6 +133,7 @@ def test_ids_are_read_as_written_and_must_match_across_tables(tmp_path):
                                           ("%m/%d/%Y %H:%M", "month first"),
                                           ("%d.%m.%Y", "day first, dots"),
                                           ("%Y%m%d", "eight digits"),
+                                          ("%Y", "years, as a flat table reads them"),
                                           ("epoch", "seconds since the epoch")])
 def test_timestamps_are_read_one_way_for_the_whole_column(written, day):
     """Day-first dates were read month first where the day was 12 or less (a shop of January
@@ -140,9 +141,11 @@ def test_timestamps_are_read_one_way_for_the_whole_column(written, day):
     tables = _shop()
     times = pd.to_datetime(tables["orders"]["timestamp"]).dt.floor(
         "min" if "%H" in written else "s" if written == "epoch" else "D")
+    if written == "%Y":
+        times = times.dt.to_period("Y").dt.to_timestamp()
     tables["orders"]["timestamp"] = ((times - pd.Timestamp(0)).dt.total_seconds().astype(int)
                                      if written == "epoch" else times.dt.strftime(written))
-    assert (times.dt.day > 12).any() and (times.dt.day <= 12).any()
+    assert written == "%Y" or ((times.dt.day > 12).any() and (times.dt.day <= 12).any())
     validated = validate_table("orders", tables["orders"])
     pd.testing.assert_series_equal(validated["timestamp"], times.astype("datetime64[ns]"),
                                    check_names=False)
@@ -256,6 +259,15 @@ def test_a_shop_too_small_to_validate_or_dated_in_the_future_is_named():
                       r"'C\d+', product 'P\d+': 2099-01-01 10:00:00\)"), \
             pytest.raises(DataError, match=r"No candidate was bought within 7 days of the "
                           r"training cutoffs 2098"):
+        fit_shop(tables, horizon=7, time_budget=None, out=None)
+    tables = _shop()  # days since the epoch, read as seconds: all of it on 1 January 1970
+    for name in ("orders", "events"):
+        tables[name]["timestamp"] = (pd.to_datetime(tables[name]["timestamp"])
+                                     - pd.Timestamp(0)).dt.days
+    with pytest.warns(UserWarning, match=r"\d+ interaction\(s\) are dated before 1990 \(customer "
+                      r"'C\d+', product 'P\d+': 1970-01-01 .*\); numbers are read as seconds "
+                      r"since the epoch"), \
+            pytest.raises(DataError, match=r"The test cutoff 1969-12-25 .* must fall inside"):
         fit_shop(tables, horizon=7, time_budget=None, out=None)
 
 
