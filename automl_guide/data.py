@@ -72,9 +72,18 @@ def load_table(path: str | Path, dates: Sequence[str] = (), text: Sequence[str] 
 
 
 def _separator(path: Path) -> str:
-    """The CSV's field separator: a comma, unless the header has none and holds semicolons
-    (as spreadsheets write CSV where the decimal mark is a comma), tabs or bars."""
-    with open(path, "rb") as handle:
+    """The CSV's field separator: a tab in a ``.tsv``, else a comma, unless the header has none
+    and holds semicolons (as spreadsheets write CSV where the decimal mark is a comma), tabs or
+    bars. A compressed CSV's header is read uncompressed (pandas infers the compression from
+    the name, as here)."""
+    import bz2
+    import gzip
+    import lzma
+
+    if ".tsv" in (s.lower() for s in path.suffixes):
+        return "\t"
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix.lower(), open)
+    with opener(path, "rb") as handle:
         first = handle.readline()
     if b"," in first:
         return ","

@@ -63,8 +63,9 @@ class ShopResult:
 
 def load_shop(data: ShopData | Mapping[str, pd.DataFrame] | str | os.PathLike) -> ShopData:
     """A :class:`ShopData` from tables, or a directory of ``orders``, ``events``, ``products``,
-    ``customers`` and ``queries`` files (``NAME.csv``, ``NAME.csv.gz``, ``NAME.parquet`` or
-    ``NAME.pq``, in any case). Ids in a CSV are read as written (``0023`` keeps its zeros)."""
+    ``customers`` and ``queries`` files (``NAME.csv``, ``NAME.csv.gz``, ``NAME.tsv``,
+    ``NAME.txt``, ``NAME.parquet`` or ``NAME.pq``, in any case, or a folder of Parquet parts).
+    Ids in a CSV are read as written (``0023`` keeps its zeros)."""
     if isinstance(data, ShopData):
         return data
     if isinstance(data, Mapping):
@@ -85,7 +86,7 @@ def _read_tables(folder: Path) -> dict[str, pd.DataFrame]:
 
     if not folder.is_dir():
         raise DataError(f"{folder} is not a directory of shop tables (orders.csv, events.csv, "
-                        "products.csv, customers.csv; CSV or Parquet).")
+                        "products.csv, customers.csv; CSV, TSV or Parquet).")
     entries = list(folder.iterdir())
     tables, unread = {}, []
     for name in (*TABLE_FILES, "queries"):
@@ -106,7 +107,7 @@ def _read_tables(folder: Path) -> dict[str, pd.DataFrame]:
                       f"NAME{', NAME'.join(TABLE_SUFFIXES)}).", UserWarning, stacklevel=3)
     if not tables.keys() & {"orders", "events"}:
         raise DataError(f"{folder} holds no orders or events table (orders.csv, events.csv; "
-                        "CSV or Parquet)" + (f"; not read: {', '.join(sorted(unread))}"
+                        "CSV, TSV or Parquet)" + (f"; not read: {', '.join(sorted(unread))}"
                                              if unread else "") + ".")
     return tables
 
@@ -156,11 +157,11 @@ def _days(span: pd.Timedelta) -> str:
 def _date(what: str, value: Any) -> pd.Timestamp:
     """``value`` as a naive UTC date; 01/02/2026 is refused (a shop's tables may be written day
     first or month first, and nothing says which this one is), 31/01/2026 read as it must be."""
-    slashed = re.match(r"\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})", value) if isinstance(
+    slashed = re.match(r"\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})\b", value) if isinstance(
         value, str) else None
     first, second = (int(slashed[1]), int(slashed[2])) if slashed else (0, 0)
     if slashed and first != second and max(first, second) <= 12:
-        year = slashed[3]
+        year = slashed[3] if len(slashed[3]) == 4 else f"20{slashed[3]}"
         raise DataError(f"The {what} {value!r} reads as day first or month first; write it year "
                         f"first: {year}-{second:02d}-{first:02d} or {year}-{first:02d}-"
                         f"{second:02d}.")

@@ -23,6 +23,7 @@ def validate_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
         raise DataError(f"Unknown shop table {name!r}; the tables are {', '.join(TABLES)}.")
     if not isinstance(frame, pd.DataFrame) or frame.empty:
         raise DataError(f"The {name} table has no rows.")
+    index, frame = frame.index, frame.reset_index(drop=True)  # rows named by position
     problem = timestamp_problems(frame["timestamp"]) if "timestamp" in frame else None
     if problem:
         raise DataError(f"The {name} table's 'timestamp' column {problem}.")
@@ -31,6 +32,7 @@ def validate_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     except pandera.errors.SchemaErrors as exc:
         raise DataError(f"The {name} table does not match its schema:\n"
                         + describe_failures(exc.failure_cases)) from None
+    table.index = index
     if "quantity" in table:  # checked whole above
         table["quantity"] = table["quantity"].astype("int64")
     return table

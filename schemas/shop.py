@@ -4,7 +4,7 @@ Required columns are the ones the shopping-guide features need; the optional one
 when present. Timestamps are parsed in mixed formats, so ISO strings and datetimes both pass;
 dates written day or month first (31/01/2026, 01/31/2026) are read one way for the whole column,
 eight digits are dates (20260131), four years (2026), other numbers seconds since the epoch
-(milliseconds where every one is 1e11 or more), and times with a UTC offset are converted to
+(milliseconds where most are 1e11 or more), and times with a UTC offset are converted to
 UTC; a value that does not parse is reported as a missing timestamp
 (:func:`timestamp_problems` names what no parse can settle: a column mixing both orders, or
 times with and without an offset).
@@ -18,8 +18,9 @@ from typing import Any, Callable
 EVENT_TYPES = ("view", "cart", "purchase")
 _DAY_MONTH = r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})"  # 31/01/2026 or 01/31/2026
 _DAY_MONTH_NAMED = r"^\s*(?P<first>\d{1,2})[/.-](?P<second>\d{1,2})[/.-](?P<year>\d{4})"
-# ...T10:00+08:00, ...T02:00Z, and hours alone after a time: ...T10:00-05
-_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2}|\d:\d{2}(?::\d{2}(?:\.\d+)?)?[+-]\d{2})\s*$"
+# after a time: ...T10:00+08:00, ...T02:00Z, 10:00:00 -0500, hours alone (10:00-05), T1000+0800;
+# not the year of 31-01-2026 or 01-Jan-2026
+_OFFSET = (r"(?:\d:\d{2}(?::\d{2}(?:[.,]\d+)?)?|T\d{2,6})\s*(?:Z|[+-]\d{2}(?::?\d{2})?)\s*$")
 _EPOCH = r"^\s*[+-]?\d+(?:\.\d*)?\s*$"  # 1767346977: seconds since the epoch
 
 
@@ -157,7 +158,7 @@ def _parse(values: Any) -> Any:
         out[text.index] = _ns(compact)
     elif _match(text, _EPOCH).all():
         seconds = pd.to_numeric(values[text.index] if numeric else text)
-        unit = "ms" if seconds.abs().min() >= 1e11 else "s"  # every one past 1973 in ms
+        unit = "ms" if seconds.abs().median() >= 1e11 else "s"  # past 1973 in ms: a 0 is 1970
         out[text.index] = _ns(pd.to_datetime(seconds, unit=unit, errors="coerce"))
     else:
         dates = _match(text, _DAY_MONTH)
@@ -186,7 +187,7 @@ def _parse_text(text: Any, day_first: bool) -> Any:
 
 def _offsets(text: Any) -> Any:
     """Which values end in a UTC offset (+08:00, -0500, Z); 31-01-2026 ends in none."""
-    return _match(text, _OFFSET) & ~_match(text, _DAY_MONTH + r"\s*$")
+    return _match(text, _OFFSET)
 
 
 def timestamp_problems(values: Any) -> str | None:
@@ -219,6 +220,8 @@ def has_offsets(values: Any) -> bool | None:
     if _is_number(values.dtype):
         return None
     text = _texts(values)
+    if text is not None and _match(text, _EPOCH).all() and _compact_dates(text) is None:
+        return None  # epoch seconds written as text
     return text is not None and bool(_offsets(text).any())
 
 

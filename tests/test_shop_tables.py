@@ -173,6 +173,8 @@ def test_timestamps_no_parse_can_settle_are_named_with_their_rows():
     utc = GOOD["events"].assign(timestamp=pd.to_datetime(GOOD["events"]["timestamp"],
                                                          format="mixed").dt.tz_localize("UTC"))
     assert len(load_shop({"orders": epoch, "events": utc}).interactions) == 5
+    as_text = epoch.assign(timestamp=epoch["timestamp"].astype(str))  # as a CSV may hold them
+    assert len(load_shop({"orders": as_text, "events": utc}).interactions) == 5
 
 
 def test_quantities_are_whole_and_a_shop_needs_purchases():
@@ -234,6 +236,9 @@ def test_cutoffs_k_and_negatives_that_cannot_be_read_are_refused_by_name():
     with pytest.raises(DataError, match=r"The test cutoff '01/02/2026' reads as day first or "
                        r"month first; write it year first: 2026-02-01 or 2026-01-02"):
         plan_cutoffs(shop, pd.Timedelta(days=7), test_cutoff="01/02/2026")
+    with pytest.raises(DataError, match=r"The cutoff '01/02/26' reads as day first or month "
+                       r"first; write it year first: 2026-02-01 or 2026-01-02"):
+        plan_cutoffs(shop, pd.Timedelta(days=7), cutoffs=["01/02/26"])
     for option in ({"k": 0}, {"negatives": -1}, {"k": 2.5}):
         name, value = next(iter(option.items()))
         with pytest.raises(DataError, match=re.escape(f"{name} must be a whole number of at "
@@ -299,11 +304,14 @@ def test_timestamps_by_position_and_beyond_what_pandas_holds():
     assert validate_table("orders", twice)["timestamp"].tolist() == [
         pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-02 08:00")] * 2
     with pytest.raises(DataError, match=r"'timestamp': not_nullable: 1 failure\(s\), e.g. NaT "
-                       r"\(rows 1\)"):
-        validate_table("orders", orders.assign(timestamp=["2024-01-05", "9999-12-31"]))
+                       r"\(rows 3\)"):  # the position, not the repeated label 1
+        validate_table("orders", twice.assign(timestamp=["2024-01-05"] * 3 + ["9999-12-31"]))
     millis = orders.assign(timestamp=[1704067200000, 1704182400000])
     assert validate_table("orders", millis)["timestamp"].tolist() == [
         pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-02 08:00")]
+    placeholder = pd.concat([millis, millis.assign(order_id="o3", timestamp=0).head(1)])
+    assert validate_table("orders", placeholder)["timestamp"].tolist() == [
+        pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-02 08:00"), pd.Timestamp(0)]
 
 
 def test_numbers_pandas_made_float_read_as_written():
@@ -324,9 +332,13 @@ def test_numbers_pandas_made_float_read_as_written():
 
 
 def test_an_hours_only_offset_beside_naive_times_is_named():
-    orders = GOOD["orders"].assign(timestamp=["2024-01-01T10:00-05", "2024-01-01 10:00"])
-    with pytest.raises(DataError, match=r"mixes times with a UTC offset \(rows 0 "):
-        validate_table("orders", orders)
+    for offset in ("2024-01-01T10:00-05", "2024-01-01 10:00 -05"):
+        orders = GOOD["orders"].assign(timestamp=[offset, "2024-01-01 10:00"])
+        with pytest.raises(DataError, match=r"mixes times with a UTC offset \(rows 0 "):
+            validate_table("orders", orders)
+    named_month = GOOD["orders"].assign(timestamp=["01-Jan-2024", "2024-01-02"])  # -2024: a year
+    assert validate_table("orders", named_month)["timestamp"].tolist() == [
+        pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-02")]
     both = GOOD["orders"].assign(timestamp=["2024-01-01T10:00-05", "2024-01-01T10:00:30-05"])
     assert validate_table("orders", both)["timestamp"].tolist() == [
         pd.Timestamp("2024-01-01 15:00"), pd.Timestamp("2024-01-01 15:00:30")]
