@@ -96,7 +96,7 @@ class ShopData:
                     events: pd.DataFrame | None = None, products: pd.DataFrame | None = None,
                     customers: pd.DataFrame | None = None) -> "ShopData":
         """Validate each given table against its schema and join them into one log."""
-        from automl_guide_schemas.shop import has_offsets
+        from automl_guide_schemas.shop import has_offsets, shows_day_first
 
         from .shop_tables import validate_table
 
@@ -112,9 +112,13 @@ class ShopData:
                 raise DataError(f"The {with_offset} table's times carry a UTC offset (such as "
                                 f"+08:00) and the {without} table's do not, so the two cannot "
                                 "be put on one clock; write both with an offset, or neither.")
+        # dates one table leaves ambiguous (01/02/2026) are read in the order the other shows
+        shown = {shows_day_first(t["timestamp"]) for t in (orders, events)
+                 if t is not None and "timestamp" in t} - {None}
+        settled = shown.pop() if len(shown) == 1 else None
         parts, given = [], []
         if orders is not None:
-            o = validate_table("orders", orders)
+            o = validate_table("orders", orders, settled)
             parts.append(pd.DataFrame({
                 "customer_id": o["customer_id"], "product_id": o["product_id"],
                 "event_type": "purchase", "timestamp": o["timestamp"],
@@ -122,7 +126,7 @@ class ShopData:
                 "amount": o["quantity"].astype(float) * o["price"].astype(float)}))
             given.append("orders")
         if events is not None:
-            e = validate_table("events", events)
+            e = validate_table("events", events, settled)
             if orders is not None:  # purchases come from the orders table
                 e = e[e["event_type"] != "purchase"]
             quantity = (e["quantity"].astype(float) if "quantity" in e

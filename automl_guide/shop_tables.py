@@ -12,12 +12,14 @@ from .errors import DataError
 from .schema import describe_failures
 
 
-def validate_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+def validate_table(name: str, frame: pd.DataFrame, day_first: bool | None = None
+                   ) -> pd.DataFrame:
     """``frame`` checked and coerced as the shop table ``name`` (products, customers, events,
-    orders or queries)."""
+    orders or queries). ``day_first`` reads dates that the table leaves ambiguous (01/02/2026)
+    in the order another table of the shop shows."""
     import pandera.errors
 
-    from automl_guide_schemas.shop import TABLES, timestamp_problems
+    from automl_guide_schemas.shop import TABLES, parse_timestamps, timestamp_problems
 
     if name not in TABLES:
         raise DataError(f"Unknown shop table {name!r}; the tables are {', '.join(TABLES)}.")
@@ -27,6 +29,8 @@ def validate_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     problem = timestamp_problems(frame["timestamp"]) if "timestamp" in frame else None
     if problem:
         raise DataError(f"The {name} table's 'timestamp' column {problem}.")
+    if day_first is not None and "timestamp" in frame:
+        frame["timestamp"] = parse_timestamps(frame["timestamp"], day_first)
     try:
         table = TABLES[name]().validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as exc:

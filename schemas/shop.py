@@ -120,10 +120,22 @@ def _compact_dates(text: Any) -> Any:
     return None
 
 
-def parse_timestamps(values: Any) -> Any:
+def shows_day_first(values: Any) -> bool | None:
+    """Whether the column's dates are written day first (some first number over 12), month
+    first (some second number over 12), or None where nothing says (no such dates, or all
+    ambiguous such as 01/02/2026)."""
+    text = _texts(values.reset_index(drop=True))
+    if text is None:
+        return None
+    day, month = (len(found) > 0 for found in _orders(text))
+    return None if day == month else day
+
+
+def parse_timestamps(values: Any, day_first: bool | None = None) -> Any:
     """``values`` as naive UTC datetimes (see :func:`_parse`), by position: a table concatenated
-    without ``ignore_index`` repeats its index labels."""
-    out = _parse(values.reset_index(drop=True))
+    without ``ignore_index`` repeats its index labels. ``day_first`` settles dates that the
+    column alone leaves ambiguous (another table of the shop shows the order)."""
+    out = _parse(values.reset_index(drop=True), day_first)
     out.index = values.index
     return out
 
@@ -137,7 +149,7 @@ def _ns(stamps: Any) -> Any:
     return stamps.where(inside).astype("datetime64[ns]")
 
 
-def _parse(values: Any) -> Any:
+def _parse(values: Any, day_first: bool | None = None) -> Any:
     """``values`` as naive UTC datetimes, unparseable ones missing: ISO text in any of its forms,
     day- or month-first dates read one way for the whole column (day first where some first
     number is over 12), dates as eight digits (20260131), years as four (2026), other numbers
@@ -162,7 +174,9 @@ def _parse(values: Any) -> Any:
         out[text.index] = _ns(pd.to_datetime(seconds, unit=unit, errors="coerce"))
     else:
         dates = _match(text, _DAY_MONTH)
-        day_first = len(_orders(text)[0]) > 0
+        day, month = (len(found) > 0 for found in _orders(text))
+        if day or month or day_first is None:
+            day_first = day  # the column's own order comes first
         for mask, first in ((dates, day_first), (~dates, False)):  # dayfirst misreads ISO
             if mask.any():
                 parsed = _parse_text(text[mask].astype(object), first)

@@ -177,6 +177,27 @@ def test_timestamps_no_parse_can_settle_are_named_with_their_rows():
     assert len(load_shop({"orders": as_text, "events": utc}).interactions) == 5
 
 
+def test_a_table_of_ambiguous_dates_reads_in_the_order_another_table_shows():
+    """Events written day first (31/01/2024) beside orders that happen to hold only dates of 12
+    or less: the orders were read month first (2 January for 01/02/2024), a month off."""
+    from automl_guide.shop_run import load_shop
+
+    orders = GOOD["orders"].assign(timestamp=["01/02/2024", "02/02/2024 10:00"])
+    events = _events().assign(timestamp=["31/01/2024", "01/02/2024", "03/02/2024", "14/02/2024"])
+    bought = load_shop({"orders": orders, "events": events}).interactions.query(
+        "event_type == 'purchase'")
+    assert sorted(bought["timestamp"]) == [pd.Timestamp("2024-02-01"),
+                                           pd.Timestamp("2024-02-02 10:00")]
+    alone = load_shop({"orders": orders}).interactions  # nothing says: month first, documented
+    assert sorted(alone["timestamp"]) == [pd.Timestamp("2024-01-02"),
+                                          pd.Timestamp("2024-02-02 10:00")]
+    month_first = events.assign(timestamp=["01/31/2024", "02/01/2024", "02/03/2024", "02/14/2024"])
+    bought = load_shop({"orders": orders, "events": month_first}).interactions.query(
+        "event_type == 'purchase'")
+    assert sorted(bought["timestamp"]) == [pd.Timestamp("2024-01-02"),
+                                           pd.Timestamp("2024-02-02 10:00")]
+
+
 def test_quantities_are_whole_and_a_shop_needs_purchases():
     from automl_guide.shop_run import fit_shop, load_shop
 
