@@ -210,6 +210,7 @@ def timestamp_problems(values: Any) -> str | None:
     text = _texts(values.reset_index(drop=True))  # by position: labels may repeat
     if text is None:
         return None
+
     def rows(positions: Any) -> str:
         return ", ".join(f"{i} ({text[i]!r})" for i in list(positions)[:3])
 
