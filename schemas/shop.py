@@ -273,12 +273,22 @@ def customers() -> Any:
     }, name="customers", strict=False)
 
 
+_EVENT_NAMES = (f"one of {', '.join(EVENT_TYPES)}; map the shop's own names to these (such as "
+                "addtocart to cart, transaction to purchase) and drop the rest")
+
+
+def _lower(values: Any) -> Any:
+    """"View " is view: case and spaces around an event type are an export's, not the shop's."""
+    return values.map(lambda v: v.strip().lower() if isinstance(v, str) else v)
+
+
 def events() -> Any:
     pa = _pa()
     return pa.DataFrameSchema({
         "customer_id": _id(pa),
         "product_id": _id(pa),
-        "event_type": pa.Column(str, pa.Check.isin(EVENT_TYPES), nullable=False, coerce=True),
+        "event_type": pa.Column(str, pa.Check.isin(EVENT_TYPES, error=_EVENT_NAMES),
+                                nullable=False, coerce=True, parsers=pa.Parser(_lower)),
         "timestamp": _timestamp(pa),
         "session_id": _id(pa, required=False, nullable=True),
         "quantity": _quantity(pa, required=False),

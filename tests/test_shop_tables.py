@@ -42,6 +42,10 @@ def test_a_bad_events_table_names_every_problem_at_once():
     for expected in ("'event_type'", "'click'", "'price'", "greater_than_or_equal_to(0)",
                      "'customer_id'", "'timestamp'", "not_nullable"):
         assert expected in message, message
+    assert "one of view, cart, purchase; map the shop's own names to these" in message
+    exported = _events().assign(event_type=[" View", "CART", "Purchase", "view"])  # as written
+    assert validate_table("events", exported)["event_type"].tolist() == [
+        "view", "cart", "purchase", "view"]
 
 
 def test_missing_required_columns_and_duplicate_keys_are_named():
