@@ -114,7 +114,7 @@ class ShopData:
                                 "be put on one clock; write both with an offset, or neither.")
         # dates one table leaves ambiguous (01/02/2026) are read in the order the other shows
         shown = {shows_day_first(t["timestamp"]) for t in (orders, events)
-                 if t is not None and "timestamp" in t} - {None}
+                 if isinstance(t, pd.DataFrame) and "timestamp" in t} - {None}
         settled = shown.pop() if len(shown) == 1 else None
         parts, given = [], []
         if orders is not None:

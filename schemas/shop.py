@@ -152,9 +152,9 @@ def _ns(stamps: Any) -> Any:
 def _parse(values: Any, day_first: bool | None = None) -> Any:
     """``values`` as naive UTC datetimes, unparseable ones missing: ISO text in any of its forms,
     day- or month-first dates read one way for the whole column (day first where some first
-    number is over 12), dates as eight digits (20260131), years as four (2026), other numbers
-    (or text of digits) as seconds since the epoch, and times with a UTC offset converted to
-    UTC."""
+    number is over 12; where none says, as ``day_first`` says, else month first), dates as eight
+    digits (20260131), years as four (2026), other numbers (or text of digits) as seconds since
+    the epoch, and times with a UTC offset converted to UTC."""
     import pandas as pd
 
     if pd.api.types.is_datetime64_any_dtype(values.dtype):

@@ -195,6 +195,12 @@ def test_a_table_of_ambiguous_dates_reads_in_the_order_another_table_shows():
     alone = load_shop({"orders": orders}).interactions  # nothing says: month first, documented
     assert sorted(alone["timestamp"]) == [pd.Timestamp("2024-01-02"),
                                           pd.Timestamp("2024-02-02 10:00")]
+    reverse = load_shop({"orders": orders.assign(timestamp=["31/01/2024", "13/02/2024"]),
+                         "events": events.assign(timestamp=["01/02/2024", "02/03/2024",
+                                                            "03/03/2024", "04/03/2024"])})
+    viewed = reverse.interactions.query("event_type != 'purchase'")["timestamp"]
+    assert sorted(viewed) == [pd.Timestamp("2024-02-01"), pd.Timestamp("2024-03-02"),
+                              pd.Timestamp("2024-03-04")]  # the purchase event: from orders
     month_first = events.assign(timestamp=["01/31/2024", "02/01/2024", "02/03/2024", "02/14/2024"])
     bought = load_shop({"orders": orders, "events": month_first}).interactions.query(
         "event_type == 'purchase'")
