@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 EVENT_TYPES = ("view", "cart", "purchase")
-_DAY_MONTH = r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})"  # 31/01/2026 or 01/31/2026
-_DAY_MONTH_NAMED = r"^\s*(?P<first>\d{1,2})[/.-](?P<second>\d{1,2})[/.-](?P<year>\d{4})"
+# 31/01/2026 or 01/31/2026
+_DAY_MONTH = r"^\s*(?P<first>\d{1,2})[/.-](?P<second>\d{1,2})[/.-](?P<year>\d{4})"
 # after a time: ...T10:00+08:00, ...T02:00Z, 10:00:00 -0500, hours alone (10:00-05), T1000+0800;
 # not the year of 31-01-2026 or 01-Jan-2026
 _OFFSET = (r"(?:\d:\d{2}(?::\d{2}(?:[.,]\d+)?)?|T\d{2,6})\s*(?:Z|[+-]\d{2}(?::?\d{2})?)\s*$")
@@ -33,6 +33,15 @@ def _pa() -> Any:
 def _strip(values: Any) -> Any:
     """" P0014 " is P0014: spaces around an id are a spreadsheet's, not the shop's; 10.0 is 10
     (an integer id column that pandas made float, as a missing value or a merge does)."""
+    import pandas as pd
+
+    if pd.api.types.is_float_dtype(values.dtype):
+        whole = (values % 1 == 0) & (values.abs() < 2**63)
+        out = values.astype(object)
+        out[whole] = values[whole].astype("int64").astype(str)
+        return out
+    if _is_number(values.dtype):
+        return values  # written as text by the column's coercion
     return values.map(lambda v: v.strip() if isinstance(v, str) else _number_text(v)
                       if _is_whole(v) else v)
 
@@ -100,7 +109,7 @@ def _orders(text: Any) -> tuple[Any, Any]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    parts = pc.extract_regex(pa.array(text), _DAY_MONTH_NAMED)
+    parts = pc.extract_regex(pa.array(text), _DAY_MONTH)
     first, second = (pc.cast(pc.struct_field(parts, name), pa.int64())
                      .to_numpy(zero_copy_only=False) for name in ("first", "second"))
     first, second = (np.nan_to_num(np.asarray(a, dtype=float)) for a in (first, second))
@@ -199,11 +208,6 @@ def _parse_text(text: Any, day_first: bool) -> Any:
     return parsed
 
 
-def _offsets(text: Any) -> Any:
-    """Which values end in a UTC offset (+08:00, -0500, Z); 31-01-2026 ends in none."""
-    return _match(text, _OFFSET)
-
-
 def timestamp_problems(values: Any) -> str | None:
     """What no parse can settle in a timestamp column, with the rows (positions) at fault: dates
     both day first and month first, or times with a UTC offset beside times without."""
@@ -218,7 +222,7 @@ def timestamp_problems(values: Any) -> str | None:
     if len(day_first) and len(month_first):
         return (f"mixes dates written day first (rows {rows(day_first)}) and month first (rows "
                 f"{rows(month_first)}); write them one way")
-    offset = _offsets(text)
+    offset = _match(text, _OFFSET)
     if offset.any() and not offset.all():
         return (f"mixes times with a UTC offset (rows {rows(text.index[offset])}) and times "
                 f"without (rows {rows(text.index[~offset])}); give every time an offset, or none")
@@ -237,7 +241,7 @@ def has_offsets(values: Any) -> bool | None:
     text = _texts(values)
     if text is not None and _match(text, _EPOCH).all() and _compact_dates(text) is None:
         return None  # epoch seconds written as text
-    return text is not None and bool(_offsets(text).any())
+    return text is not None and bool(_match(text, _OFFSET).any())
 
 
 def _money(pa: Any, required: bool = True) -> Any:
