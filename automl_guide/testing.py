@@ -36,14 +36,20 @@ TARGETS = {"binary": "bought", "multiclass": "segment", "regression": "spend"}
 CONFIGS = ("default", "sampled")
 
 
-def sample_table(rows: int = 240, task: str = "binary", seed: int = 0, text: bool = False
-                 ) -> tuple[pd.DataFrame, str]:
+def sample_table(rows: int = 240, task: str = "binary", seed: int = 0, text: bool = False,
+                 fine: bool = False) -> tuple[pd.DataFrame, str]:
     """A small mixed shop table and its target column's name (``TARGETS[task]``).
 
     Floats with gaps, integers, booleans, a category with gaps, a high-cardinality city code
     and a datetime; with ``text``, also a short review (English or Chinese words, some
     missing; it does not move the target). The target depends on several of the others
-    (``"yes"``/``"no"`` for binary, 0-3 for multiclass, a spend for regression)."""
+    (``"yes"``/``"no"`` for binary, 0-3 for multiclass, a spend for regression).
+
+    With ``fine``, also ``fine_rate``: a statistic whose values are neighbouring float32 numbers
+    (4.0, 4.0000005, 4.000001, ...), and the target moves with it. The exported graph holds
+    split thresholds as float32: a tree that splits two neighbours at their float64 midpoint
+    sends one of them the other way once that midpoint is rounded, as happens by chance on
+    large real tables. The contract checks use it."""
     if task not in TARGETS:
         raise ValueError(f"task must be one of {sorted(TARGETS)}, not {task!r}")
     rng = np.random.default_rng(seed)
@@ -56,6 +62,12 @@ def sample_table(rows: int = 240, task: str = "binary", seed: int = 0, text: boo
     signal = 0.04 * visits + 0.8 * member - 0.01 * price + (category == "dress") * 0.7
     frame = pd.DataFrame({"price": price, "visits": visits, "member": member,
                           "category": category, "city": city, "last_seen": seen})
+    if fine:  # its own stream: the other columns are the same with it or without
+        steps = np.random.default_rng([seed, 32]).integers(0, 6, rows)
+        grid = np.nextafter(np.float32(4.0), np.float32(5.0)) - np.float32(4.0)
+        frame["fine_rate"] = (np.float32(4.0) + grid * steps.astype(np.float32)).astype(float)
+        # 3.5 steps, the midpoint of 3 and 4, rounds to 4 (to even) as a float32
+        signal = signal + 0.9 * (steps >= 4)
     frame.loc[rng.random(rows) < 0.1, "price"] = np.nan
     frame.loc[rng.random(rows) < 0.05, "category"] = None
     if task == "binary":
@@ -190,7 +202,7 @@ def _check_model(registry: Any, spec: Any, task: str, kind: str, rows: int, seed
             raise AssertionError(f"parameters after clone differ: {cloned} != "
                                  f"{estimator.get_params()!r}")
         steps.step = "planning the feature plugins for the sample table"
-        dataset = prepare(*sample_table(rows, task, seed))
+        dataset = prepare(*sample_table(rows, task, seed, fine=True))
         plan = feature_plan(registry, dataset.columns)
         parity = _fit_export_parity(steps, registry, dataset, plan, spec, config, seed)
     except Exception as exc:  # noqa: BLE001 - every failure is reported as the plugin's
@@ -208,7 +220,7 @@ def _check_features(registry: Any, spec: Any, task: str, variant: str, rows: int
     model = "linear" if variant == "scaled" else "decision_tree"
     steps = _Steps(f"Feature plugin {spec.name!r} failed the contract ({task}, {variant} "
                    f"features, behind {model})")
-    dataset = prepare(*sample_table(rows, task, seed, text="text" in spec.kinds))
+    dataset = prepare(*sample_table(rows, task, seed, text="text" in spec.kinds, fine=True))
     mine = [c.onnx_name for c in dataset.columns if c.kind in spec.kinds]
     if not mine:
         raise PluginError(f"{steps.who}: the sample table has no column of its kinds "

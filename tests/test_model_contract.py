@@ -95,6 +95,42 @@ def test_the_plugin_check_names_the_plugin_task_and_step_that_failed(name, step)
                          str(caught.value)), caught.value
 
 
+def _register_plain_lightgbm() -> None:
+    import lightgbm
+    from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+
+    update_registered_converter(
+        lightgbm.LGBMClassifier, "AutomlGuideTestPlainLGBMClassifier",
+        calculate_linear_classifier_output_shapes, convert_lightgbm,
+        options={"nocl": [True, False], "zipmap": [True, False, "columns"]})
+
+
+class _Float64Splits:
+    @hookimpl
+    def automl_guide_register_models(self, register):
+        def build(config, task, seed):
+            import lightgbm
+
+            return lightgbm.LGBMClassifier(n_estimators=20, random_state=seed, verbosity=-1)
+
+        register(ModelSpec("float64_splits", frozenset({"binary"}), build, lambda t, n: {},
+                           lambda t, n: {}, register_onnx=_register_plain_lightgbm))
+
+
+def test_the_contract_catches_trees_whose_float64_thresholds_the_graph_rounds():
+    """LightGBM as it comes splits two neighbouring float32 values at their float64 midpoint;
+    the graph rounds that threshold to float32 and sends one of them the other way. The sample
+    table's fine_rate column makes that happen on 240 rows (it took a 112,500-row table to
+    show before), so a plugin author learns it from the contract, not from a user's run."""
+    registry = load_registry([_Float64Splits()])
+    with pytest.raises(PluginError, match=r"Model plugin 'float64_splits' failed the contract "
+                       r"\(binary, default configuration\) while checking parity with the native "
+                       r"model: max probability difference"):
+        check_model_plugin("float64_splits", configs=["default"], registry=registry)
+
+
 @pytest.mark.parametrize("name", sorted(REGISTRY.features))
 def test_feature_plugin_contract(name: str):
     """Every built-in feature plugin through the public check: scaled and raw, one graph."""

@@ -51,27 +51,28 @@ def _portfolio(task: str, n_rows: int) -> list[Mapping[str, Any]]:
 
 
 def _build(config: Mapping[str, Any], task: str, seed: int) -> Any:
-    import lightgbm
+    from .estimators import LGBMClassifier, LGBMRegressor  # thresholds the graph holds exactly
 
-    cls = lightgbm.LGBMRegressor if task == "regression" else lightgbm.LGBMClassifier
+    cls = LGBMRegressor if task == "regression" else LGBMClassifier
     # one thread like the other plugins (Ray runs trials side by side); subsample_freq=1 turns
     # bagging on, without it LightGBM ignores subsample
     return cls(n_jobs=1, random_state=seed, verbosity=-1, subsample_freq=1, **config)
 
 
 def _register_onnx() -> None:
-    import lightgbm
     from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
     from skl2onnx import update_registered_converter
     from skl2onnx.common.shape_calculator import (
         calculate_linear_classifier_output_shapes, calculate_linear_regressor_output_shapes)
 
+    from .estimators import LGBMClassifier, LGBMRegressor
+
     update_registered_converter(
-        lightgbm.LGBMClassifier, "LightGbmLGBMClassifier",
+        LGBMClassifier, "AutomlGuideLightGbmLGBMClassifier",
         calculate_linear_classifier_output_shapes, convert_lightgbm,
         options={"nocl": [True, False], "zipmap": [True, False, "columns"]})
     update_registered_converter(
-        lightgbm.LGBMRegressor, "LightGbmLGBMRegressor",
+        LGBMRegressor, "AutomlGuideLightGbmLGBMRegressor",
         calculate_linear_regressor_output_shapes, convert_lightgbm, options={"split": None})
 
 
