@@ -42,6 +42,8 @@ def _strip(values: Any) -> Any:
         return out
     if _is_number(values.dtype):
         return values  # written as text by the column's coercion
+    if isinstance(values.dtype, pd.StringDtype):  # text and missing values only: all at once
+        return values.str.strip()
     return values.map(lambda v: v.strip() if isinstance(v, str) else _number_text(v)
                       if _is_whole(v) else v)
 
@@ -283,6 +285,10 @@ _EVENT_NAMES = (f"one of {', '.join(EVENT_TYPES)}; map the shop's own names to t
 
 def _lower(values: Any) -> Any:
     """"View " is view: case and spaces around an event type are an export's, not the shop's."""
+    import pandas as pd
+
+    if isinstance(values.dtype, pd.StringDtype):  # text and missing values only: all at once
+        return values.str.strip().str.lower()
     return values.map(lambda v: v.strip().lower() if isinstance(v, str) else v)
 
 
