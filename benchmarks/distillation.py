@@ -4,7 +4,8 @@
 
 Reads automl-guide's run that ``peers.py`` wrote (its ``leaderboard.csv``) and that run's split,
 refits the three best XGBoost trials on the same training rows, and fits students on the best
-one's (the teacher's) log-odds: XGBoost regressors shaped like the second and third trials. Two
+one's (the teacher's) log-odds: XGBoost regressors with the second and third trials' parameters
+(depth, trees, rate, sampling, min_child_weight, L2). Two
 kinds of target: the teacher's outputs on its own training rows, and out-of-fold outputs (five
 teachers, each fitted on four fifths of the rows and asked about the fifth), which do not carry
 what the teacher memorised. Every model sees the same features (the pipeline's, cross-fitted on
@@ -95,11 +96,10 @@ def main() -> None:
     for config, _ in fitted[1:]:
         for name, soft in (("own", own), ("out-of-fold", out_of_fold)):
             began = time.monotonic()
-            student = xgb.XGBRegressor(
-                max_depth=config["max_depth"], n_estimators=config["n_estimators"],
-                learning_rate=config["learning_rate"], subsample=config["subsample"],
-                colsample_bytree=config["colsample_bytree"], tree_method="hist", n_jobs=2,
-                random_state=args.seed).fit(x_train, soft)
+            # the trial's own parameters; min_child_weight counts rows under squared error
+            # where the trial's log loss counts p(1 - p) per row
+            student = xgb.XGBRegressor(**config, tree_method="hist", n_jobs=1,
+                                       random_state=args.seed).fit(x_train, soft)
             auc = roc_auc_score(y_test, student.predict(x_test))
             label = f"student on {name} outputs: depth {config['max_depth']}, " \
                     f"{config['n_estimators']} trees"

@@ -29,6 +29,7 @@ a service would run):
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -161,7 +162,9 @@ def run_automl_guide(train: pd.DataFrame, args: argparse.Namespace, out: Path
         result = automl_guide.fit_and_export(train, args.target, task="binary",
                                              time_budget=budget, out=run_dir, seed=args.seed,
                                              test_size=0, overwrite=True, quiet=True,
-                                             max_predict_us=args.max_predict_us)
+                                             max_predict_us=args.max_predict_us,
+                                             plugins=[importlib.import_module(name)
+                                                      for name in args.plugin])
         fit_s = time.perf_counter() - start
     import ray
 
@@ -172,6 +175,7 @@ def run_automl_guide(train: pd.DataFrame, args: argparse.Namespace, out: Path
                            if members else card["best"]["model"])
     facts["trials"] = card["search"]["trials"]
     facts["max_predict_us"] = args.max_predict_us
+    facts["plugins"] = args.plugin
     facts["exported_rank"] = card["best"]["rank"]
     facts["trials_failed"] = card["search"]["failed"]
     facts["train_rows_used"] = card["rows"]["train"]
@@ -301,6 +305,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-predict-us", type=float, default=None,
                         help="automl-guide only: its prediction-time limit (default: none; "
                         "peers.py never sets it)")
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                        help="automl-guide only: a plugin module to register in-process, e.g. "
+                        "automl_guide_lightgbm with PYTHONPATH=examples/lightgbm_plugin (Ray's "
+                        "workers import it from there too); repeatable")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"system": args.system, "budget_s": args.budget, "seed": args.seed,

@@ -7,9 +7,10 @@ value go the other way in the graph: on a 112,500-row table the graph's probabil
 by up to 0.0096, and on a test table built for it by 0.75.
 
 So these estimators round each split threshold down to the largest float32 at or below it,
-once fitted. Their features are float32 (what the graph computes; they are cast if not), and
-for a float32 value ``x``, ``x <= t`` exactly when ``x`` is at most that float32: the model
-predicts what it predicted before, and its thresholds are numbers the graph holds exactly.
+once fitted. Their float features are float32 (what the graph computes; float64 ones are cast,
+a DataFrame's category columns are left as they are), and for a float32 value ``x``,
+``x <= t`` exactly when ``x`` is at most that float32: the model predicts what it predicted
+before, and its thresholds are numbers the graph holds exactly.
 Imported only when a model is built or exported: lightgbm stays out of the registry's import.
 """
 from __future__ import annotations
@@ -22,12 +23,16 @@ import numpy as np
 
 
 def _float32(X: Any) -> Any:
+    if hasattr(X, "select_dtypes"):  # a DataFrame: its float columns; categories stay categories
+        floats = X.select_dtypes("floating").columns
+        return X.astype({column: np.float32 for column in floats}) if len(floats) else X
     return X.astype(np.float32) if hasattr(X, "astype") else np.asarray(X, dtype=np.float32)
 
 
 def _round_down(value: str) -> str:
     threshold = float(value)
-    rounded = np.float32(threshold)
+    with np.errstate(over="ignore"):  # beyond float32: inf, then the largest float32
+        rounded = np.float32(threshold)
     if float(rounded) > threshold:
         rounded = np.nextafter(rounded, np.float32(-np.inf))
     return repr(float(rounded))
@@ -50,19 +55,29 @@ def float32_thresholds(model: str) -> str:
 
 
 class _Float32Splits:
-    def fit(self, X: Any, y: Any, **kwargs: Any) -> Any:
-        super().fit(_float32(X), y, **kwargs)
+    def fit(self, X: Any, y: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("eval_set"):  # validation data is what the thresholds will meet, too
+            kwargs["eval_set"] = [(_float32(X_eval), y_eval)
+                                  for X_eval, y_eval in kwargs["eval_set"]]
+        if kwargs.get("eval_X") is not None:  # lightgbm 4.6's name for it: one or a sequence
+            given = kwargs["eval_X"]
+            kwargs["eval_X"] = (type(given)(map(_float32, given))
+                                if isinstance(given, (list, tuple)) else _float32(given))
+        super().fit(_float32(X), y, *args, **kwargs)
+        fitted = self._Booster
         self._Booster = lightgbm.Booster(
-            model_str=float32_thresholds(self._Booster.model_to_string()))
+            model_str=float32_thresholds(fitted.model_to_string()))
+        self._Booster.best_iteration = fitted.best_iteration  # not in the text model
+        self._Booster.best_score = fitted.best_score
         return self
 
-    def predict(self, X: Any, **kwargs: Any) -> Any:
-        return super().predict(_float32(X), **kwargs)
+    def predict(self, X: Any, *args: Any, **kwargs: Any) -> Any:
+        return super().predict(_float32(X), *args, **kwargs)
 
 
 class LGBMClassifier(_Float32Splits, lightgbm.LGBMClassifier):
-    def predict_proba(self, X: Any, **kwargs: Any) -> Any:
-        return super().predict_proba(_float32(X), **kwargs)
+    def predict_proba(self, X: Any, *args: Any, **kwargs: Any) -> Any:
+        return super().predict_proba(_float32(X), *args, **kwargs)
 
 
 class LGBMRegressor(_Float32Splits, lightgbm.LGBMRegressor):
