@@ -307,8 +307,8 @@ def main(argv: list[str] | None = None) -> int:
                         "peers.py never sets it)")
     parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                         help="automl-guide only: a plugin module to register in-process, e.g. "
-                        "automl_guide_lightgbm with PYTHONPATH=examples/lightgbm_plugin (Ray's "
-                        "workers import it from there too); repeatable")
+                        "automl_guide_mlp with PYTHONPATH=examples/mlp_plugin (Ray's workers "
+                        "import it from there too); repeatable")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"system": args.system, "budget_s": args.budget, "seed": args.seed,

@@ -24,13 +24,13 @@ pytestmark = pytest.mark.usefixtures("ray_session")
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
 def test_fit_and_export_every_task(task, tmp_path):
     frame = shop_frame(320, task, seed=1)
-    result = fit_and_export(frame, TARGETS[task], max_trials=8, time_budget=None,
+    result = fit_and_export(frame, TARGETS[task], max_trials=9, time_budget=None,
                             out=tmp_path / "run", quiet=True)
     board, card = result.leaderboard, result.card
     assert {"model.onnx", "model_card.json", "leaderboard.csv", "report.html"} <= {
         p.name for p in (tmp_path / "run").iterdir()}  # report.html: drawn for every task
-    assert len(board) == 8 and board["model"].nunique() == 7  # every family's default first
-    assert board["rank"].tolist() == list(range(1, 9))
+    assert len(board) == 9 and board["model"].nunique() == 8  # every family's default first
+    assert board["rank"].tolist() == list(range(1, 10))
     validate_card(card)
     assert json.loads((tmp_path / "run" / "model_card.json").read_text()) == card
     assert card["task"] == task and card["best"]["model"] == board.iloc[0]["model"]

@@ -120,7 +120,8 @@ class _Float64Splits:
 
 
 def test_the_contract_catches_trees_whose_float64_thresholds_the_graph_rounds():
-    """LightGBM as it comes splits two neighbouring float32 values at their float64 midpoint;
+    """LightGBM as it comes (not the built-in family's estimators, which round their thresholds)
+    splits two neighbouring float32 values at their float64 midpoint;
     the graph rounds that threshold to float32 and sends one of them the other way. The sample
     table's fine_rate column makes that happen on 240 rows (it took a 112,500-row table to
     show before), so a plugin author learns it from the contract, not from a user's run."""
@@ -129,6 +130,33 @@ def test_the_contract_catches_trees_whose_float64_thresholds_the_graph_rounds():
                        r"\(binary, default configuration\) while checking parity with the native "
                        r"model: max probability difference"):
         check_model_plugin("float64_splits", configs=["default"], registry=registry)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_lightgbm_thresholds_rounded_to_float32_predict_exactly_as_before(task):
+    """The built-in LightGBM rounds each threshold down to a float32 the graph holds exactly,
+    and no float32 feature value changes side: it predicts what LightGBM's own estimator did,
+    to the last bit."""
+    import lightgbm
+
+    from automl_guide_plugins._lgb_float32 import LGBMClassifier, LGBMRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 3)).astype(np.float32)
+    steps = rng.integers(0, 6, 3000)
+    X[:, 0] = np.float32(4.0) + np.spacing(np.float32(4.0)) * steps  # neighbouring float32s
+    y = {"binary": (steps >= 4) ^ (X[:, 1] > 1.0), "multiclass": steps // 2,
+         "regression": steps + X[:, 1]}[task]
+    ours, theirs = ((LGBMRegressor, lightgbm.LGBMRegressor) if task == "regression"
+                    else (LGBMClassifier, lightgbm.LGBMClassifier))
+    plain = theirs(n_estimators=40, verbosity=-1, random_state=0).fit(X, y)
+    mine = ours(n_estimators=40, verbosity=-1, random_state=0).fit(X, y)
+    predict = "predict" if task == "regression" else "predict_proba"
+    assert np.array_equal(getattr(plain, predict)(X), getattr(mine, predict)(X))
+    thresholds = mine.booster_.trees_to_dataframe()["threshold"].dropna().to_numpy()
+    assert np.array_equal(thresholds, thresholds.astype(np.float32))  # all float32 numbers
+    assert not np.array_equal(plain.booster_.trees_to_dataframe()["threshold"].dropna(),
+                              thresholds)  # and some were not before
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY.features))

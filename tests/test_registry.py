@@ -9,7 +9,8 @@ import pytest
 from automl_guide import FeatureSpec, ModelSpec, PluginError, SearcherSpec, hookimpl
 from automl_guide.registry import DISABLE_EXTERNAL_ENV, IN_PROCESS, load_registry
 
-BUILTIN_MODELS = {"decision_tree", "random_forest", "extra_trees", "xgboost", "svm", "linear"}
+BUILTIN_MODELS = {"decision_tree", "random_forest", "extra_trees", "xgboost", "lightgbm", "svm",
+                  "linear"}
 
 
 def _model(name: str = "toy", **overrides) -> ModelSpec:

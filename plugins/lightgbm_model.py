@@ -1,10 +1,10 @@
-"""LightGBM gradient-boosted trees as an automl-guide model plugin, in its own distribution.
+"""LightGBM gradient-boosted trees, exported through onnxmltools' converter registered in skl2onnx.
 
-It uses automl-guide's public API only. The exported graph comes from onnxmltools' LightGBM
-converter, registered into skl2onnx so that the preprocessing and the booster convert together
-into one graph (onnxmltools alone stops at opset 15; through skl2onnx it runs at automl-guide's
-opset). lightgbm, ray and the converters are imported inside the functions that need them, so
-registering the plugin stays cheap.
+Registered into skl2onnx, the converter turns the preprocessing and the booster into one graph
+at automl-guide's opset (onnxmltools' own ``convert_lightgbm`` stops at opset 15). The
+estimators (``_lgb_float32``) round each split threshold down to a float32 once fitted, so the
+graph splits every row as LightGBM does. lightgbm, ray and the converters are imported inside
+the functions that need them: registering the plugin stays cheap.
 """
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def _portfolio(task: str, n_rows: int) -> list[Mapping[str, Any]]:
 
 
 def _build(config: Mapping[str, Any], task: str, seed: int) -> Any:
-    from .estimators import LGBMClassifier, LGBMRegressor  # thresholds the graph holds exactly
+    from automl_guide_plugins._lgb_float32 import LGBMClassifier, LGBMRegressor
 
     cls = LGBMRegressor if task == "regression" else LGBMClassifier
     # one thread like the other plugins (Ray runs trials side by side); subsample_freq=1 turns
@@ -65,7 +65,7 @@ def _register_onnx() -> None:
     from skl2onnx.common.shape_calculator import (
         calculate_linear_classifier_output_shapes, calculate_linear_regressor_output_shapes)
 
-    from .estimators import LGBMClassifier, LGBMRegressor
+    from automl_guide_plugins._lgb_float32 import LGBMClassifier, LGBMRegressor
 
     update_registered_converter(
         LGBMClassifier, "AutomlGuideLightGbmLGBMClassifier",
@@ -80,4 +80,4 @@ def _register_onnx() -> None:
 def automl_guide_register_models(register):
     register(ModelSpec("lightgbm", TASKS, _build, _space, _default, portfolio=_portfolio,
                        register_onnx=_register_onnx, relative_cost=0.5,
-                       description="LightGBM gradient boosting (third-party example)"))
+                       description="LightGBM gradient boosting (leaf-wise trees)"))

@@ -12,6 +12,8 @@ a DataFrame's category columns are left as they are), and for a float32 value ``
 ``x <= t`` exactly when ``x`` is at most that float32: the model predicts what it predicted
 before, and its thresholds are numbers the graph holds exactly.
 Imported only when a model is built or exported: lightgbm stays out of the registry's import.
+A third-party plugin whose trees compare in float64 needs the same care; the plugin contract
+(``automl_guide.testing.check_model_plugin``) catches it.
 """
 from __future__ import annotations
 
