@@ -11,6 +11,12 @@ once fitted. Their float features are float32 (what the graph computes; float64 
 a DataFrame's category columns are left as they are), and for a float32 value ``x``,
 ``x <= t`` exactly when ``x`` is at most that float32: the model predicts what it predicted
 before, and its thresholds are numbers the graph holds exactly.
+
+From 2,000 rows and 100 rounds they also stop adding rounds once those stop helping, as the
+XGBoost family does (``_xgb_stopping``): a tenth of the rows is held out, boosting stops once its
+loss has not improved for ``min(50, max(10, rounds / 10))`` rounds, and the model is refitted on
+every row with the best number of rounds, so the graph holds only the trees that predict.
+
 Imported only when a model is built or exported: lightgbm stays out of the registry's import.
 A third-party plugin whose trees compare in float64 needs the same care; the plugin contract
 (``automl_guide.testing.check_model_plugin``) catches it.
@@ -56,8 +62,36 @@ def float32_thresholds(model: str) -> str:
     return "".join(trees)
 
 
+MIN_ROWS = 2000  # below this every row trains every round: a tenth held out would cost more
+MIN_ROUNDS = 100
+HOLDOUT = 0.1
+
+
+def _take(values: Any, rows: np.ndarray) -> Any:
+    return values.iloc[rows] if hasattr(values, "iloc") else np.asarray(values)[rows]
+
+
 class _Float32Splits:
     def fit(self, X: Any, y: Any, *args: Any, **kwargs: Any) -> Any:
+        rounds = int(self.n_estimators)
+        if args or kwargs or len(y) < MIN_ROWS or rounds < MIN_ROUNDS:
+            return self._fit_float32(X, y, *args, **kwargs)  # small, short, or the caller's own
+        from sklearn.model_selection import train_test_split
+
+        stratify = None if isinstance(self, lightgbm.LGBMRegressor) else y
+        try:
+            fit_rows, held = train_test_split(np.arange(len(y)), test_size=HOLDOUT,
+                                              random_state=self.random_state, stratify=stratify)
+        except ValueError:  # a class too rare to split
+            return self._fit_float32(X, y)
+        patience = min(50, max(10, rounds // 10))
+        self._fit_float32(_take(X, fit_rows), _take(y, fit_rows),
+                          eval_set=[(_take(X, held), _take(y, held))],
+                          callbacks=[lightgbm.early_stopping(patience, verbose=False)])
+        self.set_params(n_estimators=int(self.best_iteration_ or rounds))
+        return self._fit_float32(X, y)
+
+    def _fit_float32(self, X: Any, y: Any, *args: Any, **kwargs: Any) -> Any:
         if kwargs.get("eval_set"):  # validation data is what the thresholds will meet, too
             kwargs["eval_set"] = [(_float32(X_eval), y_eval)
                                   for X_eval, y_eval in kwargs["eval_set"]]

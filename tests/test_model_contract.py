@@ -246,18 +246,25 @@ def test_export_beyond_tolerance_fails_loudly():
                             "binary", dataset.classes)
 
 
+def _rounds(model) -> int:
+    if hasattr(model, "get_booster"):
+        return model.get_booster().num_boosted_rounds()
+    return model.booster_.current_iteration()
+
+
+@pytest.mark.parametrize("family", ["xgboost", "lightgbm"])
 @pytest.mark.parametrize("task", ["binary", "regression"])
-def test_xgboost_stops_adding_rounds_that_do_not_help_and_exports_only_those(task):
-    spec = REGISTRY.model("xgboost")
+def test_boosting_stops_adding_rounds_that_do_not_help_and_exports_only_those(family, task):
+    spec = REGISTRY.model(family)
     dataset = prepare(shop_frame(2500, task, seed=4), TARGETS[task])
     config = {**spec.default_config(task, 2500), "n_estimators": 600, "learning_rate": 0.3}
     rows = np.arange(len(dataset.y))
     pipeline = _refit(dataset, rows, feature_plan(REGISTRY, dataset.columns), spec, config,
                       seed=0)
     model = pipeline.named_steps["model"]
-    booster = (model.estimator_ if task != "regression" else model).get_booster()
-    assert 1 <= booster.num_boosted_rounds() < 600  # a noisy target overfits long before 600
-    used = [reg.spec for reg in REGISTRY.all() if reg.kind == "feature" or reg.name == "xgboost"]
+    rounds = _rounds(model.estimator_ if task != "regression" else model)
+    assert 1 <= rounds < 600  # a noisy target overfits long before 600
+    used = [reg.spec for reg in REGISTRY.all() if reg.kind == "feature" or reg.name == family]
     graph = export.to_onnx(pipeline, dataset.columns, task, dataset.classes, used, spec)
     parity = export.check_parity(graph.SerializeToString(), pipeline, dataset.features,
                                  dataset.columns, task, dataset.classes)
