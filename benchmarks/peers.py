@@ -269,7 +269,8 @@ def report(rows: pd.DataFrame, datasets, systems, budgets, seed: int) -> None:
 NAMES = {"automl_guide": "automl-guide", "flaml": "FLAML", "autogluon": "AutoGluon",
          "bank_full": "bank", "clothing": "clothing reviews", "oj": "OJ",
          "instacart_reorder": "Instacart reorder", "open_bandit": "Open Bandit clicks",
-         "xgboost": "XGBoost", "lgbm": "LightGBM", "lightgbm": "LightGBM", "xgb_limitdepth": "XGBoost (depth-limited)", "rf": "random forest", "svm": "SVM",
+         "xgboost": "XGBoost", "xgb_limitdepth": "XGBoost (depth-limited)", "lgbm": "LightGBM",
+         "lightgbm": "LightGBM", "rf": "random forest", "svm": "SVM",
          "random_forest": "random forest", "extra_trees": "extra trees", "extra_tree":
          "extra trees", "linear": "linear", "WeightedEnsemble_L2": "weighted ensemble",
          "decision_tree": "decision tree", "ann": "ANN", "catboost": "CatBoost"}
