@@ -13,9 +13,7 @@ a DataFrame's category columns are left as they are), and for a float32 value ``
 before, and its thresholds are numbers the graph holds exactly.
 
 From 2,000 rows and 100 rounds they also stop adding rounds once those stop helping, as the
-XGBoost family does (``_xgb_stopping``): a tenth of the rows is held out, boosting stops once its
-loss has not improved for ``min(50, max(10, rounds / 10))`` rounds, and the model is refitted on
-every row with the best number of rounds, so the graph holds only the trees that predict.
+XGBoost family does (``_stopping``).
 
 Imported only when a model is built or exported: lightgbm stays out of the registry's import.
 A third-party plugin whose trees compare in float64 needs the same care; the plugin contract
@@ -28,6 +26,8 @@ from typing import Any
 
 import lightgbm
 import numpy as np
+
+from automl_guide_plugins import _stopping as stopping
 
 
 def _float32(X: Any) -> Any:
@@ -62,32 +62,20 @@ def float32_thresholds(model: str) -> str:
     return "".join(trees)
 
 
-MIN_ROWS = 2000  # below this every row trains every round: a tenth held out would cost more
-MIN_ROUNDS = 100
-HOLDOUT = 0.1
-
-
-def _take(values: Any, rows: np.ndarray) -> Any:
-    return values.iloc[rows] if hasattr(values, "iloc") else np.asarray(values)[rows]
-
-
 class _Float32Splits:
     def fit(self, X: Any, y: Any, *args: Any, **kwargs: Any) -> Any:
         rounds = int(self.n_estimators)
-        if args or kwargs or len(y) < MIN_ROWS or rounds < MIN_ROUNDS:
+        if args or kwargs or not stopping.applies(len(y), rounds):
             return self._fit_float32(X, y, *args, **kwargs)  # small, short, or the caller's own
-        from sklearn.model_selection import train_test_split
-
-        stratify = None if isinstance(self, lightgbm.LGBMRegressor) else y
-        try:
-            fit_rows, held = train_test_split(np.arange(len(y)), test_size=HOLDOUT,
-                                              random_state=self.random_state, stratify=stratify)
-        except ValueError:  # a class too rare to split
+        rows = stopping.holdout(y, self.random_state,
+                                stratify=not isinstance(self, lightgbm.LGBMRegressor))
+        if rows is None:
             return self._fit_float32(X, y)
-        patience = min(50, max(10, rounds // 10))
-        self._fit_float32(_take(X, fit_rows), _take(y, fit_rows),
-                          eval_set=[(_take(X, held), _take(y, held))],
-                          callbacks=[lightgbm.early_stopping(patience, verbose=False)])
+        fit_rows, held = rows
+        self._fit_float32(stopping.take(X, fit_rows), stopping.take(y, fit_rows),
+                          eval_set=[(stopping.take(X, held), stopping.take(y, held))],
+                          callbacks=[lightgbm.early_stopping(stopping.patience(rounds),
+                                                             verbose=False)])
         self.set_params(n_estimators=int(self.best_iteration_ or rounds))
         return self._fit_float32(X, y)
 
