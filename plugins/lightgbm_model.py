@@ -4,8 +4,8 @@ Registered into skl2onnx, the converter turns the preprocessing and the booster 
 at automl-guide's opset (onnxmltools' own ``convert_lightgbm`` stops at opset 15). The
 estimators (``_lgb_float32``) round each split threshold down to a float32 once fitted, so the
 graph splits every row as LightGBM does, and on larger tables stop adding rounds that no longer
-help. lightgbm, ray and the converters are imported inside
-the functions that need them: registering the plugin stays cheap.
+help (``_stopping``). lightgbm, ray and the converters are imported inside the functions that
+need them: registering the plugin stays cheap.
 """
 from __future__ import annotations
 
