@@ -291,6 +291,41 @@ def test_a_prediction_time_limit_exports_the_best_trial_within_it(tmp_path):
         assert _best(board, 1.0)["rank"] == 2
 
 
+def test_a_tie_on_validation_goes_to_a_trial_at_least_twice_as_fast():
+    from automl_guide.api import _best, _ties_to_faster, _why_not_first
+    from automl_guide.metrics import get_metric
+
+    auc, log_loss = get_metric("roc_auc", "binary"), get_metric("log_loss", "binary")
+
+    def board(*trials, metric=auc, stopped=()):  # (model, score, score_se, predict_us), ranked
+        return pd.DataFrame([{"rank": i + 1, "model": m, metric.name: score, "status": "ok",
+                              "early_stopped": i + 1 in stopped, "score_se": se,
+                              "predict_us": us, "config": "{}"}
+                             for i, (m, score, se, us) in enumerate(trials)])
+
+    def exported(b, metric=auc, limit=None):
+        return _best(_ties_to_faster(b, metric), limit)["rank"]
+
+    tied = board(("lightgbm", 0.9576, 0.001, 48.0), ("lightgbm", 0.95755, 0.001, 18.0),
+                 ("xgboost", 0.9570, 0.001, 4.0), ("linear", 0.9575, 0.001, 2.0))
+    assert exported(tied) == 4  # the fastest of those within a tenth of a standard error
+    assert exported(tied.iloc[:3]) == 2  # 0.0006 behind is not a tie, however fast
+    assert _why_not_first(tied, 2, auc, None) == (
+        "A tie on validation roc_auc (within 0.1 of a standard error of the first, which takes "
+        "48 us per row): exporting the trial ranked 2 (lightgbm, 18 us per row)")
+    assert exported(board(("lightgbm", 0.9576, 0.001, 30.0), ("xgboost", 0.9576, 0.001, 16.0))
+                    ) == 1  # less than twice as fast: the first stays first
+    assert exported(board(("a", 0.9, float("nan"), 48.0), ("b", 0.9, float("nan"), 1.0))) == 1
+    assert exported(board(("a", 0.9, 0.01, 48.0), ("b", 0.9, 0.01, float("nan")))) == 1
+    assert exported(board(("a", 0.9, 0.01, 48.0), ("b", 0.9, 0.01, 1.0), stopped={2})) == 1
+    assert exported(board(("a", 0.300, 0.01, 48.0), ("b", 0.3009, 0.01, 1.0),
+                          metric=log_loss), log_loss) == 2  # lower is better: the same rule
+    within = board(("a", 0.9, 0.01, 60.0), ("b", 0.8, 0.01, 20.0), ("c", 0.8, 0.01, 5.0))
+    assert exported(within, limit=50.0) == 2
+    assert _why_not_first(within, 2, auc, 50.0).startswith("Within max_predict_us=50: exporting "
+                                                           "the trial ranked 2 (b, 20 us")
+
+
 def test_time_budget_bounds_the_whole_run():
     frame = shop_frame(600, "binary", seed=3)
     start = time.monotonic()
