@@ -129,10 +129,47 @@ def combine(graphs: Sequence[onnx.ModelProto], weights: Sequence[float], task: s
         labels = onnx_label_values(classes)
         _take_output(model, _RAW)  # no graph outputs yet: only names the raw sum
         _finish_classification(model, _RAW, labels, np.arange(len(labels)))
+    _share_repeats(model)
     _prune(model)
     model.producer_name = "automl-guide"
     onnx.checker.check_model(model)
     return model
+
+
+def _share_repeats(model: onnx.ModelProto) -> None:
+    """Compute each repeated piece of a graph once: constants with the same type, shape and
+    values become one, then (in graph order) a node with the same operator, attributes and
+    inputs as an earlier one is dropped and its outputs read from that one. Members of an
+    ensemble fitted on the same rows with the same features then share their preprocessing.
+    Exact: the graph computes what it did, with fewer nodes (random operators, subgraphs and
+    nodes that produce a graph output are left as they are)."""
+    graph = model.graph
+    alias: dict[str, str] = {}
+    constants: dict[tuple, str] = {}
+    for init in graph.initializer:
+        values = numpy_helper.to_array(init)
+        key = (init.data_type, tuple(init.dims), values.dtype.str,
+               values.tobytes() if values.dtype != object else tuple(values.ravel().tolist()))
+        alias[init.name] = constants.setdefault(key, init.name)
+    outputs = {o.name for o in graph.output}
+    seen: dict[tuple, Any] = {}
+    kept = []
+    for node in graph.node:
+        node.input[:] = [alias.get(name, name) for name in node.input]
+        if (node.op_type.startswith("Random") or node.op_type in ("Bernoulli", "Multinomial")
+                or any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+                       for a in node.attribute) or outputs.intersection(node.output)):
+            kept.append(node)
+            continue
+        key = (node.domain, node.op_type, tuple(node.input), tuple(map(bool, node.output)),
+               tuple(sorted(a.SerializeToString(deterministic=True) for a in node.attribute)))
+        earlier = seen.setdefault(key, node)
+        if earlier is node:
+            kept.append(node)
+        else:
+            alias.update(zip(node.output, earlier.output))
+    del graph.node[:]
+    graph.node.extend(kept)
 
 
 def _initial_types(columns: Sequence[ColumnInfo]) -> list:

@@ -79,6 +79,9 @@ def test_fit_exports_an_ensemble_as_one_graph_with_parity_and_keeps_the_single_b
     produced = [o for n in graph.graph.node for o in n.output]
     assert len(produced) == len(set(produced))  # members' tensors do not collide
     assert {f"automl_guide_m{i}_probabilities" for i in range(len(members))} <= set(produced)
+    computed = [(n.op_type, tuple(n.input), tuple(a.SerializeToString() for a in n.attribute))
+                for n in graph.graph.node]
+    assert len(computed) == len(set(computed))  # what members compute alike, computed once
     new = _two_signals(50, seed=9).drop(columns="bought")
     np.testing.assert_allclose(load(tmp_path / "run" / "model.onnx").predict_proba(new),
                                result.model.predict_proba(new), atol=1e-4)
@@ -91,6 +94,40 @@ def test_fit_exports_an_ensemble_as_one_graph_with_parity_and_keeps_the_single_b
                            overwrite=True, quiet=True)
     assert "ensemble" not in again.card
     assert not (tmp_path / "run" / "single_best.onnx").exists()  # no stale file
+
+
+def test_members_compute_their_shared_preprocessing_once_and_predict_as_before():
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from automl_guide.export import combine
+
+    def member(slope: float) -> onnx.ModelProto:  # the same scaling, then its own slope
+        x = helper.make_tensor_value_info("spend", TensorProto.FLOAT, [None, 1])
+        nodes = [helper.make_node("Sub", ["spend", "mean"], ["centred"]),
+                 helper.make_node("Div", ["centred", "scale"], ["scaled"]),
+                 helper.make_node("Mul", ["scaled", "slope"], ["logit"]),
+                 helper.make_node("Sigmoid", ["logit"], ["p"]),
+                 helper.make_node("Sub", ["one", "p"], ["q"]),
+                 helper.make_node("Concat", ["q", "p"], ["probabilities"], axis=1)]
+        consts = [numpy_helper.from_array(np.array(v, np.float32), name) for name, v in
+                  [("mean", 3.0), ("scale", 2.0), ("slope", slope), ("one", 1.0)]]
+        out = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 2])
+        return helper.make_model(helper.make_graph(nodes, "m", [x], [out], consts),
+                                 opset_imports=[helper.make_opsetid("", 17)])
+
+    spend = np.linspace(-5, 10, 31, dtype=np.float32).reshape(-1, 1)
+    graph = combine([member(1.0), member(-0.5), member(1.0)], [0.5, 0.3, 0.2], "binary",
+                    ["no", "yes"])
+    ops = [n.op_type for n in graph.graph.node]
+    assert ops.count("Div") == 1 and ops.count("Sigmoid") == 2  # the third member is the first
+    session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+    label, probabilities = session.run(["label", "probabilities"], {"spend": spend})
+    p = lambda slope: 1 / (1 + np.exp(-slope * (spend[:, 0] - 3.0) / 2.0))
+    expected = 0.5 * p(1.0) + 0.3 * p(-0.5) + 0.2 * p(1.0)
+    np.testing.assert_allclose(probabilities[:, 1], expected, atol=1e-6)
+    assert list(label) == ["yes" if e > 0.5 else "no" for e in expected]
 
 
 def test_an_ensemble_never_leaves_out_the_best_family_to_fit_the_budget():
