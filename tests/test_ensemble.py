@@ -124,7 +124,9 @@ def test_members_compute_their_shared_preprocessing_once_and_predict_as_before()
     assert ops.count("Div") == 1 and ops.count("Sigmoid") == 2  # the third member is the first
     session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
     label, probabilities = session.run(["label", "probabilities"], {"spend": spend})
-    p = lambda slope: 1 / (1 + np.exp(-slope * (spend[:, 0] - 3.0) / 2.0))
+    def p(slope: float) -> np.ndarray:
+        return 1 / (1 + np.exp(-slope * (spend[:, 0] - 3.0) / 2.0))
+
     expected = 0.5 * p(1.0) + 0.3 * p(-0.5) + 0.2 * p(1.0)
     np.testing.assert_allclose(probabilities[:, 1], expected, atol=1e-6)
     assert list(label) == ["yes" if e > 0.5 else "no" for e in expected]
