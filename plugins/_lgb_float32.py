@@ -65,19 +65,23 @@ def float32_thresholds(model: str) -> str:
 class _Float32Splits:
     def fit(self, X: Any, y: Any, *args: Any, **kwargs: Any) -> Any:
         rounds = int(self.n_estimators)
-        if args or kwargs or not stopping.applies(len(y), rounds):
+        if args or not stopping.applies(len(y), rounds, kwargs):
             return self._fit_float32(X, y, *args, **kwargs)  # small, short, or the caller's own
         rows = stopping.holdout(y, self.random_state,
                                 stratify=not isinstance(self, lightgbm.LGBMRegressor))
         if rows is None:
-            return self._fit_float32(X, y)
+            return self._fit_float32(X, y, **kwargs)
         fit_rows, held = rows
+        weights = kwargs.get("sample_weight")
         self._fit_float32(stopping.take(X, fit_rows), stopping.take(y, fit_rows),
                           eval_set=[(stopping.take(X, held), stopping.take(y, held))],
+                          eval_sample_weight=None if weights is None else [
+                              stopping.take(weights, held)],
                           callbacks=[lightgbm.early_stopping(stopping.patience(rounds),
-                                                             verbose=False)])
+                                                             verbose=False)],
+                          **stopping.split_args(kwargs, fit_rows))
         self.set_params(n_estimators=int(self.best_iteration_ or rounds))
-        return self._fit_float32(X, y)
+        return self._fit_float32(X, y, **kwargs)
 
     def _fit_float32(self, X: Any, y: Any, *args: Any, **kwargs: Any) -> Any:
         if kwargs.get("eval_set"):  # validation data is what the thresholds will meet, too

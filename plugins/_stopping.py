@@ -4,6 +4,8 @@ which held-out rows, after how many rounds without improvement.
 A fit from ``MIN_ROWS`` rows and ``MIN_ROUNDS`` rounds holds out a tenth of its rows, boosts
 until their loss has not improved for ``patience(rounds)`` rounds, and is then refitted on every
 row with the best number of rounds, so the exported graph holds only the trees that predict.
+A caller's per-row fit arguments (sample weights) are split with the rows and weigh the
+held-out loss too; a caller who brings their own evaluation set or callbacks boosts their way.
 """
 from __future__ import annotations
 
@@ -16,8 +18,22 @@ MIN_ROUNDS = 100
 HOLDOUT = 0.1
 
 
-def applies(n_rows: int, rounds: int) -> bool:
-    return n_rows >= MIN_ROWS and rounds >= MIN_ROUNDS
+# fit arguments that hold one value per row: split with the rows (sample weights, margins)
+ROW_ARGS = ("sample_weight", "base_margin", "init_score")
+# fit arguments by which the caller stops or continues boosting their own way: left to them
+OWN_ARGS = ("eval_set", "eval_X", "sample_weight_eval_set", "eval_sample_weight", "callbacks",
+            "xgb_model", "init_model", "early_stopping_rounds")
+
+
+def applies(n_rows: int, rounds: int, fit_args: dict | None = None) -> bool:
+    return (n_rows >= MIN_ROWS and rounds >= MIN_ROUNDS
+            and not set(fit_args or ()).intersection(OWN_ARGS))
+
+
+def split_args(fit_args: dict, rows: np.ndarray) -> dict:
+    """The fit arguments for a fit on ``rows``: the per-row ones (``ROW_ARGS``) taken there."""
+    return {key: take(value, rows) if key in ROW_ARGS and value is not None else value
+            for key, value in fit_args.items()}
 
 
 def patience(rounds: int) -> int:

@@ -15,7 +15,7 @@ class _Stopping:
 
     def fit(self, X: Any, y: Any, **kwargs: Any) -> Any:
         rounds = int(self.n_estimators)
-        if not stopping.applies(len(y), rounds) or "xgb_model" in kwargs:
+        if not stopping.applies(len(y), rounds, kwargs):
             return super().fit(X, y, **kwargs)  # small data, few rounds, or ASHA's stages
         rows = stopping.holdout(y, self.random_state,
                                 stratify=not isinstance(self, xgboost.XGBRegressor))
@@ -24,8 +24,12 @@ class _Stopping:
         fit_rows, held = rows
         self.set_params(early_stopping_rounds=stopping.patience(rounds))
         try:
-            super().fit(X[fit_rows], stopping.take(y, fit_rows), verbose=False,
-                        eval_set=[(X[held], stopping.take(y, held))], **kwargs)
+            weights = kwargs.get("sample_weight")
+            super().fit(X[fit_rows], stopping.take(y, fit_rows),
+                        eval_set=[(X[held], stopping.take(y, held))],
+                        sample_weight_eval_set=None if weights is None else [
+                            stopping.take(weights, held)],
+                        **{"verbose": False, **stopping.split_args(kwargs, fit_rows)})
             best = int(getattr(self, "best_iteration", rounds - 1)) + 1
         finally:
             self.set_params(early_stopping_rounds=None)

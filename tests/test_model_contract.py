@@ -269,3 +269,21 @@ def test_boosting_stops_adding_rounds_that_do_not_help_and_exports_only_those(fa
     parity = export.check_parity(graph.SerializeToString(), pipeline, dataset.features,
                                  dataset.columns, task, dataset.classes)
     assert parity.passed, parity
+
+
+@pytest.mark.parametrize("family", ["xgboost", "lightgbm"])
+def test_boosting_stops_early_with_the_callers_sample_weights_split_with_the_rows(family):
+    spec = REGISTRY.model(family)
+    dataset = prepare(shop_frame(2500, "binary", seed=4), "bought")
+    X = dataset.features.select_dtypes("number").to_numpy(np.float32)
+    y = dataset.y
+    config = {**spec.default_config("binary", 2500), "n_estimators": 600, "learning_rate": 0.3}
+
+    def fitted(**fit_args):
+        return spec.build(config, "binary", 0).fit(X, y, **fit_args)
+
+    weights = np.where(np.arange(len(y)) % 3 == 0, 3.0, 0.5)
+    weighted, plain = fitted(sample_weight=weights), fitted()
+    assert 1 <= _rounds(weighted) < 600 and 1 <= _rounds(plain) < 600  # both stopped
+    assert not np.allclose(weighted.predict_proba(X), plain.predict_proba(X))  # weights used
+    assert _rounds(fitted(eval_set=[(X, y)])) == 600  # the caller's own evaluation: every round
