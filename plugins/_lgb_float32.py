@@ -72,11 +72,9 @@ class _Float32Splits:
         if rows is None:
             return self._fit_float32(X, y, **kwargs)
         fit_rows, held = rows
-        weights = kwargs.get("sample_weight")
         self._fit_float32(stopping.take(X, fit_rows), stopping.take(y, fit_rows),
                           eval_set=[(stopping.take(X, held), stopping.take(y, held))],
-                          eval_sample_weight=None if weights is None else [
-                              stopping.take(weights, held)],
+                          eval_sample_weight=stopping.held_weights(kwargs, held),
                           callbacks=[lightgbm.early_stopping(stopping.patience(rounds),
                                                              verbose=False)],
                           **stopping.split_args(kwargs, fit_rows))

@@ -17,7 +17,6 @@ MIN_ROWS = 2000  # below this every row trains every round: a tenth held out wou
 MIN_ROUNDS = 100
 HOLDOUT = 0.1
 
-
 # fit arguments that hold one value per row: split with the rows (sample weights, margins)
 ROW_ARGS = ("sample_weight", "base_margin", "init_score")
 # fit arguments by which the caller stops or continues boosting their own way: left to them
@@ -34,6 +33,13 @@ def split_args(fit_args: dict, rows: np.ndarray) -> dict:
     """The fit arguments for a fit on ``rows``: the per-row ones (``ROW_ARGS``) taken there."""
     return {key: take(value, rows) if key in ROW_ARGS and value is not None else value
             for key, value in fit_args.items()}
+
+
+def held_weights(fit_args: dict, held: np.ndarray) -> list | None:
+    """The caller's sample weights of the held-out rows, as the one-entry list both libraries'
+    evaluation-weight arguments take; None when the caller gave none."""
+    weights = fit_args.get("sample_weight")
+    return None if weights is None else [take(weights, held)]
 
 
 def patience(rounds: int) -> int:

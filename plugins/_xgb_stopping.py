@@ -24,11 +24,9 @@ class _Stopping:
         fit_rows, held = rows
         self.set_params(early_stopping_rounds=stopping.patience(rounds))
         try:
-            weights = kwargs.get("sample_weight")
             super().fit(X[fit_rows], stopping.take(y, fit_rows),
                         eval_set=[(X[held], stopping.take(y, held))],
-                        sample_weight_eval_set=None if weights is None else [
-                            stopping.take(weights, held)],
+                        sample_weight_eval_set=stopping.held_weights(kwargs, held),
                         **{"verbose": False, **stopping.split_args(kwargs, fit_rows)})
             best = int(getattr(self, "best_iteration", rounds - 1)) + 1
         finally:
