@@ -139,7 +139,7 @@ def test_lightgbm_thresholds_rounded_to_float32_predict_exactly_as_before(task):
     to the last bit."""
     import lightgbm
 
-    from automl_guide_plugins._lgb_float32 import LGBMClassifier, LGBMRegressor
+    from automl_guide_plugins._lgb_estimators import LGBMClassifier, LGBMRegressor
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(3000, 3)).astype(np.float32)
