@@ -141,8 +141,9 @@ def _share_repeats(model: onnx.ModelProto) -> None:
     values become one, then (in graph order) a node with the same operator, attributes and
     inputs as an earlier one is dropped and its outputs read from that one. Members of an
     ensemble fitted on the same rows with the same features then share their preprocessing.
-    Exact: the graph computes what it did, with fewer nodes (random operators, subgraphs and
-    nodes that produce a graph output are left as they are)."""
+    Exact: the graph computes what it did, with fewer nodes (random operators, nodes with
+    subgraphs, and nodes whose outputs a graph output or a subgraph names are left as they
+    are)."""
     graph = model.graph
     alias: dict[str, str] = {}
     constants: dict[tuple, str] = {}
@@ -151,14 +152,14 @@ def _share_repeats(model: onnx.ModelProto) -> None:
         key = (init.data_type, tuple(init.dims), values.dtype.str,
                values.tobytes() if values.dtype != object else tuple(values.ravel().tolist()))
         alias[init.name] = constants.setdefault(key, init.name)
-    outputs = {o.name for o in graph.output}
+    # tensors read by name from elsewhere: the graph's outputs, and what subgraphs read
+    named = {o.name for o in graph.output}.union(*(_subgraph_reads(n) for n in graph.node))
     seen: dict[tuple, Any] = {}
     kept = []
     for node in graph.node:
         node.input[:] = [alias.get(name, name) for name in node.input]
         if (node.op_type.startswith("Random") or node.op_type in ("Bernoulli", "Multinomial")
-                or any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
-                       for a in node.attribute) or outputs.intersection(node.output)):
+                or _subgraphs(node) or named.intersection(node.output)):
             kept.append(node)
             continue
         key = (node.domain, node.op_type, tuple(node.input), tuple(map(bool, node.output)),
@@ -170,6 +171,19 @@ def _share_repeats(model: onnx.ModelProto) -> None:
             alias.update(zip(node.output, earlier.output))
     del graph.node[:]
     graph.node.extend(kept)
+
+
+def _subgraphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
+    """The bodies of an If, Loop or Scan node (none for other operators)."""
+    return [g for a in node.attribute
+            for g in ([a.g] if a.type == onnx.AttributeProto.GRAPH else a.graphs)]
+
+
+def _subgraph_reads(node: onnx.NodeProto) -> set[str]:
+    """The tensor names read inside a node's subgraphs, at any depth: those of the outer graph
+    among them are inputs of the node too, though not in its ``input`` list."""
+    return {name for body in _subgraphs(node) for inner in body.node
+            for name in (*inner.input, *_subgraph_reads(inner))}
 
 
 def _initial_types(columns: Sequence[ColumnInfo]) -> list:
@@ -270,7 +284,7 @@ def _prune(graph: onnx.ModelProto) -> None:
     for node in reversed(graph.graph.node):
         if any(o in needed for o in node.output):
             kept.append(node)
-            needed.update(i for i in node.input if i)
+            needed.update(i for i in (*node.input, *_subgraph_reads(node)) if i)
     kept.reverse()
     del graph.graph.node[:]
     graph.graph.node.extend(kept)

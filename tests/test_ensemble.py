@@ -124,12 +124,56 @@ def test_members_compute_their_shared_preprocessing_once_and_predict_as_before()
     assert ops.count("Div") == 1 and ops.count("Sigmoid") == 2  # the third member is the first
     session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
     label, probabilities = session.run(["label", "probabilities"], {"spend": spend})
+
     def p(slope: float) -> np.ndarray:
         return 1 / (1 + np.exp(-slope * (spend[:, 0] - 3.0) / 2.0))
 
     expected = 0.5 * p(1.0) + 0.3 * p(-0.5) + 0.2 * p(1.0)
     np.testing.assert_allclose(probabilities[:, 1], expected, atol=1e-6)
     assert list(label) == ["yes" if e > 0.5 else "no" for e in expected]
+
+
+def test_members_whose_subgraphs_read_shared_preprocessing_still_combine():
+    """An If node's branches read the outer graph's tensors by name: the nodes computing them
+    are neither pruned nor dropped as repeats, though no node lists them as inputs."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from automl_guide.export import combine
+
+    def member(slope: float) -> onnx.ModelProto:
+        x = helper.make_tensor_value_info("spend", TensorProto.FLOAT, [None, 1])
+        branch = helper.make_tensor_value_info("scaled", TensorProto.FLOAT, [None, 1])
+        two = helper.make_tensor("two", TensorProto.FLOAT, [], [2.0])
+        then = helper.make_graph([helper.make_node("Constant", [], ["scale"], value=two),
+                                  helper.make_node("Div", ["centred", "scale"], ["scaled"])],
+                                 "then", [], [branch])
+        other = helper.make_graph([helper.make_node("Identity", ["centred"], ["scaled"])],
+                                  "else", [], [branch])
+        nodes = [helper.make_node("Sub", ["spend", "mean"], ["centred"]),  # read in branches
+                 helper.make_node("If", ["scaling"], ["branched"], then_branch=then,
+                                  else_branch=other),
+                 helper.make_node("Mul", ["branched", "slope"], ["logit"]),
+                 helper.make_node("Sigmoid", ["logit"], ["p"]),
+                 helper.make_node("Sub", ["one", "p"], ["q"]),
+                 helper.make_node("Concat", ["q", "p"], ["probabilities"], axis=1)]
+        consts = [numpy_helper.from_array(np.array(v, dtype), name) for name, v, dtype in
+                  [("mean", 3.0, np.float32), ("scaling", True, bool),
+                   ("slope", slope, np.float32), ("one", 1.0, np.float32)]]
+        out = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 2])
+        return helper.make_model(helper.make_graph(nodes, "m", [x], [out], consts),
+                                 opset_imports=[helper.make_opsetid("", 17)])
+
+    spend = np.linspace(-5, 10, 31, dtype=np.float32).reshape(-1, 1)
+    graph = combine([member(1.0), member(-0.5)], [0.6, 0.4], "binary", ["no", "yes"])
+    session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+    probabilities = session.run(["probabilities"], {"spend": spend})[0]
+
+    def p(slope: float) -> np.ndarray:
+        return 1 / (1 + np.exp(-slope * (spend[:, 0] - 3.0) / 2.0))
+
+    np.testing.assert_allclose(probabilities[:, 1], 0.6 * p(1.0) + 0.4 * p(-0.5), atol=1e-6)
 
 
 def test_an_ensemble_never_leaves_out_the_best_family_to_fit_the_budget():
