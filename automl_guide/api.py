@@ -287,20 +287,39 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
                     following = _best(order, config.max_predict_us,
                                       {f["model"] for f in not_exported})
                 except SearchError:  # no other family: every failure in one error
-                    if len(not_exported) == 1:
-                        raise exc
-                    raise ExportError("No family's best trial exported:\n  - " + "\n  - ".join(
-                        f"{f['model']} (rank {f['rank']}): {f['error']}"
-                        for f in not_exported)) from exc
+                    raise _nothing_exported(not_exported, config) from exc
                 warnings.warn(f"The {best['model']} trial ranked {best['rank']} did not export "
                               f"({exc}); exporting the best trial of another family instead: "
                               f"{following['model']}, ranked {following['rank']}.",
                               RuntimeWarning, stacklevel=2)
                 best = following
-    except Exception:
+    except Exception as exc:
         if config.out is not None:  # nothing is lost: the leaderboard survives a failed export
             write_atomic(config.out / "leaderboard.csv", board.to_csv(index=False).encode())
+        if isinstance(exc, ExportError):
+            exc.leaderboard = board
         raise
+
+
+def _nothing_exported(failures: Sequence[Mapping[str, Any]], config: FitConfig) -> ExportError:
+    """One error for a run whose every family's best trial failed to export: what failed and
+    why, where the leaderboard is, and what to try."""
+    def line(failure: Mapping[str, Any]) -> str:
+        return " ".join(str(failure["error"]).split())  # converters' messages span lines
+
+    if len(failures) == 1:
+        [failure] = failures
+        what = (f"The {failure['model']} model (its best trial ranked {failure['rank']}) could "
+                f"not be exported as ONNX: {line(failure).rstrip('.')}.")
+    else:
+        what = "No family's best trial exported:\n  - " + "\n  - ".join(
+            f"{f['model']} (rank {f['rank']}): {line(f)}" for f in failures) + "\n"
+    kept = (f"The leaderboard is in {config.out / 'leaderboard.csv'}." if config.out is not None
+            else "The leaderboard is on this error's `leaderboard` attribute.")
+    others = ("other model families with --models (models= in Python), or every family by "
+              "leaving it out" if config.models else "other model families with --models")
+    return ExportError(f"{what} {kept} Try {others}; `automl-guide plugins` lists the families "
+                       "and the package each comes from, whose author can mend its export.")
 
 
 class _NotExported(Exception):
@@ -742,7 +761,7 @@ def _choose_ensemble(board: pd.DataFrame, data: TrialData, specs: Mapping[str, M
     members, cost, latency = [], 0.0, 0.0
     candidates = ensemble.candidates(board, specs)
     if len(candidates) < 2 or candidates[0].model != _best(board)["model"]:
-        return None  # the best trial cannot be a member (the ANN): nothing to build on
+        return None  # the best trial cannot be a member (a ranker): nothing to build on
     n_splits = len(data.folds[next(iter(data.folds))])
     for member in candidates:  # best families first, while time allows
         # the refit on all training rows (one split's fit, a little more), and the validation
@@ -839,7 +858,7 @@ def _finish(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Seque
                 raise _NotExported(error, member=m.model) from exc
         try:
             native = Ensemble([p for _, p in members], chosen[1], dataset.task, dataset.classes)
-            combined = export.combine(graphs, chosen[1], dataset.task, dataset.classes)
+            combined = _combined(graphs, members, chosen[1], dataset, plugin_specs, specs)
             ensemble_parity = export.check_parity(
                 combined.SerializeToString(), native, parity_frame, dataset.columns,
                 dataset.task, dataset.classes)
@@ -890,6 +909,27 @@ def _finish(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Seque
         progress.say(f"Exported {what} to {onnx_path} ({tested}, parity max diff "
                      f"{parity.max_abs_diff:.2g})")
     return FitResult(board, pipeline, onnx_path, card, model_bytes)
+
+
+def _combined(graphs: Sequence[Any], members: Sequence[tuple[Any, Any]],
+              weights: Sequence[float], dataset: Dataset, plugin_specs: Sequence[Any],
+              specs: Mapping[str, ModelSpec]) -> Any:
+    """The members' graphs as one graph. When they cannot be brought to one opset as they are
+    (skl2onnx wrote one at 16 and a network came at 20, and a text feature graph's
+    ``com.microsoft`` operators keep ONNX's version converter away), the members below the
+    newest default-domain opset are converted again at it; the ensemble's parity is checked
+    after, as always."""
+    from . import export
+
+    try:
+        return export.combine(graphs, weights, dataset.task, dataset.classes)
+    except ExportError:
+        newest = max(export.default_opset(g) for g in graphs)
+        again = [graph if export.default_opset(graph) == newest else export.to_onnx(
+                     pipeline, dataset.columns, dataset.task, dataset.classes, plugin_specs,
+                     specs[member.model], opset=newest)
+                 for graph, (member, pipeline) in zip(graphs, members)]
+        return export.combine(again, weights, dataset.task, dataset.classes)
 
 
 def build_card(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Sequence,

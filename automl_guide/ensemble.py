@@ -36,12 +36,10 @@ class Member:
 
 
 def candidates(board: pd.DataFrame, specs: Mapping[str, ModelSpec]) -> list[Member]:
-    """The best completed trial of each family, best families first. Families with their own
-    ONNX graph (``onnx_graph``, the ANN) are left out: their graphs come at their own opset;
-    so are rankers, whose scores order one query's rows but are no probabilities to average."""
+    """The best completed trial of each family, best families first. Rankers are left out:
+    their scores order one query's rows but are no probabilities to average."""
     ok = board[(board["status"] == "ok") & ~board["early_stopped"].astype(bool)]
-    ok = ok[[specs[m].onnx_graph is None and not specs[m].needs_queries
-             for m in ok["model"]]].drop_duplicates("model")
+    ok = ok[[not specs[m].needs_queries for m in ok["model"]]].drop_duplicates("model")
     return [Member(row["model"], json.loads(row["config"]), str(row["trial_id"]))
             for _, row in ok.head(MAX_MEMBERS).iterrows()]
 

@@ -39,12 +39,13 @@ def onnx_label_values(classes: Sequence[Any]) -> np.ndarray:
 
 def to_onnx(pipeline: Pipeline, columns: Sequence[ColumnInfo], task: str,
             classes: Sequence[Any], plugin_specs: Iterable[Any],
-            model_spec: Any = None) -> onnx.ModelProto:
+            model_spec: Any = None, opset: int = OPSET[""]) -> onnx.ModelProto:
     """Convert a fitted native pipeline (see :func:`automl_guide.pipeline.build_pipeline`).
 
     ``model_spec`` is the exported family's :class:`~automl_guide.ModelSpec`; when it has an
     ``onnx_graph`` (a network skl2onnx cannot convert) that graph is composed after the feature
-    graph, else skl2onnx converts features and estimator together."""
+    graph, else skl2onnx converts features and estimator together. ``opset`` is the default
+    domain's version skl2onnx may use (it writes the lowest its converters need, up to it)."""
     for spec in plugin_specs:
         if getattr(spec, "register_onnx", None):
             spec.register_onnx()
@@ -57,10 +58,10 @@ def to_onnx(pipeline: Pipeline, columns: Sequence[ColumnInfo], task: str,
             warnings.simplefilter("ignore", FutureWarning)
             if graph_fn is None:
                 graph, output = _convert_whole(pipeline.named_steps["features"], estimator,
-                                               inputs, task)
+                                               inputs, task, opset)
             else:
                 graph, output = _compose(pipeline.named_steps["features"], graph_fn(estimator),
-                                         inputs)
+                                         inputs, opset)
     except ExportError:
         raise
     except Exception as exc:
@@ -100,10 +101,10 @@ def combine(graphs: Sequence[onnx.ModelProto], weights: Sequence[float], task: s
             classes: Sequence[Any]) -> onnx.ModelProto:
     """One graph from several exported models with the same inputs: the weighted sum of their
     ``probabilities`` (``label`` its arg-max) or of their ``value``."""
-    opsets: dict[str, int] = {}
-    for graph in graphs:
-        for o in graph.opset_import:
-            opsets[o.domain] = max(opsets.get(o.domain, 0), o.version)
+    graphs = same_opsets(graphs)
+    opsets = _opsets(graphs[0])
+    for graph in graphs[1:]:
+        opsets.update(_opsets(graph))
     nodes, inits, outputs = [], [], []
     wanted = "value" if task == "regression" else "probabilities"
     for i, graph in enumerate(graphs):
@@ -121,7 +122,7 @@ def combine(graphs: Sequence[onnx.ModelProto], weights: Sequence[float], task: s
                               inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v)
                                                      for d, v in opsets.items()])
-    model.ir_version = max(g.ir_version for g in graphs)
+    model.ir_version = graphs[0].ir_version
     if task == "regression":
         model.graph.output.append(helper.make_tensor_value_info("value", TensorProto.FLOAT,
                                                                 [None]))
@@ -193,41 +194,159 @@ def _initial_types(columns: Sequence[ColumnInfo]) -> list:
     return [(c.onnx_name, tensor_types[c.onnx_type]([None, 1])) for c in columns]
 
 
-def _convert_whole(features: Any, estimator: Any, inputs: list, task: str
+def _convert_whole(features: Any, estimator: Any, inputs: list, task: str, opset: int
                    ) -> tuple[onnx.ModelProto, str]:
     """skl2onnx over ``Pipeline(features, estimator)``; the name of the raw model output."""
     from skl2onnx import convert_sklearn
 
     inner = Pipeline([("features", features), ("model", estimator)])
     options = {} if task == "regression" else {id(estimator): {"zipmap": False}}
-    graph = convert_sklearn(inner, initial_types=inputs, target_opset=OPSET, options=options)
+    graph = convert_sklearn(inner, initial_types=inputs, target_opset={**OPSET, "": opset},
+                            options=options)
     return graph, graph.graph.output[0].name if task == "regression" else "probabilities"
 
 
-def _compose(features: Any, network: onnx.ModelProto, inputs: list
+def _compose(features: Any, network: onnx.ModelProto, inputs: list, opset: int
              ) -> tuple[onnx.ModelProto, str]:
-    """The feature graph (skl2onnx, at the network's opset when that is newer) feeding the
-    network graph: one graph, whose output is the network's."""
+    """The feature graph (skl2onnx) feeding the network graph: one graph, whose output is the
+    network's. skl2onnx writes the lowest opset its converters need, whatever the target, so the
+    two graphs are brought to one opset per domain (:func:`same_opsets`) before they merge."""
     from skl2onnx import convert_sklearn
 
     if len(network.graph.input) != 1 or len(network.graph.output) != 1:
         raise ExportError("a model plugin's onnx_graph must have exactly one input and one "
                           f"output; it has {len(network.graph.input)} and "
                           f"{len(network.graph.output)}")
-    opsets = {o.domain or "": o.version for o in network.opset_import}
-    target = {**OPSET, "": max(OPSET[""], opsets.get("", OPSET[""]))}
+    target = {**OPSET, "": max(opset, _opsets(network).get("", opset))}
     head = convert_sklearn(features, initial_types=inputs, target_opset=target)
-    if opsets.get("", 0) < target[""]:
-        from onnx import version_converter
-
-        network = version_converter.convert_version(network, target[""])
-    ir_version = max(head.ir_version, network.ir_version)
-    head.ir_version = network.ir_version = ir_version
+    head, network = same_opsets([head, network])
     out = network.graph.output[0].name
     merged = onnx.compose.merge_models(
         head, network, io_map=[(head.graph.output[0].name, network.graph.input[0].name)],
         prefix2="automl_guide_net_")
     return merged, f"automl_guide_net_{out}"
+
+
+# Domains whose operators ONNX's version converter knows; it is not run on a graph with others
+# (it crashed the process on a text feature graph holding com.microsoft's Tokenizer).
+_CONVERTIBLE_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
+
+
+def same_opsets(graphs: Sequence[onnx.ModelProto]) -> list[onnx.ModelProto]:
+    """Copies of ``graphs`` that import each domain at one version, and one IR version, so that
+    ``onnx.compose`` can merge them.
+
+    Per domain, the highest version any graph imports is tried first, then the lower ones. A
+    graph moves to another version of a domain as it is when none of its operators of that
+    domain changed between the two versions (only the opset number changes). Otherwise, in the
+    default domain, ONNX's version converter rewrites it (only on graphs of ONNX's own domains);
+    in another domain (``ai.onnx.ml``'s operators change by gaining attributes), it moves when
+    ONNX's checker accepts its nodes at the new version. Parity with the native model is
+    checked on the whole graph afterwards, as for every export.
+    :raises ExportError: no version of some domain suits every graph.
+    """
+    graphs = [_copy(g) for g in graphs]
+    domains = sorted({d for g in graphs for d in _opsets(g)})
+    for domain in domains:
+        versions = sorted({_opsets(g)[domain] for g in graphs if domain in _opsets(g)},
+                          reverse=True)
+        if len(versions) == 1:
+            continue
+        reasons = []
+        for version in versions:
+            try:
+                graphs = [_at_version(g, domain, version) for g in graphs]
+                break
+            except ExportError as exc:
+                reasons.append(str(exc))
+        else:
+            raise ExportError(f"The graphs to combine import the operator set "
+                              f"{domain or 'ai.onnx'!r} at versions {sorted(versions)} and none "
+                              f"can be brought to one version: {'; '.join(reasons)}")
+    ir_version = max(g.ir_version for g in graphs)
+    for g in graphs:
+        g.ir_version = ir_version
+    return graphs
+
+
+def default_opset(graph: onnx.ModelProto) -> int:
+    """The version of the default domain (``ai.onnx``) that ``graph`` imports."""
+    return _opsets(graph).get("", 0)
+
+
+def _opsets(graph: onnx.ModelProto) -> dict[str, int]:
+    return {_domain(o.domain): o.version for o in graph.opset_import}
+
+
+def _domain(name: str) -> str:
+    """A domain's name, with ``"ai.onnx"`` spelled as the default domain ``""``."""
+    return "" if name == "ai.onnx" else name
+
+
+def _copy(graph: onnx.ModelProto) -> onnx.ModelProto:
+    copy = onnx.ModelProto()
+    copy.CopyFrom(graph)
+    return copy
+
+
+def _at_version(graph: onnx.ModelProto, domain: str, version: int) -> onnx.ModelProto:
+    """``graph`` importing ``domain`` at ``version`` and computing what it did."""
+    current = _opsets(graph).get(domain)
+    if current is None or current == version:
+        return graph
+    changed = sorted({node.op_type for node in _all_nodes(graph.graph)
+                      if _domain(node.domain) == domain
+                      and not _same_schema(node.op_type, domain, current, version)})
+    if changed and domain == "":
+        return _converted(graph, version, current, changed)
+    moved = _copy(graph)
+    for opset in moved.opset_import:
+        if _domain(opset.domain) == domain:
+            opset.version = version
+    if changed:
+        try:
+            onnx.checker.check_model(moved)
+        except onnx.checker.ValidationError as exc:
+            raise ExportError(f"{', '.join(changed)} of {domain!r} version {current} is not "
+                              f"valid at version {version}: {exc}") from exc
+    return moved
+
+
+def _converted(graph: onnx.ModelProto, version: int, current: int, changed: Sequence[str]
+               ) -> onnx.ModelProto:
+    """ONNX's version converter over ``graph``, on graphs of ONNX's own domains only."""
+    others = set(_opsets(graph)) - _CONVERTIBLE_DOMAINS
+    if others:
+        raise ExportError(f"{', '.join(changed)} changed between versions {current} and "
+                          f"{version} of 'ai.onnx' in a graph using {sorted(others)}")
+    from onnx import version_converter
+
+    try:
+        converted = version_converter.convert_version(graph, version)
+        onnx.checker.check_model(converted)
+    except Exception as exc:  # an operator the converter has no adapter for
+        raise ExportError(f"ONNX's version converter cannot bring {', '.join(changed)} from "
+                          f"version {current} to {version}: {type(exc).__name__}: {exc}") from exc
+    return converted
+
+
+def _same_schema(op_type: str, domain: str, old: int, new: int) -> bool:
+    """Whether ``op_type`` means the same at both versions of ``domain`` (one schema)."""
+    from onnx import defs
+
+    if not defs.has(op_type, domain):
+        return False
+    try:
+        return (defs.get_schema(op_type, old, domain).since_version
+                == defs.get_schema(op_type, new, domain).since_version)
+    except defs.SchemaError:  # not defined at one of the two versions
+        return False
+
+
+def _all_nodes(graph: onnx.GraphProto) -> list[onnx.NodeProto]:
+    """The nodes of ``graph`` and of the bodies of its If, Loop and Scan nodes."""
+    return [n for node in graph.node for n in (node, *(m for body in _subgraphs(node)
+                                                        for m in _all_nodes(body)))]
 
 
 def _take_output(graph: onnx.ModelProto, name: str) -> None:

@@ -16,7 +16,7 @@ from skl2onnx.common.data_types import FloatTensorType
 _DONE: set[type] = set()
 
 
-class _Nodes:
+class Nodes:
     """A little node writer over skl2onnx's container: one method per ONNX operator used."""
 
     def __init__(self, scope: Any, container: Any):
@@ -73,7 +73,7 @@ def _convert_value_statistics(scope: Any, operator: Any, container: Any) -> None
     """Per looked-up column: the value's table row (one LabelEncoder, unseen values to the last
     row), then the row gathered from the table; a pair's key from its two rows' numbers."""
     est = operator.raw_operator
-    nodes = _Nodes(scope, container)
+    nodes = Nodes(scope, container)
     raw = operator.inputs[0].full_name
     key_kind = "keys_int64s" if est.integers else "keys_strings"
     blocks = [nodes.op("Cast", [raw], to=TensorProto.FLOAT)] if est.integers else []
@@ -93,7 +93,7 @@ def _convert_value_statistics(scope: Any, operator: Any, container: Any) -> None
     nodes.op("Concat", blocks, operator.outputs[0].full_name, axis=1)
 
 
-def _row_of(nodes: _Nodes, column: str, keys: np.ndarray, key_kind: str) -> str:
+def _row_of(nodes: Nodes, column: str, keys: np.ndarray, key_kind: str) -> str:
     """Each value's index in ``keys`` (int64), ``len(keys)`` when it is not one of them."""
     typed = [int(k) for k in keys] if key_kind == "keys_int64s" else [str(k) for k in keys]
     return nodes.op("LabelEncoder", [column], op_domain="ai.onnx.ml", op_version=2,
@@ -102,7 +102,7 @@ def _row_of(nodes: _Nodes, column: str, keys: np.ndarray, key_kind: str) -> str:
 
 
 def _convert_datetime(scope: Any, operator: Any, container: Any) -> None:
-    n = _Nodes(scope, container)
+    n = Nodes(scope, container)
     raw = operator.inputs[0].full_name
     missing = n.op("Equal", [raw, n.const(np.iinfo(np.int64).min, TensorProto.INT64)])
     fill = n.const(operator.raw_operator.fill_)
@@ -117,7 +117,7 @@ def _convert_datetime(scope: Any, operator: Any, container: Any) -> None:
     n.op("Cast", [joined], operator.outputs[0].full_name, to=TensorProto.FLOAT)
 
 
-def _month(n: _Nodes, days: str) -> str:
+def _month(n: Nodes, days: str) -> str:
     z = n.lin(days, 1.0, 719468.0)
     era = n.floor_div(z, 146097.0)
     doe = n.op("Sub", [z, n.op("Mul", [era, n.const(146097.0)])])

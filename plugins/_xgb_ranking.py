@@ -76,10 +76,10 @@ def convert(scope: Any, operator: Any, container: Any) -> None:
     from onnx import TensorProto
     from skl2onnx.algebra.onnx_operator import OnnxSubEstimator
 
-    from automl_guide_plugins._tabular_onnx import _Nodes
+    from automl_guide_plugins._tabular_onnx import Nodes
 
     model = operator.raw_operator
-    n = _Nodes(scope, container)
+    n = Nodes(scope, container)
     score = scope.get_unique_variable_name("rank_score")
     OnnxSubEstimator(model.ranker_, operator.inputs[0], op_version=container.target_opset,
                      output_names=[score]).add_to(scope, container)

@@ -1,7 +1,9 @@
 """Support vector machines: SVC with sigmoid-calibrated (Platt) probabilities, and SVR.
 
 Probabilities come from ``CalibratedClassifierCV(SVC(), ensemble=False)``, scikit-learn's
-replacement for the deprecated ``SVC(probability=True)``; skl2onnx converts both parts.
+replacement for the deprecated ``SVC(probability=True)``. Both are exported by the converters of
+:mod:`automl_guide_plugins._svm_onnx`, which compute in float64 as libsvm does: skl2onnx's own
+SVM graphs sum in float32 and miss the export's tolerance once ``C`` is large.
 """
 from __future__ import annotations
 
@@ -11,6 +13,14 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.svm import SVC, SVR
 
 from automl_guide import ModelSpec, hookimpl
+
+
+class CalibratedSVC(CalibratedClassifierCV):
+    """scikit-learn's ``CalibratedClassifierCV``; its own class so that its converter is ours."""
+
+
+class SVRegressor(SVR):
+    """scikit-learn's ``SVR``; its own class so that its converter is ours."""
 
 
 def _space(task: str, n_rows: int) -> Mapping[str, Any]:
@@ -30,13 +40,20 @@ def _default(task: str, n_rows: int) -> Mapping[str, Any]:
 
 def _build(config: Mapping[str, Any], task: str, seed: int) -> Any:
     if task == "regression":
-        return SVR(cache_size=500, **config)
+        return SVRegressor(cache_size=500, **config)
     svc = SVC(cache_size=500, random_state=seed, **config)
-    return CalibratedClassifierCV(svc, method="sigmoid", cv=3, ensemble=False)
+    return CalibratedSVC(svc, method="sigmoid", cv=3, ensemble=False)
+
+
+def _register_onnx() -> None:
+    from automl_guide_plugins import _svm_onnx
+
+    _svm_onnx.register(CalibratedSVC, SVRegressor)
 
 
 @hookimpl
 def automl_guide_register_models(register):
     register(ModelSpec("svm", frozenset({"binary", "multiclass", "regression"}), _build, _space,
                        _default, needs_scaling=True, max_train_rows=4000, relative_cost=3.0,
+                       register_onnx=_register_onnx,
                        description="scikit-learn SVC with calibrated probabilities / SVR"))

@@ -188,9 +188,9 @@ def _shape_text(operator: Any) -> None:
 def _convert_text(scope: Any, operator: Any, container: Any) -> None:
     from onnx import TensorProto
 
-    from automl_guide_plugins._tabular_onnx import _Nodes
+    from automl_guide_plugins._tabular_onnx import Nodes
 
-    nodes, raw = _Nodes(scope, container), operator.raw_operator
+    nodes, raw = Nodes(scope, container), operator.raw_operator
     blocks = []
     for j, vectorizer in enumerate(raw.vectorizers_):
         column = nodes.op("Gather", [operator.inputs[0].full_name,

@@ -107,6 +107,35 @@ def test_user_errors_print_one_line_and_no_traceback(tmp_path):
     assert result.returncode == 2 and "No model file" in result.stderr
 
 
+@pytest.mark.usefixtures("ray_session")
+def test_a_run_whose_only_family_cannot_export_exits_2_with_one_message_and_a_leaderboard(
+        tmp_path, capsys, monkeypatch):
+    """The composition of before issue 28 (graphs merged at the opsets their converters
+    chose) fails the ANN on a table of integers: the run says so in one message, keeps the
+    leaderboard and names what to try."""
+    from automl_guide import export
+    from automl_guide.testing import sample_table
+
+    monkeypatch.setattr(export, "same_opsets", lambda graphs: list(graphs))
+    data = tmp_path / "pixels.csv"
+    sample_table(200, "binary", kind="integer")[0].to_csv(data, index=False)
+    out = tmp_path / "run"
+    assert main(["fit", str(data), "--target", "bought", "--models", "ann", "--max-trials", "1",
+                 "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    [message] = [line for line in err.splitlines() if "error" in line.lower()]
+    assert message.startswith("automl-guide: error: The ann model (its best trial ranked 1) "
+                              "could not be exported as ONNX: Could not convert KerasMLP to "
+                              "ONNX: ValueError: Can't merge two models with different operator "
+                              "set ids"), err
+    assert (f"The leaderboard is in {out / 'leaderboard.csv'}. Try other model families with "
+            "--models (models= in Python), or every family by leaving it out;") in message
+    assert "Traceback" not in err
+    board = pd.read_csv(out / "leaderboard.csv")
+    assert board["model"].tolist() == ["ann"] and board["status"].tolist() == ["ok"]
+    assert not (out / "model.onnx").exists()
+
+
 def test_plugins_lists_name_kind_distribution_version():
     result = _cli("plugins")
     assert result.returncode == 0, result.stderr

@@ -263,3 +263,38 @@ def test_the_search_keeps_the_outputs_of_each_familys_best_trial_by_its_metric(
         collector.on_trial_result(0, [], SimpleNamespace(trial_id=trial_id, config={}), result)
         assert "outputs" not in result
     assert collector.best_outputs == {"xgboost": ({"a": 0.2, "b": 0.3}[best], best, best)}
+
+
+def test_the_ann_joins_an_ensemble_on_text_and_the_graph_keeps_parity():
+    """On a table of reviews the linear model's graph comes out of skl2onnx at opset 16 and the
+    ANN's at 20, both holding com.microsoft's Tokenizer, which keeps ONNX's version converter
+    away: the members below the newest opset are converted again at it, and the ensemble's
+    graph predicts what the native ensemble does."""
+    from automl_guide import ExportError, export, load_registry
+    from automl_guide.api import _combined, _refit
+    from automl_guide.data import prepare
+    from automl_guide.ensemble import Ensemble, Member
+    from automl_guide.pipeline import feature_plan
+    from automl_guide.testing import sample_table
+
+    registry = load_registry()
+    dataset = prepare(*sample_table(240, "multiclass", kind="text"))
+    plan = feature_plan(registry, dataset.columns)
+    rows = np.arange(len(dataset.y))
+    specs = {name: registry.model(name) for name in ("ann", "linear")}
+    used = [reg.spec for reg in registry.all() if reg.kind == "feature" and reg.name in plan]
+    members, graphs = [], []
+    for name, spec in specs.items():
+        config = dict(spec.default_config("multiclass", 240))
+        pipeline = _refit(dataset, rows, plan, spec, config, seed=0)
+        members.append((Member(name, config), pipeline))
+        graphs.append(export.to_onnx(pipeline, dataset.columns, "multiclass", dataset.classes,
+                                     [*used, spec], spec))
+    assert export.default_opset(graphs[0]) > export.default_opset(graphs[1])  # ann, linear
+    with pytest.raises(ExportError, match="in a graph using \\['com.microsoft'\\]"):
+        export.combine(graphs, [0.6, 0.4], "multiclass", dataset.classes)
+    combined = _combined(graphs, members, [0.6, 0.4], dataset, used, specs)
+    native = Ensemble([p for _, p in members], [0.6, 0.4], "multiclass", dataset.classes)
+    parity = export.check_parity(combined.SerializeToString(), native, dataset.features,
+                                 dataset.columns, "multiclass", dataset.classes)
+    assert parity.passed and parity.max_abs_diff < 1e-5

@@ -1,6 +1,7 @@
 """One contract test over every registered model plugin: sample its space, build, fit on small
-data, export one ONNX graph, check parity with onnxruntime. A new plugin is tested by being
-registered; the check itself is public (automl_guide.testing), for plugin authors' own tests."""
+tables of every kind, export one ONNX graph, check parity with onnxruntime. A new plugin is tested
+by being registered; the check itself is public (automl_guide.testing), for plugin authors' own
+tests."""
 from __future__ import annotations
 
 import re
@@ -14,24 +15,52 @@ from automl_guide import (FeatureSpec, ModelSpec, PluginError, export, hookimpl,
 from automl_guide.api import _refit
 from automl_guide.data import prepare
 from automl_guide.pipeline import feature_plan
-from automl_guide.testing import check_feature_plugin, check_model_plugin
+from automl_guide.testing import (TABLE_KINDS, check_feature_plugin, check_model_plugin,
+                                  sample_table)
 
 from conftest import TARGETS, shop_frame
 
 REGISTRY = load_registry()
-CASES = [(name, task) for name, reg in sorted(REGISTRY.models.items())
-         for task in sorted(reg.spec.tasks)]
+CASES = [(name, task, table) for name, reg in sorted(REGISTRY.models.items())
+         for task in sorted(reg.spec.tasks) for table in TABLE_KINDS]
 
 
-@pytest.mark.parametrize("name,task", CASES, ids=[f"{n}-{t}" for n, t in CASES])
-@pytest.mark.parametrize("which", ["default", "sampled"])
-def test_model_plugin_contract(name: str, task: str, which: str):
-    """The public check a plugin author runs (automl_guide.testing), over every built-in."""
-    [check] = check_model_plugin(name, tasks=[task], configs=[which], registry=REGISTRY)
-    assert (check.plugin, check.task, check.variant) == (name, task, which)
-    assert check.max_abs_diff <= export.PROBABILITY_TOLERANCE
-    if task != "regression":
-        assert check.label_agreement >= export.LABEL_AGREEMENT
+@pytest.mark.parametrize("name,task,table", CASES, ids=["-".join(case) for case in CASES])
+def test_model_plugin_contract(name: str, task: str, table: str):
+    """The public check a plugin author runs (automl_guide.testing), over every built-in: each
+    family x task x kind of table, default and one sampled configuration."""
+    checks = check_model_plugin(name, tasks=[task], tables=[table], registry=REGISTRY)
+    assert [(c.plugin, c.task, c.table, c.variant) for c in checks] == [
+        (name, task, table, "default"), (name, task, table, "sampled")]
+    for check in checks:
+        assert check.max_abs_diff <= export.PROBABILITY_TOLERANCE
+        if task != "regression":
+            assert check.label_agreement >= export.LABEL_AGREEMENT
+
+
+@pytest.mark.parametrize("kind", TABLE_KINDS[1:])
+def test_each_one_kind_table_holds_only_that_kind_and_a_target_that_follows_it(kind):
+    frame, target = sample_table(600, "binary", kind=kind)
+    dataset = prepare(frame, target)
+    assert {c.kind for c in dataset.columns} == {kind}
+    spec = REGISTRY.model("linear")
+    fitted = _refit(dataset, np.arange(400), feature_plan(REGISTRY, dataset.columns), spec,
+                    spec.default_config("binary", 400), seed=0)
+    held_out = dataset.features.iloc[400:]
+    accuracy = np.mean(fitted.predict_proba(held_out).argmax(axis=1) == dataset.y[400:])
+    majority = max(np.mean(dataset.y[400:] == c) for c in np.unique(dataset.y))
+    assert accuracy > majority + 0.05  # the target follows the table's columns, not noise alone
+
+
+def test_the_matrix_catches_a_composition_that_merges_graphs_at_their_own_opsets(monkeypatch):
+    """The broken composition of before: the network graph (opset 20) merged with a feature
+    graph at the opset skl2onnx chose for it. A table of integers alone gives opset 11-19."""
+    monkeypatch.setattr(export, "same_opsets", lambda graphs: list(graphs))
+    with pytest.raises(PluginError, match=r"Model plugin 'ann' failed the contract \(binary, "
+                       r"default configuration, integer table\) while exporting one ONNX graph: "
+                       r".*Can't merge two models with different operator set ids"):
+        check_model_plugin("ann", tasks="binary", configs="default", tables="integer",
+                           registry=REGISTRY)
 
 
 class _Doubling(LogisticRegression):
@@ -81,8 +110,8 @@ class _BrokenPlugins:
 def test_the_plugin_check_names_the_plugin_task_and_step_that_failed(name, step):
     registry = load_registry([_BrokenPlugins()])
     with pytest.raises(PluginError, match=rf"Model plugin '{name}' failed the contract "
-                       rf"\(binary, default configuration\) {step}") as caught:
-        check_model_plugin(name, configs=["default"], registry=registry)
+                       rf"\(binary, default configuration, mixed table\) {step}") as caught:
+        check_model_plugin(name, configs=["default"], tables="mixed", registry=registry)
     assert caught.value.__cause__ is not None  # the plugin's own error stays chained
     if name == "unconvertible":  # one paragraph naming the plugin, not skl2onnx's 12 lines
         assert re.search(r"Could not convert _Unconvertible to ONNX: skl2onnx has no converter "
@@ -127,9 +156,10 @@ def test_the_contract_catches_trees_whose_float64_thresholds_the_graph_rounds():
     show before), so a plugin author learns it from the contract, not from a user's run."""
     registry = load_registry([_Float64Splits()])
     with pytest.raises(PluginError, match=r"Model plugin 'float64_splits' failed the contract "
-                       r"\(binary, default configuration\) while checking parity with the native "
-                       r"model: max probability difference"):
-        check_model_plugin("float64_splits", configs=["default"], registry=registry)
+                       r"\(binary, default configuration, mixed table\) while checking parity "
+                       r"with the native model: max probability difference"):
+        check_model_plugin("float64_splits", configs=["default"], tables="mixed",
+                           registry=registry)
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
@@ -287,3 +317,65 @@ def test_boosting_stops_early_with_the_callers_sample_weights_split_with_the_row
     assert 1 <= _rounds(weighted) < 600 and 1 <= _rounds(plain) < 600  # both stopped
     assert not np.allclose(weighted.predict_proba(X), plain.predict_proba(X))  # weights used
     assert _rounds(fitted(eval_set=[(X, y)])) == 600  # the caller's own evaluation: every round
+
+
+def _onnx_outputs(estimator, X):
+    import onnxruntime as ort
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+
+    options = {} if not hasattr(estimator, "classes_") else {id(estimator): {"zipmap": False}}
+    graph = convert_sklearn(estimator, initial_types=[("x", FloatTensorType([None, X.shape[1]]))],
+                            options=options)
+    session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {"x": X.astype(np.float32)})
+
+
+def test_svm_graphs_compute_in_float64_where_skl2onnx_float32_graphs_lose_parity():
+    """A large C makes the dual sum cancel: skl2onnx's float32 SVM operators miss the export's
+    tolerance on scikit-learn's own diabetes and breast-cancer tables; the family's graphs hold
+    it by orders of magnitude."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.datasets import load_breast_cancer, load_diabetes
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC, SVR
+
+    from automl_guide_plugins.svm import CalibratedSVC, SVRegressor, _register_onnx
+
+    _register_onnx()
+    X, y = load_diabetes(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    for cls, most in ((SVR, 1e-4), (SVRegressor, 1e-6)):
+        svr = cls(kernel="linear", C=1000.0).fit(X, y)
+        native = svr.predict(X)
+        relative = np.max(np.abs(_onnx_outputs(svr, X)[0].ravel() - native)) / np.abs(native).max()
+        assert (relative > most) if cls is SVR else (relative < most), (cls, relative)
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    for cls, most in ((CalibratedClassifierCV, 1e-4), (CalibratedSVC, 1e-6)):
+        svc = cls(SVC(kernel="linear", C=1000.0, random_state=0), cv=3, ensemble=False).fit(X, y)
+        diff = np.max(np.abs(_onnx_outputs(svc, X)[1] - svc.predict_proba(X)))
+        assert (diff > most) if cls is CalibratedClassifierCV else (diff < most), (cls, diff)
+
+
+@pytest.mark.parametrize("kernel", ["linear", "rbf", "poly", "sigmoid"])
+def test_the_float64_svm_graph_matches_every_kernel_and_the_one_vs_one_votes(kernel):
+    """Four classes (six one-vs-one decisions turned into votes and confidences) and a
+    regression, for each of scikit-learn's kernels."""
+    from sklearn.datasets import load_wine
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    from automl_guide_plugins.svm import CalibratedSVC, SVRegressor, _register_onnx
+
+    _register_onnx()
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    y4 = np.where(X[:, 0] > 1.0, 3, y)  # a fourth class
+    svc = CalibratedSVC(SVC(kernel=kernel, C=10.0, degree=2, random_state=0), cv=3,
+                        ensemble=False).fit(X, y4)
+    labels, probabilities = _onnx_outputs(svc, X)
+    assert np.max(np.abs(probabilities - svc.predict_proba(X))) < 1e-6
+    assert np.array_equal(labels, svc.predict(X))
+    svr = SVRegressor(kernel=kernel, C=10.0, degree=2).fit(X, X[:, 1])
+    assert np.max(np.abs(_onnx_outputs(svr, X)[0].ravel() - svr.predict(X))) < 1e-5
