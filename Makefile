@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo demo-shop test browser docs bench bench-data bench-search bench-shop bench-peers bench-gpu clean
+.PHONY: setup demo demo-shop test browser docs bench bench-data bench-search bench-shop bench-peers bench-gpu mutation clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -57,5 +57,11 @@ bench-peers: bench-data
 bench-gpu: setup
 	$(BIN)/python benchmarks/gpu.py
 
+# Mutation testing of the modules whose unit tests run in seconds (about 15 min; score per module
+# in docs/reliability.md). Not part of `make test`.
+mutation: setup
+	$(BIN)/python -m pip install --quiet mutmut==3.8.1
+	$(BIN)/python benchmarks/mutation.py
+
 clean:
-	rm -rf $(VENV) automl_guide_demo automl_guide_shop_demo automl_guide_run automl_guide_shop
+	rm -rf $(VENV) automl_guide_demo automl_guide_shop_demo automl_guide_run automl_guide_shop mutants mutants.log

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import numbers
 import os
 import shutil
 import time
@@ -20,13 +19,15 @@ from . import card as cards
 from .columns import coerce_frame, string_names
 from .data import Dataset, load_table, prepare, test_split, validation_splits
 from .errors import DataError, ExportError, PluginError, SearchError
+from .files import write_atomic
+from .options import check_options
 from .metrics import Metric, get_metric, report
 from .pipeline import (build_features, build_model, build_pipeline, feature_plan, fit_params,
                        model_output, train_rows)
 from .progress import Progress
 from .registry import PluginRegistry, load_registry
 from .specs import FeatureContext, ModelSpec, SearchProblem
-from .trial import BUDGET_RAN_OUT, SCHEDULERS, Fold, TrialData
+from .trial import BUDGET_RAN_OUT, Fold, TrialData
 
 ARTIFACTS = ("model.onnx", "model_card.json", "leaderboard.csv", "schema.json",
              "single_best.onnx", "report.html")
@@ -180,7 +181,7 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
     (``ModelSpec.needs_queries``) order rows within, and what a ranking metric (``ndcg@K``)
     judges; without them those families sit out."""
     start = time.monotonic()
-    config = _checked_options(config, registry)
+    config = check_options(config, registry)
     deadline = start + config.time_budget if config.time_budget else None
     frame = data if isinstance(data, pd.DataFrame) else load_table(data)
     frame = string_names(frame)
@@ -296,6 +297,7 @@ def run(data: pd.DataFrame | str | os.PathLike, config: FitConfig,
     except Exception as exc:
         if config.out is not None:  # nothing is lost: the leaderboard survives a failed export
             write_atomic(config.out / "leaderboard.csv", board.to_csv(index=False).encode())
+            shutil.rmtree(config.out / STATE_DIR, ignore_errors=True)  # a search that ended
         if isinstance(exc, ExportError):
             exc.leaderboard = board
         raise
@@ -364,51 +366,6 @@ def _resumed_config(config: FitConfig, frame: pd.DataFrame) -> FitConfig:
     if config.max_trials is not None:
         options["max_trials"] = config.max_trials
     return replace(config, **options)
-
-
-def _checked_options(config: FitConfig, registry: PluginRegistry) -> FitConfig:
-    """Options refused by name before any work (the data is not read yet); the target as the
-    column name it will be once column names are strings."""
-    if config.scheduler not in SCHEDULERS:
-        raise SearchError(f"Unknown scheduler {config.scheduler!r}; choose one of "
-                          f"{', '.join(SCHEDULERS)}.")
-    if config.time_budget == 0 and _number(config.time_budget):
-        config = replace(config, time_budget=None)  # --time-budget 0: no limit, as before
-    positive = {"max_predict_us": ("microseconds", " (None: no limit)"),  # unit, unset means
-                "time_budget": ("seconds", " (0 or None: no limit)"),
-                "trial_time_limit": ("seconds", " (None: half the search time)"),
-                "cpus_per_trial": ("CPUs", "")}
-    for name, (unit, unset) in positive.items():
-        value = getattr(config, name)
-        if value is not None and not (_number(value) and value > 0):
-            raise SearchError(f"{name} must be a positive number of {unit}{unset}, not "
-                              f"{value!r}.")
-    if not (_number(config.gpus_per_trial) and config.gpus_per_trial >= 0):
-        raise SearchError(f"gpus_per_trial must be 0 or more, not {config.gpus_per_trial!r}.")
-    counts = {"max_trials": 1} | ({} if config.validation == "holdout" else {"folds": 2})
-    for name, least in counts.items():
-        value = getattr(config, name)
-        if value is None:
-            continue
-        if not (_number(value) and float(value).is_integer() and value >= least):
-            raise SearchError(f"{name} must be a whole number of at least {least}, not "
-                              f"{value!r}.")
-        config = replace(config, **{name: int(value)})  # 10.0 from a JSON file: 10
-    registry.searcher(config.searcher)  # an unknown searcher is named before the data is read
-    if config.out is not None and Path(config.out).exists() and not Path(config.out).is_dir():
-        raise ExportError(f"{config.out} is a file; --out names a directory for the run's "
-                          "files.")
-    if config.resume:
-        return config
-    if isinstance(config.target, (int, np.integer)) and not isinstance(config.target, bool):
-        return replace(config, target=str(config.target))
-    if not isinstance(config.target, str):
-        raise DataError(f"target must be one column name, not {config.target!r}.")
-    return config
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value
 
 
 def _check_out_dir(out: Path, overwrite: bool) -> None:
@@ -1014,11 +971,3 @@ def _write_report(path: Path, **inputs: Any) -> None:
                       f"are complete.", RuntimeWarning, stacklevel=2)
         return
     write_atomic(path, page.encode())
-
-
-def write_atomic(path: Path, payload: bytes) -> None:
-    """Write to a temporary name, then rename: a half-written file never replaces a good one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(payload)
-    os.replace(tmp, path)

@@ -5,7 +5,6 @@ Errors the user can fix print one paragraph and exit with status 2, never a trac
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import warnings
 from importlib import resources
@@ -341,13 +340,9 @@ def _predict(args: argparse.Namespace) -> int:
     dates = [c.name for c in predictor.columns if c.kind == "datetime"]
     predictions = predictor.predict_frame(load_table(args.data, dates=dates))
     if out is not None:  # written whole, then moved: the old file stays if writing fails
-        out.parent.mkdir(parents=True, exist_ok=True)
-        partial = out.with_name(f".{out.name}.partial")
-        try:
-            predictions.to_csv(partial, index=False)
-            os.replace(partial, out)
-        finally:
-            partial.unlink(missing_ok=True)
+        from .files import write_atomic
+
+        write_atomic(out, predictions.to_csv(index=False).encode())
     else:
         predictions.to_csv(sys.stdout, index=False)
     return 0

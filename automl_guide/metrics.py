@@ -1,11 +1,14 @@
 """Metrics by name: what the search optimises and what the card reports."""
 from __future__ import annotations
 
+import math
 import re
+import warnings
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
+from sklearn import exceptions as skm_exceptions
 from sklearn import metrics as skm
 
 from .errors import AutoMLGuideError
@@ -39,7 +42,7 @@ def _roc_auc(y: np.ndarray, proba: np.ndarray) -> float:
 
 
 def _log_loss(y: np.ndarray, proba: np.ndarray) -> float:
-    proba = np.clip(np.asarray(proba, dtype=np.float64), 1e-15, 1.0)
+    proba = np.maximum(np.asarray(proba, dtype=np.float64), 1e-15)  # a 0 would be -inf
     proba /= proba.sum(axis=1, keepdims=True)  # float32 models sum to 1 only within 1e-7
     return float(skm.log_loss(y, proba, labels=range(proba.shape[1])))
 
@@ -109,11 +112,22 @@ def get_metric(name: str | None, task: str) -> Metric:
 
 
 def report(task: str, y: np.ndarray, output: np.ndarray) -> dict[str, float]:
-    """The task's standard metrics, for the card; a metric undefined on these rows is left out."""
-    scores = {}
-    for name in REPORTED[task]:
+    """The task's standard metrics, for the card; a metric undefined on these rows (ROC AUC
+    on test rows of a single class) is left out."""
+    scores = {name: defined_score(METRICS[name].fn, y, output) for name in REPORTED[task]}
+    return {name: score for name, score in scores.items() if score is not None}
+
+
+def defined_score(fn: Callable[..., float], *args: Any) -> float | None:
+    """``fn(*args)``, or None where the metric is undefined on these rows (ROC AUC of a single
+    class: scikit-learn raised a ValueError, and now warns and answers NaN); no warning leaks."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", skm_exceptions.UndefinedMetricWarning)
+        # balanced accuracy over the classes the rows hold: a prediction of another class
+        # counts as wrong, which is what the user wants to see, not a warning
+        warnings.filterwarnings("ignore", "y_pred contains classes not in y_true")
         try:
-            scores[name] = METRICS[name].fn(y, output)
-        except ValueError:  # e.g. ROC AUC on a test split holding a single class
-            continue
-    return scores
+            score = float(fn(*args))
+        except (ValueError, skm_exceptions.UndefinedMetricWarning):
+            return None
+    return score if math.isfinite(score) else None

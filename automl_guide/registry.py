@@ -86,7 +86,8 @@ class _Origin:
     version: str
 
     def describe(self) -> str:
-        return f"plugin {self.plugin!r} (distribution {self.distribution} {self.version})".strip()
+        where = " ".join(part for part in (self.distribution, self.version) if part)
+        return f"plugin {self.plugin!r} (distribution {where})"
 
 
 def _entry_points(include_external: bool) -> list[importlib.metadata.EntryPoint]:

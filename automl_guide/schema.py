@@ -64,11 +64,25 @@ def infer_schema(typed: pd.DataFrame, columns: Sequence[ColumnInfo]) -> Any:
 
 
 def to_json(schema: Any) -> str:
-    return schema.to_json(indent=1)
+    return _portable(schema.to_json(indent=1))
 
 
 def from_json(text: str) -> Any:
-    return _pa().DataFrameSchema.from_json(text)
+    return _pa().DataFrameSchema.from_json(_portable(text))
+
+
+def _portable(text: str) -> str:
+    """The schema's JSON with each string column's dtype written ``str``: pandas' default
+    string dtype wherever it is read. pandera writes the storage pandas chose here
+    (``string[pyarrow]`` where pyarrow is installed), which a runtime without pyarrow cannot
+    read back."""
+    import json
+
+    schema = json.loads(text)
+    for column in (schema.get("columns") or {}).values():
+        if str(column.get("dtype", "")).startswith("string["):
+            column["dtype"] = "str"
+    return json.dumps(schema, indent=1)
 
 
 def load_user_schema(source: Any) -> Any:

@@ -224,11 +224,14 @@ def fit_shop(data: Any, *, task: str = "rank", horizon: Any = 30, cutoffs: Seque
     Other parameters are those of :func:`automl_guide.fit_and_export`; the budget covers the
     whole run.
     """
-    from .api import FitConfig, write_atomic, run
+    from .api import FitConfig, run
+    from .files import write_atomic
     from .progress import Progress
     from .registry import load_registry
 
     start = time.monotonic()
+    if time_budget == 0:
+        time_budget = None  # --time-budget 0: no limit, as in fit
     if task not in TASKS:
         raise DataError(f"Unknown shop task {task!r}; choose one of {', '.join(TASKS)}.")
     _check_count("k", k)
@@ -441,7 +444,7 @@ def _write_snapshot(folder: Path, shop: ShopData, registry: Any, settings: Table
     if missing:
         raise ExportError(f"The snapshot lacks the model's input column(s) {missing}: a shop "
                           "feature plugin failed while writing it (see the warnings).")
-    from .api import write_atomic
+    from .files import write_atomic
 
     files = {
         "customers": table[["customer_id"] + by_level["customer"]].drop_duplicates("customer_id"),

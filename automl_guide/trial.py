@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .metrics import Metric
+from .metrics import Metric, defined_score
 from .pipeline import LabelledClassifier, build_model, fit_params, model_output, train_rows
 from .runtime import using_device
 from .specs import ModelSpec
@@ -158,8 +158,7 @@ def _bootstrap_se(fn: Callable[..., float], y: np.ndarray, output: np.ndarray, s
     values = []
     for _ in range(BOOTSTRAP_ROUNDS):
         take = rng.integers(0, len(y), len(y))
-        try:
-            values.append(float(fn(y[take], output[take])))
-        except ValueError:
-            continue
+        value = defined_score(fn, y[take], output[take])
+        if value is not None:
+            values.append(value)
     return float(np.std(values, ddof=1)) if len(values) >= BOOTSTRAP_ROUNDS // 2 else float("nan")

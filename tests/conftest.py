@@ -1,9 +1,28 @@
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 
 from automl_guide.testing import TARGETS, sample_table
+
+
+if "MUTANT_UNDER_TEST" in os.environ:  # `make mutation`: the tests run in mutmut's copy of the
+    # tree (mutants/), where the shop schemas are the folder schemas/, which the package
+    # installs as automl_guide_schemas: the tests must import the copy mutmut changes
+    import importlib
+    import sys
+
+    sys.modules["automl_guide_schemas"] = importlib.import_module("schemas")
+    sys.modules["automl_guide_schemas.shop"] = importlib.import_module("schemas.shop")
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that need Ray carry the marker ``ray`` (`make mutation` runs the others)."""
+    for item in items:
+        if "ray_session" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.ray)
 
 
 @pytest.fixture(scope="session")

@@ -45,10 +45,11 @@ def test_fit_and_export_every_task(task, tmp_path):
     assert np.array_equal(result.predict(new_rows), served)
     if task == "regression":
         np.testing.assert_allclose(served, native, rtol=1e-4, atol=1e-3)
-    else:
-        assert np.mean(served == native) >= 0.98
-        np.testing.assert_allclose(result.predict_proba(new_rows),
-                                   result.model.predict_proba(new_rows), atol=1e-4)
+    else:  # the export's own bar: probabilities within 1e-4, labels equal but on near ties
+        proba = result.model.predict_proba(new_rows)
+        np.testing.assert_allclose(result.predict_proba(new_rows), proba, atol=1e-4)
+        top2 = np.sort(proba, axis=1)[:, -2:]
+        assert np.all((served == native) | (top2[:, 1] - top2[:, 0] <= 2e-4))
 
 
 @pytest.mark.slow
@@ -209,7 +210,10 @@ def test_a_best_trial_that_fails_parity_gives_way_to_the_next_family(tmp_path):
         fit_and_export(shop_frame(300, "binary"), "bought", models=["squared", "unconvertible"],
                        max_trials=2, time_budget=None, out=tmp_path / "none", quiet=True,
                        plugins=[plugin])
-    assert (tmp_path / "none" / "leaderboard.csv").is_file()  # nothing lost
+    # nothing lost, nothing shipped: the leaderboard is written, no model, card or report
+    assert sorted(p.name for p in (tmp_path / "none").iterdir()) == ["leaderboard.csv"], \
+        sorted(p.name for p in (tmp_path / "none").iterdir())
+    assert len(pd.read_csv(tmp_path / "none" / "leaderboard.csv")) == 2
 
 
 class _OddTree(DecisionTreeClassifier):
@@ -255,6 +259,49 @@ def test_an_ensemble_member_that_cannot_export_is_left_out_of_a_new_ensemble(tmp
     assert "Ensemble member odd_tree did not export (Could not convert _OddTree" in \
         capsys.readouterr().err
     assert len(converted) == len(set(converted)) == 3  # xgboost, random_forest, odd_tree
+
+
+def test_a_portfolio_that_raises_or_is_no_list_of_dicts_is_dropped_with_a_warning():
+    """plugins.md: a portfolio that raises is dropped with a warning naming the plugin; the
+    family keeps its default and the search."""
+    from automl_guide.api import _portfolio
+
+    def spec(portfolio):
+        return ModelSpec("quirky", frozenset({"binary"}), lambda c, t, s: LogisticRegression(),
+                         lambda t, n: {}, lambda t, n: {}, portfolio=portfolio)
+
+    assert _portfolio(spec(lambda task, n: [{"C": 0.1}, {"C": 10.0}]), "binary", 100) == [
+        {"C": 0.1}, {"C": 10.0}]
+    for broken, error in ((lambda task, n: 1 / 0, "ZeroDivisionError"),
+                          (lambda task, n: [3.5], "TypeError")):
+        with pytest.warns(RuntimeWarning, match=rf"Model plugin 'quirky': its portfolio failed "
+                          rf"\({error}.*\); only its default and the search are tried\."):
+            assert _portfolio(spec(broken), "binary", 100) == []
+
+
+def test_the_trial_time_limit_is_half_the_search_time_by_default(monkeypatch):
+    """cli.md: --trial-time-limit defaults to half the search time."""
+    from automl_guide import search
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def recorded(data, searcher, **options):
+        seen.update(options, at=time.monotonic())
+        raise Stop
+
+    monkeypatch.setattr(search, "run_search", recorded)
+    with pytest.raises(Stop):
+        fit_and_export(shop_frame(100, "binary"), "bought", models=["linear"], time_budget=40,
+                       out=None, quiet=True)
+    left = seen["deadline"] - seen["at"]  # the search's own time, after Ray and the reserve
+    assert 10 < left < 40 and abs(seen["trial_time_limit"] - left / 2) < 1.0
+    with pytest.raises(Stop):
+        fit_and_export(shop_frame(100, "binary"), "bought", models=["linear"], time_budget=40,
+                       trial_time_limit=7, out=None, quiet=True)
+    assert seen["trial_time_limit"] == 7
 
 
 def test_a_family_whose_space_or_default_fails_sits_out_and_the_others_go_on():
@@ -352,8 +399,17 @@ def test_time_budget_bounds_the_whole_run():
     start = time.monotonic()
     result = fit_and_export(frame, "bought", time_budget=20, out=None, quiet=True)
     elapsed = time.monotonic() - start
-    assert elapsed <= 20 + 15, f"took {elapsed:.1f} s for a 20 s budget"
-    assert (result.leaderboard["status"] == "ok").sum() >= 2
+    board = result.leaderboard
+    assert (board["status"] == "ok").sum() >= 2
+    # trials still running when the search's share of the budget ran out were stopped, and no
+    # trial finished after the budget: the refit and export had the rest
+    stopped = board[board["status"] == "timeout"]
+    assert stopped["error"].str.contains("time budget ran out").all()
+    assert board["finished_at_s"].dropna().max() <= 20
+    # the run ends within budget + 15 s on an idle machine (docs/benchmarks.md measures it);
+    # without a budget this search of 8 families would run for minutes. The margin is for a
+    # loaded 2-core machine.
+    assert elapsed < 20 + 45, f"took {elapsed:.1f} s for a 20 s budget"
 
 
 def test_a_budget_too_short_for_any_trial_still_gives_a_model_and_says_so(ray_session):
@@ -380,13 +436,20 @@ def test_test_size_zero_trains_on_every_row_and_checks_parity_on_training_rows()
     assert not np.allclose(result.predict_proba(rows), held_out.predict_proba(rows))
 
 
-def test_bad_options_fail_before_any_work():
+def test_bad_options_fail_before_any_work(monkeypatch):
+    from automl_guide import AutoMLGuideError, api, search
+
+    def work(*args, **kwargs):
+        raise AssertionError("work began before the options were checked")
+
+    monkeypatch.setattr(api, "_trial_data", work)  # the first fits: features per split
+    monkeypatch.setattr(search, "ensure_ray", work)
     frame = shop_frame(100, "binary")
     with pytest.raises(DataError, match=r"test_size is 1.0; give a share of the rows in \[0, 1\)"):
         fit_and_export(frame, "bought", test_size=1.0, out=None)
     with pytest.raises(PluginError, match="No model plugin named 'catboost'"):
         fit_and_export(frame, "bought", models=["catboost"], out=None)
-    with pytest.raises(Exception, match="does not apply to a binary task"):
+    with pytest.raises(AutoMLGuideError, match="Metric 'rmse' does not apply to a binary task"):
         fit_and_export(frame, "bought", metric="rmse", out=None)
     with pytest.raises(PluginError, match="No searcher plugin named 'bayes'"):
         fit_and_export(frame, "bought", searcher="bayes", max_trials=1, out=None)

@@ -98,12 +98,13 @@ def test_options_that_mean_something_still_pass_the_checks():
     """0 s is no time limit (as before the checks), a whole float is a count, and folds do not
     matter for a holdout."""
     from automl_guide import load_registry
-    from automl_guide.api import FitConfig, _checked_options
+    from automl_guide.api import FitConfig
+    from automl_guide.options import check_options
 
-    config = _checked_options(FitConfig("bought", time_budget=0, max_trials=10.0, folds=1,
-                                        validation="holdout"), load_registry())
+    config = check_options(FitConfig("bought", time_budget=0, max_trials=10.0, folds=1,
+                                     validation="holdout"), load_registry())
     assert (config.time_budget, config.max_trials, type(config.max_trials)) == (None, 10, int)
-    assert _checked_options(FitConfig(0), load_registry()).target == "0"  # frame column 0
+    assert check_options(FitConfig(0), load_registry()).target == "0"  # frame column 0
 
 
 @pytest.mark.parametrize("target,task,message", [
@@ -127,7 +128,7 @@ def test_a_column_of_lists_is_refused_by_name_and_row():
         prepare(frame, "bought")
 
 
-def test_a_csv_separated_by_semicolons_or_tabs_reads_as_with_commas(tmp_path):
+def test_a_csv_separated_by_semicolons_tabs_or_bars_reads_as_with_commas(tmp_path):
     """Spreadsheets write CSV with semicolons where the decimal mark is a comma; a comma in the
     header keeps the comma (text holding semicolons stays text), but a .tsv is tabs. A gzipped
     CSV's header is read uncompressed: the compressed bytes decided the separator, and one
@@ -138,7 +139,7 @@ def test_a_csv_separated_by_semicolons_or_tabs_reads_as_with_commas(tmp_path):
     frame.to_csv(tmp_path / "comma.csv", index=False)
     expected = load_table(tmp_path / "comma.csv")
     assert expected["note"].eq("a; b").all()
-    for sep, name in ((";", "semicolon.csv"), ("\t", "tab.csv")):
+    for sep, name in ((";", "semicolon.csv"), ("\t", "tab.csv"), ("|", "bar.csv")):
         frame.drop(columns="note").to_csv(tmp_path / name, index=False, sep=sep)
         pd.testing.assert_frame_equal(load_table(tmp_path / name), expected.drop(columns="note"))
     frame.rename(columns={"note": "a, b"}).to_csv(tmp_path / "comma_in_header.tsv", index=False,
@@ -346,12 +347,16 @@ def test_column_all_missing_is_dropped_with_a_warning():
 def test_id_like_column_is_dropped_with_a_warning():
     dataset, said = _warned(shop_frame(60).assign(order_id=[f"o{i}" for i in range(60)]))
     assert "'order_id' is not used: it looks like an ID" in said
+    assert "order_id" not in dataset.features
+    assert "order_id" not in [c.name for c in dataset.columns]
 
 
 def test_column_identical_to_the_target_warns_of_leakage():
     frame = shop_frame(60)
     dataset, said = _warned(frame.assign(bought_copy=frame["bought"]))
     assert "'bought_copy'" in said and "leak" in said
+    assert "bought_copy" not in dataset.features  # warned and not used
+    assert [c.name for c in dataset.columns] == list(frame.columns.drop("bought"))
 
 
 def test_infinities_become_missing_with_a_warning():
@@ -385,14 +390,16 @@ def test_decimal_infinities_and_nans_are_missing_like_floats():
 def test_mixed_types_in_one_column_are_treated_as_categories_with_a_warning():
     frame = shop_frame(60).assign(size=[3, "M", 4.5, "L"] * 15)
     dataset, said = _warned(frame)
-    assert "'size'" in said and "mixes" in said
+    assert ("Column 'size' mixes numbers (30 rows) and text (e.g. 'M'); it is treated as "
+            "categorical.") in said
     assert {c.name: c.kind for c in dataset.columns}["size"] == "categorical"
 
 
 def test_strings_in_a_numeric_looking_column_are_categories_at_fit():
     frame = shop_frame(60).assign(price=["12.5", "cheap"] * 30)
-    dataset, _ = _warned(frame)
+    dataset, said = _warned(frame)
     assert {c.name: c.kind for c in dataset.columns}["price"] == "categorical"
+    assert "Column 'price' mixes numbers (30 rows) and text (e.g. 'cheap')" in said
 
 
 def test_amounts_written_as_text_are_categories_with_a_warning_that_says_so():
@@ -416,11 +423,36 @@ def test_amounts_written_as_text_are_categories_with_a_warning_that_says_so():
         assert "code" in prepare(mixed, "bought").features
 
 
+def test_validation_is_k_fold_up_to_3000_training_rows_then_one_holdout():
+    """cli.md: --validation auto is cv up to 3,000 training rows, else a 20 % holdout."""
+    from automl_guide.data import validation_splits
+
+    for rows, expected in ((3000, 5), (3001, 1)):
+        y = np.arange(rows) % 2
+        splits = validation_splits(y, "binary", "auto", 5, seed=0)
+        assert len(splits) == expected
+        held = sum(len(val) for _, val in splits)
+        assert held == (rows if expected == 5 else int(np.ceil(0.2 * rows)))
+
+
 def test_a_class_with_one_sample_warns_and_fits(tmp_path, capsys, ray_session):
     frame = shop_frame(80).assign(bought=["yes", "no"] * 39 + ["no", "maybe"])
-    with pytest.warns(UserWarning, match="'maybe' has a single row"):
+    with pytest.warns(UserWarning, match="'maybe' has a single row: it cannot be both learnt "
+                      "and tested; splits are not stratified"):
         code, err = _fit(capsys, _csv(tmp_path, frame))
     assert code == 0, err
+    # not stratified: the test split and the folds are scikit-learn's plain shuffled ones
+    from sklearn.model_selection import KFold, train_test_split
+
+    from automl_guide.data import test_split, validation_splits
+
+    y = pd.factorize(frame["bought"], sort=True)[0]
+    train, test = test_split(y, "multiclass", 0.2, seed=0)
+    plain = train_test_split(np.arange(80), test_size=0.2, random_state=0)
+    assert np.array_equal(train, np.sort(plain[0])) and np.array_equal(test, np.sort(plain[1]))
+    folds = validation_splits(y[train], "multiclass", "cv", 5, seed=0)
+    kfold = KFold(5, shuffle=True, random_state=0).split(np.zeros(len(train)))
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, kfold))
 
 
 def test_datetime_strings_booleans_and_durations_are_typed(tmp_path):
@@ -537,7 +569,7 @@ def test_predict_warns_of_unseen_categories_and_strict_refuses_them(tmp_path, ca
         model.predict(rows)
         model.predict(rows.assign(category="belt"))
     assert [str(w.message) for w in again if issubclass(w.category, DriftWarning)] == []
-    with pytest.raises(Exception, match=r"(?s)strict mode.*'scarf'"):
+    with pytest.raises(DataError, match=r"(?s)strict mode.*'scarf'"):
         load(tmp_path / "run", strict=True).predict(rows)
     # a missing value where training had none (the card's missing_in_training: 0) is drift too
     gaps = rows.assign(city=[None] + list(rows["city"][1:]))

@@ -1,7 +1,10 @@
 """The command line, as a user runs it: fit, predict, plugins, errors without tracebacks."""
 from __future__ import annotations
 
+import errno
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +24,21 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def _cli(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run([str(BIN / "automl-guide"), *args], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def linear_run(tmp_path_factory, ray_session):
+    """A small fitted run, rows to score and their predictions as `predict --out` writes them."""
+    from automl_guide import fit_and_export
+
+    folder = tmp_path_factory.mktemp("linear_run")
+    fit_and_export(shop_frame(100, "binary"), "bought", models=["linear"], max_trials=1,
+                   time_budget=None, out=folder / "run", quiet=True)
+    rows = folder / "rows.csv"
+    shop_frame(20, "binary", seed=3).drop(columns=["bought"]).to_csv(rows, index=False)
+    assert main(["predict", str(folder / "run"), str(rows), "--out",
+                 str(folder / "expected.csv")]) == 0
+    return folder / "run", rows, pd.read_csv(folder / "expected.csv")
 
 
 @pytest.mark.usefixtures("ray_session")
@@ -98,13 +116,74 @@ def test_user_errors_print_one_line_and_no_traceback(tmp_path):
     shop_frame(50, "binary").to_csv(data, index=False)
     result = _cli("fit", str(data), "--target", "nope", "--out", str(tmp_path / "run"))
     assert result.returncode == 2
-    assert "Target column 'nope' is not in the data" in result.stderr
-    assert "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()  # one line: no traceback, no log before it
+    assert line.startswith("automl-guide: error: Target column 'nope' is not in the data")
 
     broken = shop_frame(10, "binary").drop(columns=["bought", "price"])
     broken.to_csv(tmp_path / "renamed.csv", index=False)
     result = _cli("predict", str(tmp_path / "missing.onnx"), str(tmp_path / "renamed.csv"))
-    assert result.returncode == 2 and "No model file" in result.stderr
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("automl-guide: error: No model file")
+
+
+def test_a_path_the_system_refuses_is_one_line_and_exit_2(tmp_path, capsys):
+    """No permission: /sys refuses a new directory to every user, root included (a chmod would
+    not stop root, who runs CI)."""
+    data = tmp_path / "shop.csv"
+    shop_frame(60, "binary").to_csv(data, index=False)
+    out = "/sys/automl_guide_test_run"
+    assert main(["fit", str(data), "--target", "bought", "--max-trials", "1", "--out", out,
+                 "--quiet"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert re.fullmatch(rf"automl-guide: error: \[Errno (1|13)\] (Operation not permitted|"
+                        rf"Permission denied): '{out}'", line), line
+
+
+def test_a_full_disk_while_predicting_keeps_the_old_file_and_is_one_line(linear_run, tmp_path,
+                                                                         capsys, monkeypatch):
+    """predict --out writes the CSV whole, then moves it into place: a disk that fills up half
+    way leaves the old file as it was, and no temporary file beside it."""
+    run, rows, expected = linear_run
+    out = tmp_path / "predictions" / "scores.csv"
+    out.parent.mkdir()
+    out.write_text("yesterday's scores\n")
+    write_bytes = Path.write_bytes
+
+    def full_disk(path, payload):
+        write_bytes(path, payload[: len(payload) // 2])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    assert main(["predict", str(run), str(rows), "--out", str(out), "--overwrite"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("automl-guide: error: [Errno 28] No space left on device")
+    assert out.read_text() == "yesterday's scores\n"
+    assert [p.name for p in out.parent.iterdir()] == ["scores.csv"]
+    monkeypatch.undo()
+    assert main(["predict", str(run), str(rows), "--out", str(out), "--overwrite"]) == 0
+    assert pd.read_csv(out).equals(expected)
+
+
+def test_a_write_that_fails_half_way_never_replaces_a_good_file(tmp_path, monkeypatch):
+    from automl_guide.files import write_atomic
+
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"a good model")
+    write_bytes = Path.write_bytes
+
+    def crash(target, payload):
+        write_bytes(target, payload[:3])
+        raise KeyboardInterrupt  # a crash or a Ctrl-C half way
+
+    monkeypatch.setattr(Path, "write_bytes", crash)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(path, b"a new model, longer")
+    assert path.read_bytes() == b"a good model"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]  # no temporary file left
+    monkeypatch.undo()
+    write_atomic(path, b"a new model, longer")
+    assert path.read_bytes() == b"a new model, longer"
 
 
 @pytest.mark.usefixtures("ray_session")
@@ -146,12 +225,16 @@ def test_plugins_lists_name_kind_distribution_version():
     assert rows["categorical"][0] == "feature" and rows["grid"][0] == "searcher"
 
 
-def test_third_party_plugin_installed_with_pip_is_listed_and_can_be_disabled(tmp_path):
-    """(A third-party plugin through a whole fit: tests/test_example_plugin.py.)"""
+def test_third_party_plugins_installed_with_pip_are_listed_broken_or_not_and_can_be_disabled(
+        tmp_path):
+    """A working plugin package and one whose module fails to import (a dependency it forgot):
+    the broken one is warned about and listed as BROKEN with its distribution and error, and
+    every other plugin still loads. (A third-party plugin through a whole fit:
+    tests/test_example_plugin.py.)"""
     site = tmp_path / "site"
     install = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(site), str(FIXTURES / "ext_plugin")],
+         "--target", str(site), str(FIXTURES / "ext_plugin"), str(FIXTURES / "broken_plugin")],
         capture_output=True, text=True, timeout=300)
     assert install.returncode == 0, install.stderr
     env = {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
@@ -160,10 +243,18 @@ def test_third_party_plugin_installed_with_pip_is_listed_and_can_be_disabled(tmp
     assert listed.returncode == 0, listed.stderr
     knn = [line.split()[:4] for line in listed.stdout.splitlines() if line.startswith("knn ")]
     assert knn == [["knn", "model", "ext-guide-plugin", "1.2.3"]]
+    assert {"xgboost", "ann", "numeric", "random"} <= {
+        line.split()[0] for line in listed.stdout.splitlines()}
+    error = ("import failed: ModuleNotFoundError: No module named 'a_library_nobody_installed'")
+    assert f"BROKEN lookalike (broken-guide-plugin 0.4.0): {error}" in listed.stdout.splitlines()
+    assert listed.stderr.splitlines() == [
+        "automl-guide: warning: plugin 'lookalike' (distribution broken-guide-plugin 0.4.0) was "
+        f"skipped: {error}"]
 
     hidden = _cli("plugins", env={**env, "AUTOML_GUIDE_DISABLE_EXTERNAL_PLUGINS": "1"})
     names = [line.split()[0] for line in hidden.stdout.splitlines() if line.strip()]
-    assert "knn" not in names and "xgboost" in names
+    assert "knn" not in names and "BROKEN" not in names and "xgboost" in names
+    assert hidden.stderr == ""
 
 
 def _heavy_modules_after(code: str, names: tuple[str, ...]) -> str:
@@ -173,6 +264,73 @@ def _heavy_modules_after(code: str, names: tuple[str, ...]) -> str:
                             timeout=120)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
+
+
+# A fresh interpreter in which only the given top-level modules (and the standard library) can
+# be imported: others fail as if they were not installed, the way optional imports expect.
+_ONLY_THESE_INSTALLED = """
+import importlib.abc, importlib.machinery, json, os, sys, sysconfig
+allowed = set(json.loads(sys.argv[1]))
+stdlib = [sysconfig.get_paths()["stdlib"], os.path.join(sysconfig.get_paths()["stdlib"],
+                                                        "lib-dynload")]
+
+class NotInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        top = name.partition(".")[0]
+        if (top in allowed or top in sys.stdlib_module_names
+                or importlib.machinery.PathFinder.find_spec(top, stdlib)):
+            return None
+        raise ModuleNotFoundError(f"No module named {name!r} (not in the runtime)", name=name)
+
+sys.meta_path.insert(0, NotInstalled())
+from automl_guide.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _runtime_modules(*distributions: str) -> set[str]:
+    """The top-level modules of ``distributions`` and of everything they require (extras not
+    asked for left out), as installed here."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    wanted, todo = set(), [canonicalize_name(d) for d in distributions]
+    while todo:
+        name = todo.pop()
+        if name in wanted:
+            continue
+        wanted.add(name)
+        for line in metadata.requires(name) or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(canonicalize_name(requirement.name))
+    return {module for module, dists in metadata.packages_distributions().items()
+            if any(canonicalize_name(d) in wanted for d in dists)}
+
+
+def test_predict_runs_with_only_onnxruntime_numpy_pandas_and_pandera(linear_run, tmp_path):
+    """cli.md: predict needs only onnxruntime, numpy, pandas and pandera (and pluggy, which
+    `import automl_guide` loads for plugins' hookimpl). The command runs in an interpreter where
+    nothing else can be imported: scikit-learn, onnx, ray, pyarrow and the rest fail as if they
+    were not installed."""
+    run, rows, expected = linear_run
+    allowed = _runtime_modules("onnxruntime", "numpy", "pandas", "pandera", "pluggy")
+    assert not allowed & {"sklearn", "onnx", "skl2onnx", "ray", "torch", "xgboost", "pyarrow",
+                          "scipy"}
+    out = tmp_path / "scores.csv"
+    done = subprocess.run([sys.executable, "-c", _ONLY_THESE_INSTALLED,
+                           json.dumps(sorted(allowed | {"automl_guide"})), "predict", str(run),
+                           str(rows), "--out", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert pd.read_csv(out).equals(expected)
+    without_onnxruntime = subprocess.run(
+        [sys.executable, "-c", _ONLY_THESE_INSTALLED,
+         json.dumps(sorted(allowed - {"onnxruntime"} | {"automl_guide"})), "predict", str(run),
+         str(rows)], capture_output=True, text=True, timeout=120)
+    assert "No module named 'onnxruntime' (not in the runtime)" in without_onnxruntime.stderr
 
 
 def test_import_and_predict_path_load_no_heavy_libraries():

@@ -1,6 +1,7 @@
 """The scikit-learn estimator contract: AutoMLClassifier and AutoMLRegressor."""
 from __future__ import annotations
 
+import json
 import pickle
 
 import numpy as np
@@ -19,11 +20,23 @@ FAST = dict(time_budget=None, max_trials=1, models=["linear"], ensemble=False)
 
 
 @pytest.mark.usefixtures("ray_session")
-def test_cross_val_score_runs_a_search_per_fold_and_scores_it():
+def test_cross_val_score_runs_a_search_per_fold_and_scores_it(monkeypatch):
+    from automl_guide import api
+
+    searched = []
+    real = api.fit_and_export
+
+    def counted(frame, target, **options):
+        searched.append(len(frame))
+        return real(frame, target, **options)
+
+    monkeypatch.setattr(api, "fit_and_export", counted)
     frame = shop_frame(150, "binary", seed=7)
     X, y = frame.drop(columns=["bought"]), frame["bought"]
     scores = cross_val_score(AutoMLClassifier(**FAST), X, y, cv=3, error_score="raise")
-    assert scores.shape == (3,) and np.all((scores > 0.5) & (scores <= 1.0)), scores
+    assert searched == [100, 100, 100]  # one search per fold, on that fold's training rows
+    majority = y.value_counts(normalize=True).max()
+    assert scores.shape == (3,) and np.all((scores > majority) & (scores <= 1.0)), scores
 
 
 @pytest.mark.usefixtures("ray_session")
@@ -88,19 +101,18 @@ def test_codes_reach_the_fit_as_column_names(monkeypatch):
     assert seen[0][0][:3] == ["0", "1", "2"]
 
 
-def test_an_estimator_that_writes_its_run_replaces_it_only_when_told(monkeypatch, tmp_path):
-    from automl_guide import api
+@pytest.mark.usefixtures("ray_session")
+def test_an_estimator_that_writes_its_run_replaces_it_only_when_told(tmp_path):
+    from automl_guide import ExportError
 
-    seen = []
-
-    def fit_and_export(frame, target, **kwargs):
-        seen.append((kwargs["out"], kwargs["overwrite"]))
-        raise RuntimeError("recorded")
-
-    monkeypatch.setattr(api, "fit_and_export", fit_and_export)
-    X, y = np.arange(40).reshape(20, 2), np.arange(20) % 2
-    for estimator in (AutoMLClassifier(out=tmp_path), clone(AutoMLClassifier(out=tmp_path,
-                                                                           overwrite=True))):
-        with pytest.raises(RuntimeError, match="recorded"):
-            estimator.fit(X, y)
-    assert seen == [(tmp_path, False), (tmp_path, True)]
+    frame = shop_frame(120, "binary", seed=4)
+    X, y = frame.drop(columns=["bought"]), frame["bought"]
+    AutoMLClassifier(out=tmp_path / "run", **FAST).fit(X, y)
+    first = (tmp_path / "run" / "model.onnx").read_bytes()
+    with pytest.raises(ExportError, match="overwrite"):  # the next fold's fit, say
+        AutoMLClassifier(out=tmp_path / "run", **FAST).fit(X.iloc[:100], y.iloc[:100])
+    assert (tmp_path / "run" / "model.onnx").read_bytes() == first
+    clone(AutoMLClassifier(out=tmp_path / "run", overwrite=True, **FAST)).fit(
+        X.iloc[:100], y.iloc[:100])
+    card = json.loads((tmp_path / "run" / "model_card.json").read_text())
+    assert card["rows"]["train"] == 100 and (tmp_path / "run" / "model.onnx").read_bytes() != first

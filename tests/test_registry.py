@@ -101,7 +101,8 @@ def test_plugin_that_crashes_while_registering_is_reported_and_others_load():
     def fine(register):
         register(SearcherSpec("fine", build=lambda problem: None))
 
-    with pytest.warns(RuntimeWarning, match=r"plugin 'crashy'.*boom"):
+    with pytest.warns(RuntimeWarning, match=r"^plugin 'crashy' \(distribution <in-process>\) "
+                      r"was skipped: .*RuntimeError: boom"):
         registry = load_registry([
             _plugin("crashy", automl_guide_register_searchers=automl_guide_register_searchers),
             _plugin("ok", automl_guide_register_searchers=fine)])

@@ -67,8 +67,10 @@ def test_a_hanging_trial_is_stopped_at_the_per_trial_limit_and_the_search_goes_o
     assert len(hung) >= 1
     assert hung["error"].str.contains("per-trial time limit of 3 s").all()
     assert (board[board["model"] == "linear"]["status"] == "ok").all()
-    assert result.card["best"]["model"] in {"linear", "sleepy"}
-    assert time.monotonic() - start < 60
+    assert result.card["best"]["model"] == "linear"  # sleepy never finishes
+    # what the limit is for: the search did not wait out sleepy's 300 s (the margin below that
+    # is for a loaded 2-core machine; docs/benchmarks.md measures the run's own times)
+    assert time.monotonic() - start < 200
 
 
 def test_the_run_ends_within_its_budget_even_when_trials_hang():
@@ -77,7 +79,10 @@ def test_the_run_ends_within_its_budget_even_when_trials_hang():
                             time_budget=15, trial_time_limit=1000, out=None, quiet=True,
                             plugins=[SLEEPY])
     elapsed = time.monotonic() - start
-    assert elapsed <= 15 + 15, f"took {elapsed:.1f} s for a 15 s budget"
+    # what the budget is for: the hung trials (300 s each, a per-trial limit of 1000 s) were
+    # stopped when it ran out rather than waited for; the run ends within budget + 15 s on an
+    # idle machine (docs/benchmarks.md), the margin here is for a loaded 2-core one
+    assert elapsed < 120, f"took {elapsed:.1f} s for a 15 s budget"
     board = result.leaderboard
     stopped = board[board["status"] == "timeout"]
     assert len(stopped) >= 1 and stopped["error"].str.contains("time budget ran out").all()
@@ -107,6 +112,33 @@ def test_a_family_over_its_share_of_worker_time_is_declined():
     adapter.spent["a"] = 60.0
     families = [adapter.suggest(str(i))["model"] for i in range(40)]
     assert "a" not in families and set(families) == {"b", "c", "d"}
+
+
+def test_a_declined_suggestion_is_reported_failed_and_asked_again_under_a_new_id():
+    """plugins.md: the searcher gets on_trial_complete(id, error=True) for a suggestion over its
+    family's share, and is asked again under a new id."""
+    from automl_guide.search import _SearcherAdapter
+
+    class Scripted:
+        def __init__(self):
+            self.calls, self.queue = [], ["a", "a", "b"]
+
+        def suggest(self, trial_id):
+            self.calls.append(("suggest", trial_id))
+            return {"model": self.queue.pop(0)}
+
+        def on_trial_complete(self, trial_id, result=None, error=False):
+            self.calls.append(("complete", trial_id, error))
+
+    inner = Scripted()
+    adapter = _SearcherAdapter(inner, families=4, worker_seconds=100.0)
+    adapter.spent["a"] = 60.0  # over its 2/4 of 100 s
+    assert adapter.suggest("t7") == {"model": "b"}
+    assert inner.calls == [("suggest", "t7"), ("complete", "t7", True),
+                           ("suggest", "t7-declined1"), ("complete", "t7-declined1", True),
+                           ("suggest", "t7-declined2")]
+    adapter.on_trial_complete("t7", {"status": "ok", "score": 0.8})  # Tune's id for it
+    assert inner.calls[-1] == ("complete", "t7-declined2", False)  # the searcher's own id
 
 
 def test_a_trial_run_before_the_search_is_not_run_again_and_the_searcher_learns_it():
@@ -170,3 +202,22 @@ def test_the_leading_families_may_use_twice_their_share():
         adapter.on_trial_complete(str(trial), {"score": score, "status": "ok"})
     families = {adapter.suggest(f"n{i}")["model"] for i in range(40)}
     assert families == {"b", "c", "d"}  # b and c lead (lowest RMSE): 100 s cap; a is over 50 s
+
+
+def test_the_first_ctrl_c_ends_the_search_gracefully_and_a_second_at_once():
+    """cli.md: Ctrl-C stops the search and keeps what finished; a second Ctrl-C stops at once."""
+    import os
+    import signal
+
+    from automl_guide.search import _catch_ctrl_c, _Collector
+
+    collector = _Collector()
+    with pytest.raises(KeyboardInterrupt):
+        with _catch_ctrl_c(collector):
+            os.kill(os.getpid(), signal.SIGINT)  # the first: noted, the search winds down
+            time.sleep(0.1)
+            assert collector.interrupted
+            os.kill(os.getpid(), signal.SIGINT)  # the second: Python's own KeyboardInterrupt
+            time.sleep(5)
+            pytest.fail("the second Ctrl-C did not interrupt")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler put back

@@ -52,7 +52,9 @@ def test_grid_interleaves_families_and_ends():
     a_points = {(c["x"], c["k"]) for c in grid if c["model"] == "a"}
     assert a_points == {(x, k) for x in (1e-3, 1.0, 1e3) for k in ("p", "q")} - {(1.0, "p")}
     assert sorted(c["n"] for c in grid if c["model"] == "b") == [10, 100]  # 50 = the default
-    assert REGISTRY.searcher("grid").build(_problem()).suggest("0") is not None
+    fresh = REGISTRY.searcher("grid").build(_problem())
+    assert [fresh.suggest(str(i)) for i in range(len(configs))] == configs  # the same order
+    assert fresh.suggest("last") is None  # and the grid ends
 
 
 def test_searchers_survive_pickling_as_ray_tune_does():

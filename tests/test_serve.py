@@ -3,7 +3,9 @@
 the service's own OpenAPI description."""
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -40,28 +42,61 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def service(fitted_run):
+@contextlib.contextmanager
+def _serving(run: Path, *options: str):
+    """`automl-guide serve RUN` in its own process; yields its URL once /health answers."""
     port = _free_port()
     process = subprocess.Popen(
-        [str(BIN / "automl-guide"), "serve", str(fitted_run), "--port", str(port),
-         "--max-body-bytes", "200000", "--max-rows", "500"],
+        [str(BIN / "automl-guide"), "serve", str(run), "--port", str(port), *options],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the service did not start:\n{process.stdout.read()}")
-        time.sleep(0.2)
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    try:
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"the service did not start:\n{process.stdout.read()}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def service(fitted_run):
+    with _serving(fitted_run, "--max-body-bytes", "200000", "--max-rows", "500") as url:
+        yield url
+
+
+def test_serve_strict_refuses_drift_with_a_422_that_the_default_accepts(service, fitted_run):
+    """A category never seen in training and a price beyond the training range: the default
+    service scores the rows, `serve --strict` answers 422 naming the column and the rows."""
+    rows = shop_frame(3, "binary", seed=5).drop(columns=["bought"])
+    rows["last_seen"] = rows["last_seen"].astype(str)
+    rows.loc[1, "category"] = "umbrella"
+    rows.loc[2, "price"] = 1e6
+    payload = {"rows": _rows(rows)}
+    accepted = httpx.post(f"{service}/predict", json=payload, timeout=30)
+    assert accepted.status_code == 200 and len(accepted.json()["predictions"]) == 3
+    with _serving(fitted_run, "--strict") as strict:
+        refused = httpx.post(f"{strict}/predict", json=payload, timeout=30)
+        assert refused.status_code == 422, refused.text
+        message = refused.json()["message"]
+        assert message.startswith("The input differs from the training data (strict mode)")
+        assert "'category': 1 row(s) with categories unseen in training ('umbrella'): row 1" \
+            in message, message
+        assert re.search(r"'price': 1 row\(s\) outside the training range \[.*\] \(e\.g\. "
+                         r"1e\+06\): row 2", message), message
+        clean = _rows(shop_frame(3, "binary", seed=5).drop(columns=["bought"]).assign(
+            last_seen=lambda f: f["last_seen"].astype(str)))
+        assert httpx.post(f"{strict}/predict", json={"rows": clean}, timeout=30).status_code \
+            == 200
 
 
 def _rows(frame: pd.DataFrame) -> list[dict]:
@@ -167,8 +202,11 @@ def test_a_port_in_use_is_an_error_in_one_line(fitted_run, capsys):
         holder.listen()
         port = holder.getsockname()[1]
         assert main(["serve", str(fitted_run), "--port", str(port)]) == 2
-    assert (f"cannot listen on 127.0.0.1:{port} (Address already in use): another service may "
-            "hold the port; pick another with --port") in capsys.readouterr().err
+    said = capsys.readouterr()
+    [line] = said.err.splitlines()  # one line: not uvicorn's log, not its exit status 3
+    assert re.fullmatch(rf"automl-guide: error: \[Errno \d+\] cannot listen on 127\.0\.0\.1:"
+                        rf"{port} \(Address already in use\): another service may hold the "
+                        r"port; pick another with --port", line), line
 
 
 def test_a_request_of_many_bad_rows_gets_an_answer_no_larger_than_itself(service):

@@ -1,6 +1,8 @@
 """The shop layer: leakage-free training tables, candidates, ranking metrics, fit_shop, recommend."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import warnings
 
@@ -8,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from automl_guide import DataError, ExportError, ShopFeatureSpec, hookimpl, load_registry
+from automl_guide import (DataError, ExportError, ShopFeatureSpec, hookimpl, load_registry,
+                          recommend)
 from automl_guide.ranking import popularity_ranking, ranking_metrics, top_k_by_score
 from automl_guide.shop import (CandidateSettings, ShopData, TableSettings, build_table,
                                candidates, feature_columns, labels, popularity, repeat_share)
@@ -87,13 +90,23 @@ def test_labels_come_from_the_window_after_the_cutoff_only(shop):
 def test_candidates_come_from_history_popularity_and_categories(shop):
     history = shop.history(CUTOFF)
     customer = history.purchases["customer_id"].value_counts().index[0]
-    pairs = candidates(history, [customer], CandidateSettings(popular=5, per_category=3))
-    got = set(pairs["product_id"])
-    own = set(history.interactions.loc[history.interactions["customer_id"] == customer,
-                                       "product_id"])
-    assert own <= got or len(own) > 50
-    assert set(popularity(history, 30).index[:5]) <= got
-    assert not pairs.duplicated().any()
+    settings = CandidateSettings(history=10, popular=5, per_category=3, categories=2)
+    pairs = candidates(history, [customer], settings)
+    assert not pairs.duplicated().any() and set(pairs["customer_id"]) == {customer}
+    # each source, computed here independently: her 10 most recently touched products, the 5
+    # best sellers of the last 30 days, and the 3 best sellers of each of her 2 favourite
+    # categories (the categories she touched most)
+    log = history.interactions[history.interactions["customer_id"] == customer]
+    latest = log.groupby("product_id")["timestamp"].max().sort_values(ascending=False)
+    own = set(latest.index[:10])
+    recent = popularity(history, 30)
+    category = history.category_of(recent.index)
+    touched = history.category_of(log["product_id"]).value_counts()
+    favourites = sorted(touched.index, key=lambda c: (-touched[c], c))[:2]
+    by_category = {p for c in favourites
+                   for p in list(recent.index[np.asarray(category == c)])[:3]}
+    assert len(latest) > 10 and len(by_category) == 6  # every source has a say
+    assert set(pairs["product_id"]) == own | set(recent.index[:5]) | by_category
     no_repeats = candidates(history, [customer], CandidateSettings(exclude_bought=True))
     assert not set(no_repeats["product_id"]) & set(
         history.purchases.loc[history.purchases["customer_id"] == customer, "product_id"])
@@ -167,15 +180,30 @@ def test_cutoff_plan_refuses_label_windows_that_overlap_the_test(shop):
 
 
 def test_a_failing_shop_feature_plugin_is_skipped_with_a_warning(shop):
+    """plugins.md: a shop feature plugin that raises, or returns the wrong rows or non-numeric
+    columns, is skipped with a warning naming it; the built-ins' features stay."""
+    def half_the_rows(history, keys):
+        return pd.DataFrame({"half": np.zeros(len(keys) // 2)})
+
+    def words(history, keys):
+        return pd.DataFrame({"tag": ["cheap"] * len(keys)}, index=keys.index)
+
     class Broken:
         @hookimpl
         def automl_guide_register_shop_features(self, register):
             register(ShopFeatureSpec("broken", "product", lambda history, keys: 1 / 0))
+            register(ShopFeatureSpec("half", "customer", half_the_rows))
+            register(ShopFeatureSpec("wordy", "product", words))
 
     registry = load_registry([Broken()])
-    with pytest.warns(RuntimeWarning, match="'broken'.*ZeroDivisionError"):
+    with pytest.warns(RuntimeWarning) as caught:
         table = build_table(shop, CUTOFF, DAYS, registry)
+    said = sorted(str(w.message) for w in caught)
+    assert [name for name in ("'broken'", "'half'", "'wordy'") if any(name in m for m in said)] \
+        == ["'broken'", "'half'", "'wordy'"], said
+    assert any("ZeroDivisionError" in m for m in said)
     assert "p_log_rank_30d" in table and len(table) > 0
+    assert not {"half", "tag"} & set(table.columns)
 
 
 def test_shop_needs_orders_or_events_and_names_bad_tables(tables):
@@ -198,7 +226,10 @@ def test_fit_shop_purchase_reports_rfm_and_popularity_baselines(tables, ray_sess
     assert result.fit.card["search"]["max_predict_us"] == 1e6
     board = result.leaderboard.set_index("ranker")
     assert {"logistic regression on RFM", "popularity (last 30 days)"} <= set(board.index)
-    assert board["roc_auc"].between(0, 1).all()
+    # the generated shop's buyers repeat what they bought: the model sees it, the baselines
+    # barely (0.80 against 0.62-0.63 on this seed)
+    assert board["roc_auc"].between(0.5, 1).all()
+    assert board.loc["model (linear)", "roc_auc"] > board["roc_auc"].drop("model (linear)").max()
     assert (tmp_path / "run" / "snapshot" / "candidates.parquet").is_file()
     with pytest.raises(ExportError, match="already holds"):
         fit_shop(tables, task="purchase", max_trials=1, models=["linear"],
@@ -212,19 +243,41 @@ def test_fit_shop_purchase_reports_rfm_and_popularity_baselines(tables, ray_sess
 
 
 @pytest.fixture(scope="module")
-def shop_demo(tmp_path_factory, ray_session):
-    """`automl-guide demo --shop` with a short budget, run in-process."""
+def shop_demo_run(tmp_path_factory, ray_session):
+    """`automl-guide demo --shop`, run in-process: eight trials and no time limit, so that what
+    it finds does not depend on how busy the machine is. Its directory and what it printed."""
     from automl_guide.cli import main
 
     out = tmp_path_factory.mktemp("shopdemo") / "run"
-    with warnings.catch_warnings():
+    printed = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(printed):
         warnings.simplefilter("ignore")
-        code = main(["demo", "--shop", "--time-budget", "45", "--out", str(out), "--quiet"])
+        code = main(["demo", "--shop", "--time-budget", "0", "--max-trials", "8", "--out",
+                     str(out), "--quiet"])
     assert code == 0
-    return out
+    return out, printed.getvalue()
 
 
-def test_demo_shop_ends_with_a_recommendation_beating_popularity(shop_demo, capsys):
+@pytest.fixture(scope="module")
+def shop_demo(shop_demo_run):
+    return shop_demo_run[0]
+
+
+def test_demo_shop_ends_with_a_recommendation_beating_popularity(shop_demo_run):
+    shop_demo, printed = shop_demo_run
+    orders = pd.read_csv(shop_demo / "data" / "orders.csv", dtype={"customer_id": str})
+    most_active = orders["customer_id"].value_counts().index[0]
+    head, _, table = printed.partition(f"Top 5 for customer {most_active}, read from ")
+    assert table, printed[-2000:]
+    lines = table.splitlines()[1:]
+    assert lines[0].split() == ["rank", "product_id", "score", "source", "category", "price"]
+    shown = [line.split() for line in lines[1:]]
+    assert [row[0] for row in shown] == ["1", "2", "3", "4", "5"]
+    assert [row[1] for row in shown] == list(recommend(shop_demo, most_active, k=5)["product_id"])
+    trials = pd.read_csv(shop_demo / "leaderboard.csv")
+    assert len(trials) == 8  # --time-budget 0: no limit, --max-trials ended the search
+    assert json.loads((shop_demo / "model_card.json").read_text())["search"]["time_budget_s"] \
+        is None
     board = pd.read_csv(shop_demo / "ranking.csv").set_index("ranker")
     model = board.loc[board.index.str.startswith("model")].iloc[0]
     for baseline in ("popularity (all history)", "popularity (last 30 days)"):
@@ -234,6 +287,31 @@ def test_demo_shop_ends_with_a_recommendation_beating_popularity(shop_demo, caps
     for name in ("model.onnx", "shop.json", "model_card.json", "snapshot/customers.parquet",
                  "snapshot/products.parquet", "snapshot/candidates.parquet", "data/orders.csv"):
         assert (shop_demo / name).is_file(), name
+
+
+def test_the_shop_command_fits_a_folder_with_its_documented_options(shop_demo, tmp_path,
+                                                                    capsys):
+    """`automl-guide shop DIR` on the tables the demo wrote: `--horizon 2W`, `--test-horizon`,
+    `--n-cutoffs` reach the run; a value that cannot be read is exit 2 and one line."""
+    from automl_guide.cli import main
+
+    data, out = shop_demo / "data", tmp_path / "purchase"
+    assert main(["shop", str(data), "--task", "purchase", "--horizon", "2W", "--test-horizon",
+                 "10", "--n-cutoffs", "2", "--models", "linear", "--max-trials", "1",
+                 "--time-budget", "0", "--out", str(out), "--quiet"]) == 0
+    card = json.loads((out / "shop.json").read_text())
+    assert (card["task"], card["horizon_days"], card["test_horizon_days"]) == ("purchase", 14, 10)
+    cutoffs = pd.to_datetime(card["cutoffs"])
+    assert len(cutoffs) == 2 and (cutoffs[1] - cutoffs[0]) == pd.Timedelta(days=14)
+    assert cutoffs[1] + pd.Timedelta(days=14) <= pd.Timestamp(card["test_cutoff"])
+    assert (out / "model.onnx").is_file() and (out / "snapshot" / "candidates.parquet").is_file()
+    for option, value, said in (("--horizon", "nan", "Cannot read nan as a duration"),
+                                ("--test-cutoff", "abc", "'abc'")):
+        assert main(["shop", str(data), option, value, "--out", str(tmp_path / "bad"),
+                     "--quiet"]) == 2
+        [line] = capsys.readouterr().err.splitlines()
+        assert line.startswith("automl-guide: error:") and said in line, line
+    assert not (tmp_path / "bad").exists()
 
 
 def test_recommend_scores_equal_onnxruntime_on_the_joined_snapshot(shop_demo, capsys):

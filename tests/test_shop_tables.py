@@ -290,12 +290,19 @@ def test_a_shop_too_small_to_validate_or_dated_in_the_future_is_named():
                        r"validates on customers it did not train on \(3 folds of them\), so it "
                        r"needs at least 3"):
         fit_shop(alone, horizon=7, time_budget=None, out=None)
+    with pytest.raises(DataError, match=r"The training table holds 1 customer\(s\); the search "
+                       r"validates on customers it did not train on \(a held-out share\), so "
+                       r"it needs at least 2"):
+        fit_shop(alone, task="purchase", horizon=7, time_budget=None, out=None)
     tables["orders"].loc[0, "timestamp"] = "2099-01-01 10:00"
     with pytest.warns(UserWarning, match=r"1 interaction\(s\) are dated after today \(customer "
                       r"'C\d+', product 'P\d+': 2099-01-01 10:00:00\)"), \
             pytest.raises(DataError, match=r"No candidate was bought within 7 days of the "
                           r"training cutoffs 2098"):
         fit_shop(tables, horizon=7, time_budget=None, out=None)
+    with pytest.warns(UserWarning, match="dated after today"), \
+            pytest.raises(DataError, match=r"within 0\.5 days of the training cutoffs 2098"):
+        fit_shop(tables, horizon="12h", time_budget=None, out=None)  # hours: not "0 days"
     tables = _shop()  # days since the epoch, read as seconds: all of it on 1 January 1970
     for name in ("orders", "events"):
         tables[name]["timestamp"] = (pd.to_datetime(tables[name]["timestamp"])
@@ -373,3 +380,27 @@ def test_an_hours_only_offset_beside_naive_times_is_named():
     both = GOOD["orders"].assign(timestamp=["2024-01-01T10:00-05", "2024-01-01T10:00:30-05"])
     assert validate_table("orders", both)["timestamp"].tolist() == [
         pd.Timestamp("2024-01-01 15:00"), pd.Timestamp("2024-01-01 15:00:30")]
+
+
+def test_validate_table_refuses_unknown_names_and_empty_tables_in_one_sentence():
+    from automl_guide.shop_tables import validate_table
+
+    orders = _shop()["orders"]
+    with pytest.raises(DataError) as caught:
+        validate_table("baskets", orders)
+    assert str(caught.value) == ("Unknown shop table 'baskets'; the tables are products, "
+                                 "customers, events, orders, queries.")
+    for empty in (orders.iloc[:0], orders.to_dict("records")):  # no rows; not a DataFrame
+        with pytest.raises(DataError) as caught:
+            validate_table("orders", empty)
+        assert str(caught.value) == "The orders table has no rows."
+
+
+def test_validate_table_keeps_the_callers_columns_and_index():
+    from automl_guide.shop_tables import validate_table
+
+    orders = _shop()["orders"].head(30)
+    orders.index = orders.index * 10 + 5  # labels a concatenation might leave
+    table = validate_table("orders", orders)
+    assert list(table.columns) == list(orders.columns)
+    assert table.index.equals(orders.index)
