@@ -248,6 +248,9 @@ def coerce_column(series: pd.Series, info: ColumnInfo) -> np.ndarray:
                   "as in training")
         return values.astype(np.int64)
     if kind == "integer":
+        exact = _whole_numbers(series, info)
+        if exact is not None:
+            return exact
         values = _to_numbers(series, info)
         bad = np.isnan(values) | (values != np.round(values))
         if bad.any():
@@ -330,6 +333,26 @@ def _bool_to_int(value: Any) -> Any:
     return value
 
 
+def _whole_numbers(series: pd.Series, info: ColumnInfo) -> np.ndarray | None:
+    """An integer column's values as int64 without going through float64 (which holds whole
+    numbers exactly only up to 2**53: 2**53 + 1 became 2**53), when they are integers already
+    or text of integers; None for anything else (decimals, dates), which takes the float
+    path and its errors."""
+    text = series.dtype == object or isinstance(series.dtype, pd.StringDtype)
+    numbers = pd.to_numeric(series, errors="coerce") if text else series
+    if not pd.api.types.is_integer_dtype(numbers.dtype):  # booleans are not integers here
+        return None
+    missing = numbers.isna().to_numpy()
+    if missing.any():
+        _fail(info, series, missing, "needs whole numbers without missing values (it had none "
+              "in training)")
+    if pd.api.types.is_unsigned_integer_dtype(numbers.dtype):
+        huge = numbers.to_numpy(dtype=np.uint64) > np.iinfo(np.int64).max
+        if huge.any():
+            _fail(info, series, huge, "needs whole numbers that fit in 64 bits (below 9.2e18)")
+    return numbers.to_numpy(dtype=np.int64)
+
+
 def _to_numbers(series: pd.Series, info: ColumnInfo) -> np.ndarray:
     if pd.api.types.is_bool_dtype(series.dtype):
         return series.astype(np.float64).to_numpy()
@@ -339,11 +362,13 @@ def _to_numbers(series: pd.Series, info: ColumnInfo) -> np.ndarray:
         return series.dt.total_seconds().to_numpy(dtype=np.float64, na_value=np.nan)
     numbers = pd.to_numeric(series, errors="coerce")
     bad = numbers.isna().to_numpy() & series.notna().to_numpy()
-    if bad.any() and _looks_like_durations(series[bad]):  # durations as text: seconds
+    spans = np.flatnonzero(bad)[series[bad].map(  # durations as text ("2 days"): seconds
+        lambda v: isinstance(v, str) and re.match(_DURATION, v) is not None).to_numpy(bool)]
+    if len(spans):
         numbers = numbers.astype(np.float64)
-        seconds = pd.to_timedelta(series[bad], errors="coerce").dt.total_seconds().to_numpy()
-        numbers[bad] = seconds
-        bad[np.flatnonzero(bad)[~np.isnan(seconds)]] = False  # beyond pandas' range stays bad
+        seconds = pd.to_timedelta(series.iloc[spans], errors="coerce").dt.total_seconds()
+        numbers.iloc[spans] = seconds.to_numpy()
+        bad[spans[seconds.notna().to_numpy()]] = False  # beyond pandas' range stays bad
     if bad.any():
         _fail(info, series, bad, f"needs numbers ({info.kind} in training)")
     return numbers.to_numpy(dtype=np.float64, na_value=np.nan)

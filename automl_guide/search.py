@@ -423,7 +423,9 @@ def _catch_ctrl_c(collector: _Collector) -> Iterator[None]:
 
     def stop(signum: int, frame: Any) -> None:
         collector.interrupted = True
-        signal.signal(signal.SIGINT, previous)
+        # the second: Python's own KeyboardInterrupt, whatever handler was there before (one
+        # that Ray or a host program installed may not interrupt at all)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     signal.signal(signal.SIGINT, stop)
     try:

@@ -250,10 +250,14 @@ def _money(pa: Any, required: bool = True) -> Any:
     return pa.Column(float, pa.Check.ge(0), nullable=False, required=required, coerce=True)
 
 
+MAX_QUANTITY = 2 ** 53  # the largest whole number a float holds exactly: within int64
+
+
 def _quantity(pa: Any, required: bool = True) -> Any:
-    """Whole items, at least one (1.5 is refused as written, not cut to 1)."""
-    return pa.Column(float, [pa.Check.ge(1), pa.Check(lambda s: s % 1 == 0,
-                                                      name="whole_number")],
+    """Whole items, at least one (1.5 is refused as written, not cut to 1) and at most
+    :data:`MAX_QUANTITY` (1e20 wrapped round to a negative count as an integer)."""
+    return pa.Column(float, [pa.Check.ge(1), pa.Check.le(MAX_QUANTITY),
+                             pa.Check(lambda s: s % 1 == 0, name="whole_number")],
                      nullable=False, required=required, coerce=True)
 
 

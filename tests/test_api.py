@@ -95,9 +95,19 @@ def test_existing_run_is_not_overwritten_silently(tmp_path):
     fit_and_export(frame, "bought", models=["linear"], max_trials=1, time_budget=None, out=out,
                    quiet=True)
     before = (out / "model.onnx").read_bytes()
-    with pytest.raises(ExportError, match="--overwrite"):
-        fit_and_export(frame, "bought", models=["decision_tree"], max_trials=1, out=out,
-                       quiet=True)
+    from automl_guide import api
+
+    real = api._trial_data
+    api._trial_data = lambda *a, **k: pytest.fail("the run began before refusing")
+    try:  # refused before any work: no features fitted, no search
+        with pytest.raises(ExportError) as caught:
+            fit_and_export(frame, "bought", models=["decision_tree"], max_trials=1, out=out,
+                           quiet=True)
+    finally:
+        api._trial_data = real
+    assert str(caught.value) == (f"{out} already holds model.onnx, model_card.json, "
+                                 "leaderboard.csv, schema.json, report.html; choose another --out "
+                                 "or pass --overwrite to replace them.")
     assert (out / "model.onnx").read_bytes() == before
     fit_and_export(frame, "bought", models=["decision_tree"], max_trials=1, time_budget=None,
                    out=out, overwrite=True, quiet=True)
@@ -414,12 +424,16 @@ def test_time_budget_bounds_the_whole_run():
 
 def test_a_budget_too_short_for_any_trial_still_gives_a_model_and_says_so(ray_session):
     frame = shop_frame(200, "binary", seed=4)
-    with pytest.warns(RuntimeWarning, match="No trial finished within the time budget"):
+    with pytest.warns(RuntimeWarning, match=r"No trial finished within the time budget; fitting "
+                      r"the default linear configuration in this process instead \(the run takes "
+                      r"longer than its budget\)"):
         result = fit_and_export(frame, "bought", models=["xgboost", "linear"], time_budget=1,
                                 out=None, quiet=True)
     ok = result.leaderboard[result.leaderboard["status"] == "ok"]
     assert list(ok["trial_id"]) == ["fallback"] and list(ok["model"]) == ["linear"]
     assert result.card["parity"]["passed"] and result.card["best"]["model"] == "linear"
+    rows = frame.drop(columns="bought").head(20)  # a model is exported all the same
+    assert list(result.predict(rows)) == list(result.model.predict(rows))  # the graph
 
 
 def test_test_size_zero_trains_on_every_row_and_checks_parity_on_training_rows():

@@ -30,29 +30,39 @@ def _csv(tmp_path, frame: pd.DataFrame, name: str = "data.csv"):
     return path
 
 
+# Each case: how to make the file, and the whole of what the command prints ({path}: the file).
 FAILING = {
-    "empty_file": (lambda tmp: _write(tmp, b""), "is empty"),
-    "header_only": (lambda tmp: _write(tmp, b"price,bought\n"), "header but no rows"),
+    "empty_file": (lambda tmp: _write(tmp, b""), "{path} is empty: it has no header and no rows."),
+    "header_only": (lambda tmp: _write(tmp, b"price,bought\n"),
+                    "The table has a header but no rows."),
     "target_missing": (lambda tmp: _csv(tmp, shop_frame(60).drop(columns=["bought"])),
-                       "Target column 'bought' is not in the data"),
+                       "Target column 'bought' is not in the data; columns are: 'price', "
+                       "'visits', 'member', 'category', 'city', 'last_seen'."),
     "target_constant": (lambda tmp: _csv(tmp, shop_frame(60).assign(bought="yes")),
-                        "single class"),
+                        "Target 'bought' has a single class ('yes'); a classifier needs at "
+                        "least two."),
     "target_all_missing": (lambda tmp: _csv(tmp, shop_frame(60).assign(bought=np.nan)),
-                           "has no values"),
+                           "Target column 'bought' has no values (all missing)."),
     "duplicate_columns": (lambda tmp: _write(tmp, b"a,a,bought\n" + b"1,2,yes\n3,4,no\n" * 20),
-                          "Duplicate column name"),
-    "too_few_rows": (lambda tmp: _csv(tmp, shop_frame(12)), "only 12 rows"),
+                          "Could not read {path} as CSV: Duplicate column name(s) 'a' in "
+                          "{path}; names must be unique."),
+    "too_few_rows": (lambda tmp: _csv(tmp, shop_frame(12)),
+                     "The table has only 12 rows with a target; automl-guide needs at least 20 "
+                     "to hold out test rows and validate."),
     "not_utf8": (lambda tmp: _write(tmp, "价格,bought\n1,是\n".encode("gb18030") * 30),
-                 "not UTF-8"),
+                 "{path} is not UTF-8 text (invalid start byte at byte 0); save it as UTF-8 and "
+                 "try again."),
     "only_the_target": (lambda tmp: _csv(tmp, shop_frame(60)[["bought"]]),
-                        "No feature columns: the table holds only the target 'bought'"),
+                        "No feature columns: the table holds only the target 'bought'."),
     "amounts_as_classes": (lambda tmp: _csv(tmp, shop_frame(60).assign(
         bought=[f"${k * 7.31:.2f}" for k in range(60)])),
-        "They look like numbers written as text (e.g. '$0.00'): make them numbers and use "
-        "task='regression'"),
+        "Target 'bought' has 60 classes in 60 rows, and 60 rows are a class of their own: a "
+        "classifier cannot learn a class from one row. They look like numbers written as text "
+        "(e.g. '$0.00'): make them numbers and use task='regression'."),
     "target_infinite": (lambda tmp: _csv(tmp, shop_frame(60).assign(  # rows 0 and 1 dropped
         bought=np.r_[np.nan, np.nan, np.linspace(0, 1, 57), np.inf])),
-        "Target 'bought' is infinite in 1 row(s) (row 59: inf); a regression needs finite values"),
+        "Target 'bought' is infinite in 1 row(s) (row 59: inf); a regression needs finite "
+        "values: drop those rows or cap them."),
 }
 
 
@@ -65,10 +75,11 @@ def _write(tmp_path, payload: bytes):
 @pytest.mark.parametrize("case", sorted(FAILING))
 def test_bad_input_is_one_clear_error_without_traceback(case, tmp_path, capsys):
     make, message = FAILING[case]
-    code, err = _fit(capsys, make(tmp_path))
+    path = make(tmp_path)
+    code, err = _fit(capsys, path)
     assert code == 2, err
-    assert message in err and err.startswith("automl-guide: error:")
-    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if not line.startswith("automl-guide: warning:")]
+    assert errors == ["automl-guide: error: " + message.format(path=path)]  # one line, no more
     assert not (tmp_path / "run").exists()  # nothing half-written
 
 
@@ -82,11 +93,12 @@ def test_bad_input_is_one_clear_error_without_traceback(case, tmp_path, capsys):
     (["--out", "FILE"], "is a file; --out names a directory for the run's files")])
 def test_bad_options_are_refused_by_name_before_any_work(options, message, tmp_path, capsys,
                                                         monkeypatch):
-    from automl_guide import api
+    from automl_guide import api, search
 
     data = _csv(tmp_path, shop_frame(60))
     options = [str(data) if o == "FILE" else o for o in options]
     monkeypatch.setattr(api, "load_table", lambda path: pytest.fail("the data was read"))
+    monkeypatch.setattr(search, "ensure_ray", lambda *a, **k: pytest.fail("Ray was started"))
     code = main(["fit", str(data), "--target", "bought", "--quiet", "--out",
                  str(tmp_path / "run"), *options])
     err = capsys.readouterr().err
@@ -120,12 +132,20 @@ def test_a_target_of_mostly_one_row_classes_is_no_classification(target, task, m
         prepare(shop_frame(60).assign(bought=target), "bought", task)
 
 
-def test_a_column_of_lists_is_refused_by_name_and_row():
+@pytest.mark.parametrize("values,shown", [
+    ([["red", "sale"], []], "lists (row 0: ['red', 'sale'])"),
+    ([("red", "sale"), ()], "tuples (row 0: ('red', 'sale'))"),
+    ([{"colour": "red"}, {}], "dicts (row 0: {'colour': 'red'})"),
+    ([np.array([1, 2]), np.array([3])], "ndarrays (row 0: array([1, 2]))")])
+def test_a_column_of_lists_is_refused_by_name_and_row(values, shown):
+    """Lists, tuples, dicts or arrays in a column: one error naming the column and a row."""
     frame = shop_frame(60)
-    frame["tags"] = [["red", "sale"] if k % 2 else [] for k in range(60)]
-    with pytest.raises(DataError, match=r"Column 'tags' holds lists \(row 0: \[\]\); a column "
-                       r"holds one number, text, date or boolean per row"):
+    frame["tags"] = pd.Series([values[k % 2] for k in range(60)], dtype=object)
+    with pytest.raises(DataError) as caught:
         prepare(frame, "bought")
+    assert str(caught.value) == (f"Column 'tags' holds {shown}; a column holds one number, "
+                                 "text, date or boolean per row: spread the items over columns "
+                                 "or join them into text.")
 
 
 def test_a_csv_separated_by_semicolons_tabs_or_bars_reads_as_with_commas(tmp_path):
@@ -185,6 +205,18 @@ def test_folds_beyond_the_training_rows_are_refused_by_name(tmp_path, capsys):
     assert code == 2 and "Traceback" not in err, err
     assert ("folds is 40, and cross-validation needs from 2 to as many folds as there are "
             "training rows (24); give fewer folds, or validation='holdout'.") in err
+
+
+def test_folds_beyond_the_groups_are_refused_by_name():
+    from automl_guide.data import validation_splits
+
+    y, groups = np.arange(40) % 2, np.arange(40) // 10  # four customers of ten rows
+    with pytest.raises(DataError) as caught:
+        validation_splits(y, "binary", "cv", 5, seed=0, groups=groups)
+    assert str(caught.value) == ("folds is 5, and cross-validation needs from 2 to as many folds "
+                                 "as there are groups among the training rows (4); give fewer "
+                                 "folds, or validation='holdout'.")
+    assert len(validation_splits(y, "binary", "cv", 4, seed=0, groups=groups)) == 4
 
 
 def test_a_small_table_of_many_classes_tests_and_validates_every_class():
@@ -296,6 +328,8 @@ def test_a_numeric_column_missing_in_every_training_row_still_exports(tmp_path, 
                                 time_budget=None, ensemble=False, out=tmp_path / family,
                                 quiet=True)
         assert result.card["parity"]["passed"], family
+        coupon = {c["name"]: c for c in result.card["inputs"]}["coupon"]  # kept, not dropped
+        assert coupon["missing_in_training"] == 198
         np.testing.assert_allclose(
             load(tmp_path / family / "model.onnx").predict_proba(frame.drop(columns="bought")),
             result.model.predict_proba(frame.drop(columns="bought")), atol=1e-5)
@@ -342,6 +376,19 @@ def test_column_all_missing_is_dropped_with_a_warning():
     dataset, said = _warned(shop_frame(60).assign(empty=np.nan))
     assert "'empty' is not used: all values are missing" in said
     assert "empty" not in dataset.features
+
+
+def test_a_table_left_without_usable_columns_is_one_error_naming_each_and_why():
+    frame = pd.DataFrame({"empty": [np.nan] * 30, "same": [1] * 30,
+                          "order_id": [f"o{i}" for i in range(30)],
+                          "bought": ["yes", "no", "no"] * 10})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(DataError) as caught:
+            prepare(frame, "bought")
+    assert str(caught.value) == ("No usable feature columns: 'empty': all values are missing; "
+                                 "'same': it holds a single value; 'order_id': it looks like an "
+                                 "ID (a distinct value in every row)")
 
 
 def test_id_like_column_is_dropped_with_a_warning():
@@ -465,6 +512,9 @@ def test_datetime_strings_booleans_and_durations_are_typed(tmp_path):
     dataset, _ = _warned(frame)  # a distinct duration in every row is no ID: it is kept
     columns = {c.name: c for c in dataset.columns}
     assert columns["when"].kind == "datetime" and columns["gift"].kind == "boolean"
+    typed = coerce_arrays(frame, [columns["when"], columns["gift"]], by="name")
+    assert typed["when"][:2].tolist() == [1704067200, 1704153600]  # epoch seconds, a day apart
+    assert typed["gift"][:3].tolist() == [1, 0, 1] and typed["gift"].dtype == np.int64
     # a duration is a number of seconds, not a category per distinct timedelta
     assert columns["took"].kind == columns["days"].kind == "numeric"
     frame.loc[7, "took"] = pd.NaT
@@ -521,12 +571,15 @@ def test_renamed_column_or_numbers_as_strings_at_predict_is_one_paragraph(tmp_pa
     renamed = _csv(tmp_path, rows.rename(columns={"price": "Price"}), "renamed.csv")
     assert main(["predict", str(tmp_path / "run"), str(renamed)]) == 2
     err = capsys.readouterr().err
-    assert "Missing column(s) 'price'" in err and "'Price'" in err and "Traceback" not in err
+    assert "Missing column(s) 'price'" in err and "'Price'" in err
+    assert err.startswith("automl-guide: error:") and "\n\n" not in err.strip()  # a paragraph
     wordy = _csv(tmp_path, rows.assign(price=["cheap"] * 10, visits=["many"] * 10), "wordy.csv")
     assert main(["predict", str(tmp_path / "run"), str(wordy)]) == 2
     err = capsys.readouterr().err
+    assert err.startswith("automl-guide: error:") and "\n\n" not in err.strip()
     assert "2 columns have values the model cannot take" in err
-    assert "'price' needs numbers" in err and "'visits' needs numbers" in err
+    assert re.search(r"'price' needs numbers .*row 0: 'cheap'", err), err  # with sample rows
+    assert re.search(r"'visits' needs numbers .*row 0: 'many'", err), err
 
 
 def test_a_frame_made_from_an_array_fits_and_predicts_by_its_column_numbers(ray_session):

@@ -102,8 +102,15 @@ def test_serve_refuses_a_port_out_of_range_by_name(capsys):
 def test_demo_into_a_users_directory_keeps_a_run_there(tmp_path, capsys):
     """The demo replaces its own directory on every run, not a run in a directory the user
     names; refused before any work."""
+    from automl_guide import api
+
     (tmp_path / "model.onnx").write_text("my model")
-    assert main(["demo", "--out", str(tmp_path), "--quiet"]) == 2
+    real = api._trial_data
+    api._trial_data = lambda *a, **k: pytest.fail("the demo began before refusing")
+    try:
+        assert main(["demo", "--out", str(tmp_path), "--quiet"]) == 2
+    finally:
+        api._trial_data = real
     assert "already holds model.onnx" in capsys.readouterr().err
     assert main(["demo", "--shop", "--out", str(tmp_path), "--quiet"]) == 2
     assert "is not empty; choose another --out or pass --overwrite" in capsys.readouterr().err
@@ -138,6 +145,12 @@ def test_a_path_the_system_refuses_is_one_line_and_exit_2(tmp_path, capsys):
     [line] = capsys.readouterr().err.splitlines()
     assert re.fullmatch(rf"automl-guide: error: \[Errno (1|13)\] (Operation not permitted|"
                         rf"Permission denied): '{out}'", line), line
+    under_a_file = data / "run"  # --out under a file: the system's error, one line
+    assert main(["fit", str(data), "--target", "bought", "--max-trials", "1", "--out",
+                 str(under_a_file), "--quiet"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert re.fullmatch(rf"automl-guide: error: \[Errno 20\] Not a directory: "
+                        rf"'{re.escape(str(under_a_file))}(/\.search)?'", line), line
 
 
 def test_a_full_disk_while_predicting_keeps_the_old_file_and_is_one_line(linear_run, tmp_path,
@@ -202,7 +215,8 @@ def test_a_run_whose_only_family_cannot_export_exits_2_with_one_message_and_a_le
     assert main(["fit", str(data), "--target", "bought", "--models", "ann", "--max-trials", "1",
                  "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err
-    [message] = [line for line in err.splitlines() if "error" in line.lower()]
+    [message] = [line for line in err.splitlines()  # one line; warnings may come before it
+                 if not line.startswith("automl-guide: warning:")]
     assert message.startswith("automl-guide: error: The ann model (its best trial ranked 1) "
                               "could not be exported as ONNX: Could not convert KerasMLP to "
                               "ONNX: ValueError: Can't merge two models with different operator "

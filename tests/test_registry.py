@@ -116,7 +116,8 @@ def test_unknown_plugin_name_lists_the_choices():
         load_registry().model("catboost")
 
 
-def test_an_installed_plugin_with_a_bad_registration_is_skipped_and_the_rest_load(monkeypatch):
+def test_an_installed_plugin_with_a_bad_registration_is_skipped_and_the_rest_load(monkeypatch,
+                                                                                capsys):
     """A package's mistake (a model name a built-in has, a hook name with a typo, a hook without
     @hookimpl) costs that
     plugin, listed as BROKEN with a warning naming it, never every command: in-process plugins
@@ -152,6 +153,16 @@ def test_an_installed_plugin_with_a_bad_registration_is_skipped_and_the_rest_loa
     assert registry.models["linear"].distribution == "automl-guide"  # the built-in, untouched
     # nothing of a skipped plugin is kept: the model it registered before its mistake is gone
     assert BUILTIN_MODELS <= set(registry.models) and "borrowed" not in registry.models
+    from automl_guide.cli import main
+
+    with pytest.warns(RuntimeWarning):
+        assert main(["plugins"]) == 0  # `automl-guide plugins` lists them as BROKEN
+    listed = capsys.readouterr().out.splitlines()
+    assert sorted(line.split()[1] for line in listed if line.startswith("BROKEN ")) == [
+        "bare", "intruder", "typo"]
+    assert any(line.startswith("BROKEN bare (someone-elses-plugin 9.9): its module implements "
+                               "no hook") for line in listed)
+    assert {"linear", "xgboost"} <= {line.split()[0] for line in listed}  # the rest load
     monkeypatch.setenv(DISABLE_EXTERNAL_ENV, "1")  # or load only automl-guide's own plugins
     registry = load_registry()
     assert BUILTIN_MODELS <= set(registry.models) and not registry.broken
