@@ -4,14 +4,21 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import math
 from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from .errors import ExportError
+
+if TYPE_CHECKING:
+    from .data import Dataset
+    from .metrics import Metric
+    from .options import FitConfig
 
 FORMAT_VERSION = 1
 _LIBRARIES = ("automl-guide", "numpy", "pandas", "scikit-learn", "xgboost", "ray", "onnx",
@@ -68,3 +75,65 @@ def _jsonable(value: Any) -> Any:
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def build_card(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Sequence,
+               board: pd.DataFrame, metric: Metric, config: FitConfig,
+               test_metrics: Mapping[str, float], parity: Mapping[str, Any], used: Sequence,
+               seconds: float, best_rank: int = 1) -> dict[str, Any]:
+    """The card of a run whose exported model is the trial ranked ``best_rank``."""
+    best = board.iloc[best_rank - 1]
+    card = {
+        "format_version": FORMAT_VERSION, "task": dataset.task, "target": dataset.target,
+        "inputs": [c.to_card() for c in dataset.columns],
+        "dropped_columns": [{"name": n, "reason": r} for n, r in dataset.dropped],
+        "codes": None if dataset.codes is None else [c.name for c in dataset.columns
+                                                     if c.onnx_name in dataset.codes],
+        "outputs": _outputs(dataset), "metric": {"name": metric.name, "mode": metric.mode},
+        "validation": {"strategy": "cv" if len(splits) > 1 else "holdout", "folds": len(splits),
+                       "score": float(best[metric.name])},
+        "test_metrics": dict(test_metrics),
+        "best": {"model": best["model"], "config": json.loads(best["config"]),
+                 "rank": best_rank, "predict_us": _finite(best["predict_us"])},
+        "leaderboard": _summary(board, metric),
+        "search": {"searcher": config.searcher, "scheduler": config.scheduler,
+                   "trials": int(len(board)),
+                   "failed": int((board["status"] != "ok").sum()), "seed": config.seed,
+                   "time_budget_s": config.time_budget, "max_trials": config.max_trials,
+                   "max_predict_us": config.max_predict_us,
+                   "wall_seconds": round(seconds, 2)},
+        "rows": {"train": int(len(train)), "test": int(len(test))},
+        "parity": dict(parity),
+        "plugins": [{"name": r.name, "kind": r.kind, "plugin": r.plugin,
+                     "distribution": r.distribution, "version": r.version} for r in used],
+        "versions": library_versions(),
+        "data_fingerprint": data_fingerprint(dataset.features.assign(
+            **{dataset.target: dataset.y})),
+        "created": now(),
+    }
+    if dataset.task != "regression":
+        card["class_labels"] = list(dataset.classes)
+    return card
+
+
+def _outputs(dataset: Dataset) -> list[dict[str, Any]]:
+    """The graph's outputs: a value, or a label and the probabilities of each class."""
+    from .export import onnx_label_values
+
+    if dataset.task == "regression":
+        return [{"name": "value", "dtype": "float", "shape": ["N"]}]
+    label_dtype = "int64" if onnx_label_values(dataset.classes).dtype == np.int64 else "string"
+    return [{"name": "label", "dtype": label_dtype, "shape": ["N"]},
+            {"name": "probabilities", "dtype": "float", "shape": ["N", len(dataset.classes)]}]
+
+
+def _summary(board: pd.DataFrame, metric: Metric, top: int = 10) -> list[dict[str, Any]]:
+    best_per_model = board[board["status"] == "ok"].drop_duplicates("model")
+    return [{"model": row["model"], metric.name: _finite(row[metric.name]),
+             "fit_seconds": float(row["fit_seconds"])}
+            for _, row in best_per_model.head(top).iterrows()]
+
+
+def _finite(value: Any) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None

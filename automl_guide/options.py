@@ -6,7 +6,7 @@ refuse the same values with the same words.
 from __future__ import annotations
 
 import numbers
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,9 +15,45 @@ import numpy as np
 from .errors import DataError, ExportError, SearchError
 from .trial import SCHEDULERS
 
-if TYPE_CHECKING:  # api imports this module
-    from .api import FitConfig
+if TYPE_CHECKING:
     from .registry import PluginRegistry
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Every option of a run; the CLI builds the same object."""
+
+    target: str
+    task: str | None = None
+    time_budget: float | None = 60.0
+    max_trials: int | None = None
+    models: tuple[str, ...] | None = None
+    searcher: str = "random"
+    metric: str | None = None
+    out: Path | None = Path("automl_guide_run")
+    seed: int = 0
+    validation: str = "auto"
+    folds: int = 5
+    test_size: float = 0.2
+    address: str | None = None
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    scheduler: str = "none"
+    trial_time_limit: float | None = None
+    schema: Any = None
+    overwrite: bool = False
+    quiet: bool = False
+    resume: bool = False
+    ensemble: bool = True
+    max_predict_us: float | None = None
+    codes: tuple[str, ...] | None = None
+
+
+# the options an interrupted run keeps for --resume (the budget, the output and the
+# reporting options are the resuming call's)
+RESUMED = ("target", "task", "max_trials", "models", "searcher", "metric", "seed", "validation",
+           "folds", "test_size", "cpus_per_trial", "gpus_per_trial", "scheduler",
+           "trial_time_limit", "codes")
 
 # options that must be positive numbers: their unit, and what leaving them unset means
 POSITIVE = {"max_predict_us": ("microseconds", " (None: no limit)"),

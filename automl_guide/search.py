@@ -38,7 +38,8 @@ from ray.tune.search import Searcher  # noqa: E402
 
 from .runtime import choose_device  # noqa: E402
 from .specs import FamilyScores  # noqa: E402
-from .trial import BUDGET_RAN_OUT, SCHEDULERS, TrialData, evaluate_config  # noqa: E402
+from .trial import (BUDGET_RAN_OUT, SCHEDULERS, TrialData, TrialRecord,  # noqa: E402
+                    evaluate_config)
 
 ASHA_REDUCTION = 3
 
@@ -59,24 +60,6 @@ class SearchInterrupted(KeyboardInterrupt):
 
 def _without_outputs(result: Mapping[str, Any]) -> dict:
     return {k: v for k, v in result.items() if k != "outputs"}
-
-
-@dataclass(frozen=True)
-class TrialRecord:
-    """One row of the leaderboard."""
-
-    trial_id: str
-    model: str
-    config: Mapping[str, Any]
-    score: float
-    status: str  # ok | error | timeout
-    error: str = ""
-    fit_seconds: float = 0.0
-    finished_at: float = 0.0  # seconds since the search started
-    early_stopped: bool = False  # ASHA or the deadline stopped it; the score is from then
-    node: str = ""
-    score_se: float = float("nan")  # bootstrap standard error of the validation score
-    predict_us: float = float("nan")  # prediction time per validation row, microseconds
 
 
 @dataclass

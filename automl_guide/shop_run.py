@@ -224,7 +224,8 @@ def fit_shop(data: Any, *, task: str = "rank", horizon: Any = 30, cutoffs: Seque
     Other parameters are those of :func:`automl_guide.fit_and_export`; the budget covers the
     whole run.
     """
-    from .api import FitConfig, run
+    from .engine import fit as run_engine
+    from .options import FitConfig
     from .files import write_atomic
     from .progress import Progress
     from .registry import load_registry
@@ -295,8 +296,8 @@ def fit_shop(data: Any, *, task: str = "rank", horizon: Any = 30, cutoffs: Seque
                if task == "rank" else None)
     with warnings.catch_warnings():  # a shop's count features may be constant at one cutoff
         warnings.filterwarnings("ignore", message="Column .* is not used")
-        fit = run(table[columns + ["label"]], config, registry,
-                  groups=table["customer_id"].to_numpy(), queries=queries)
+        fit = run_engine(table[columns + ["label"]], config, registry,
+                         groups=table["customer_id"].to_numpy(), queries=queries)
     inputs = [c["name"] for c in fit.card["inputs"]]
     if task == "rank":
         board = _rank_leaderboard(shop, test, test_horizon, registry, settings, fit, k, exclude)
@@ -350,7 +351,7 @@ def _check_count(name: str, value: Any) -> None:
 
 def _check_out(out: Path, overwrite: bool) -> None:
     """Before any work: a shop run's files, or a plain run's (the search writes those)."""
-    from .api import ARTIFACTS
+    from .run_dir import ARTIFACTS
 
     existing = [name for name in SHOP_ARTIFACTS + ARTIFACTS if (out / name).exists()]
     if existing and not overwrite:

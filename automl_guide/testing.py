@@ -329,12 +329,12 @@ def _fit_export_parity(steps: _Steps, registry: Any, dataset: Any, plan: Mapping
                        config: Mapping[str, Any], seed: int) -> Any:
     """Fit ``spec`` behind the ``plan``'s features on every row, export, compare."""
     from . import export
-    from .api import _refit
+    from .refit import refit
 
     steps.step = "fitting it behind the feature plugins"
     rows = np.arange(len(dataset.y))
     queries = rows // 8 if spec.needs_queries else None  # a ranker orders 8 rows at a time
-    pipeline = _refit(dataset, rows, plan, spec, config, seed, queries=queries)
+    pipeline = refit(dataset, rows, plan, spec, config, seed, queries=queries)
     steps.step = "exporting one ONNX graph"
     used = [reg.spec for reg in registry.all() if reg.kind == "feature" and reg.name in plan]
     graph = export.to_onnx(pipeline, dataset.columns, dataset.task, dataset.classes,

@@ -52,6 +52,34 @@ class TrialData:
     seed: int
     stages: int = 1
 
+    @property
+    def n_splits(self) -> int:
+        """How many validation splits each trial is fitted on."""
+        return len(next(iter(self.folds.values())))
+
+    @property
+    def n_fit_rows(self) -> int:
+        """The training rows of the first validation split: what a trial fits on."""
+        return len(next(iter(self.folds.values()))[0].y_train)
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One row of the leaderboard."""
+
+    trial_id: str
+    model: str
+    config: Mapping[str, Any]
+    score: float
+    status: str  # ok | error | timeout
+    error: str = ""
+    fit_seconds: float = 0.0
+    finished_at: float = 0.0  # seconds since the search started
+    early_stopped: bool = False  # ASHA or the deadline stopped it; the score is from then
+    node: str = ""
+    score_se: float = float("nan")  # bootstrap standard error of the validation score
+    predict_us: float = float("nan")  # prediction time per validation row, microseconds
+
 
 Report = Callable[[dict[str, Any]], None]
 _DONE = object()

@@ -12,7 +12,7 @@ what the teacher memorised. Every model sees the same features (the pipeline's, 
 the training rows as in a refit); prints each model's test ROC AUC and tree nodes (a single
 row's cost in onnxruntime grows with the nodes visited, roughly trees x depth).
 
-Uses automl-guide's internals (``api._refit``): an experiment, not an API.
+Uses automl-guide's stages directly (``refit.refit``): an experiment, not an API.
 """
 from __future__ import annotations
 
@@ -49,7 +49,9 @@ def main() -> None:
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import KFold
 
-    from automl_guide import api
+    from automl_guide.data import prepare
+    from automl_guide.pipeline import feature_plan
+    from automl_guide.refit import refit
     from automl_guide.registry import load_registry
 
     warnings.simplefilter("ignore")
@@ -61,8 +63,8 @@ def main() -> None:
     target = DATASETS[args.dataset].target
     y_test = test[target].to_numpy()
     registry = load_registry()
-    dataset = api.prepare(train, target, None, None)
-    plan = api.feature_plan(registry, dataset.columns)
+    dataset = prepare(train, target, None, None)
+    plan = feature_plan(registry, dataset.columns)
     spec = registry.model("xgboost")
     rows = np.arange(len(dataset.y))
     print(f"{args.dataset}, {len(train):,} training rows, {len(test):,} test rows; "
@@ -73,7 +75,7 @@ def main() -> None:
     for rank, raw in zip(trials["rank"], trials["config"]):
         config = json.loads(raw)
         began = time.monotonic()
-        pipeline = api._refit(dataset, rows, plan, spec, config, args.seed)
+        pipeline = refit(dataset, rows, plan, spec, config, args.seed)
         auc = roc_auc_score(y_test, pipeline.predict_proba(test.drop(columns=[target]))[:, 1])
         estimator = pipeline[-1].estimator_
         fitted.append((config, pipeline))

@@ -21,7 +21,8 @@ def trial_data(rows: int):
     import pandas as pd
 
     from automl_guide import load_registry
-    from automl_guide.api import _model_specs, _trial_data
+    from automl_guide.families import model_specs
+    from automl_guide.features import fold_matrices
     from automl_guide.data import prepare, validation_splits
     from automl_guide.metrics import get_metric
     from automl_guide.pipeline import feature_plan
@@ -35,10 +36,10 @@ def trial_data(rows: int):
         frame[column] = frame[column] + rng.normal(0, 0.01, len(frame))
     registry = load_registry()
     dataset = prepare(frame, "Recommended IND")
-    specs = _model_specs(registry, ["xgboost", "ann"], dataset.task)
+    specs = model_specs(registry, ["xgboost", "ann"], dataset.task)
     rows_all = np.arange(len(dataset.y))
     splits = validation_splits(dataset.y, dataset.task, "holdout", 5, 0)
-    return _trial_data(dataset, rows_all, splits, feature_plan(registry, dataset.columns), specs,
+    return fold_matrices(dataset, rows_all, splits, feature_plan(registry, dataset.columns), specs,
                        get_metric(None, dataset.task), 0)
 
 

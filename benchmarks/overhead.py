@@ -51,7 +51,8 @@ def trial_data(rows: int):
     import pandas as pd
 
     from automl_guide import load_registry
-    from automl_guide.api import _model_specs, _trial_data
+    from automl_guide.families import model_specs
+    from automl_guide.features import fold_matrices
     from automl_guide.data import prepare, validation_splits
     from automl_guide.metrics import get_metric
     from automl_guide.pipeline import feature_plan
@@ -60,10 +61,10 @@ def trial_data(rows: int):
     frame = pd.read_csv(path).head(rows)
     dataset = prepare(frame, "Recommended IND")
     registry = load_registry()
-    specs = _model_specs(registry, MODELS, dataset.task)
+    specs = model_specs(registry, MODELS, dataset.task)
     index = np.arange(len(dataset.y))
     splits = validation_splits(dataset.y, dataset.task, "holdout", 5, 0)
-    data = _trial_data(dataset, index, splits, feature_plan(registry, dataset.columns), specs,
+    data = fold_matrices(dataset, index, splits, feature_plan(registry, dataset.columns), specs,
                        get_metric(None, dataset.task), 0)
     return data, specs, len(index)
 

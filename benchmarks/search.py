@@ -31,7 +31,8 @@ from datasets import DATASETS  # noqa: E402
 def prepared(name: str, seed: int):
     """Trial data for one dataset and seed, exactly as a run would build it."""
     from automl_guide import load_registry
-    from automl_guide.api import _model_specs, _trial_data
+    from automl_guide.families import model_specs
+    from automl_guide.features import fold_matrices
     from automl_guide.data import prepare, test_split, validation_splits
     from automl_guide.metrics import get_metric
     from automl_guide.pipeline import feature_plan
@@ -40,18 +41,18 @@ def prepared(name: str, seed: int):
     registry = load_registry()
     dataset = prepare(bench.load(), bench.target, bench.task)
     metric = get_metric(None, dataset.task)
-    specs = _model_specs(registry, None, dataset.task)
+    specs = model_specs(registry, None, dataset.task)
     train, _ = test_split(dataset.y, dataset.task, 0.2, seed)
     splits = validation_splits(dataset.y[train], dataset.task, "auto", 5, seed)
     plan = feature_plan(registry, dataset.columns)
-    return registry, specs, metric, lambda stages: _trial_data(
+    return registry, specs, metric, lambda stages: fold_matrices(
         dataset, train, splits, plan, specs, metric, seed, stages)
 
 
 def one_run(registry, specs, metric, make_data, searcher: str, scheduler: str, seed: int,
             seconds: float) -> list:
     from automl_guide import SearchProblem
-    from automl_guide.api import ASHA_STAGES
+    from automl_guide.engine import ASHA_STAGES
     from automl_guide.search import run_search
 
     data = make_data(ASHA_STAGES if scheduler == "asha" else 1)

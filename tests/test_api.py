@@ -95,16 +95,16 @@ def test_existing_run_is_not_overwritten_silently(tmp_path):
     fit_and_export(frame, "bought", models=["linear"], max_trials=1, time_budget=None, out=out,
                    quiet=True)
     before = (out / "model.onnx").read_bytes()
-    from automl_guide import api
+    from automl_guide import features
 
-    real = api._trial_data
-    api._trial_data = lambda *a, **k: pytest.fail("the run began before refusing")
+    real = features.fold_matrices
+    features.fold_matrices = lambda *a, **k: pytest.fail("the run began before refusing")
     try:  # refused before any work: no features fitted, no search
         with pytest.raises(ExportError) as caught:
             fit_and_export(frame, "bought", models=["decision_tree"], max_trials=1, out=out,
                            quiet=True)
     finally:
-        api._trial_data = real
+        features.fold_matrices = real
     assert str(caught.value) == (f"{out} already holds model.onnx, model_card.json, "
                                  "leaderboard.csv, schema.json, report.html; choose another --out "
                                  "or pass --overwrite to replace them.")
@@ -274,19 +274,19 @@ def test_an_ensemble_member_that_cannot_export_is_left_out_of_a_new_ensemble(tmp
 def test_a_portfolio_that_raises_or_is_no_list_of_dicts_is_dropped_with_a_warning():
     """plugins.md: a portfolio that raises is dropped with a warning naming the plugin; the
     family keeps its default and the search."""
-    from automl_guide.api import _portfolio
+    from automl_guide.families import portfolio
 
     def spec(portfolio):
         return ModelSpec("quirky", frozenset({"binary"}), lambda c, t, s: LogisticRegression(),
                          lambda t, n: {}, lambda t, n: {}, portfolio=portfolio)
 
-    assert _portfolio(spec(lambda task, n: [{"C": 0.1}, {"C": 10.0}]), "binary", 100) == [
+    assert portfolio(spec(lambda task, n: [{"C": 0.1}, {"C": 10.0}]), "binary", 100) == [
         {"C": 0.1}, {"C": 10.0}]
     for broken, error in ((lambda task, n: 1 / 0, "ZeroDivisionError"),
                           (lambda task, n: [3.5], "TypeError")):
         with pytest.warns(RuntimeWarning, match=rf"Model plugin 'quirky': its portfolio failed "
                           rf"\({error}.*\); only its default and the search are tried\."):
-            assert _portfolio(spec(broken), "binary", 100) == []
+            assert portfolio(spec(broken), "binary", 100) == []
 
 
 def test_the_trial_time_limit_is_half_the_search_time_by_default(monkeypatch):
@@ -318,7 +318,7 @@ def test_a_family_whose_space_or_default_fails_sits_out_and_the_others_go_on():
     """A plugin bug in search_space or default_config (as in tune.loguniform(0, 1)) costs that
     family, with a warning naming it, never the run; with no family left, one error names
     every failure."""
-    from automl_guide.api import _searchable
+    from automl_guide.families import searchable
 
     def broken_space(task, n):
         raise ValueError("LogUniform requires a lower bound greater than 0")
@@ -334,7 +334,7 @@ def test_a_family_whose_space_or_default_fails_sits_out_and_the_others_go_on():
              "default": spec("default", works, lambda task, n: {}["missing"]),
              "fine": spec("fine", works, works)}
     with pytest.warns(RuntimeWarning) as caught:
-        usable, spaces, defaults = _searchable(specs, "binary", 100)
+        usable, spaces, defaults = searchable(specs, "binary", 100)
     assert list(usable) == list(spaces) == list(defaults) == ["fine"]
     said = [str(w.message) for w in caught]
     assert said == ["Model plugin 'space': its search_space or default_config failed (ValueError: "
@@ -343,7 +343,7 @@ def test_a_family_whose_space_or_default_fails_sits_out_and_the_others_go_on():
                     "(KeyError: 'missing'); the family sits out this run."]
     with pytest.raises(PluginError, match=r"No model family can be searched: model plugin "
                        r"'space': .*; model plugin 'default': .*KeyError"):
-        _searchable({k: specs[k] for k in ("space", "default")}, "binary", 100)
+        searchable({k: specs[k] for k in ("space", "default")}, "binary", 100)
 
 
 def test_a_prediction_time_limit_exports_the_best_trial_within_it(tmp_path):
@@ -360,17 +360,17 @@ def test_a_prediction_time_limit_exports_the_best_trial_within_it(tmp_path):
     validate_card(card)
     assert json.loads((tmp_path / "run" / "model_card.json").read_text())["best"]["rank"] == 2
 
-    from automl_guide.api import _best
+    from automl_guide.select import best
 
     with pytest.raises(SearchError, match="max_predict_us must be a positive number"):
         fit_and_export(frame, "bought", max_predict_us=0, out=None, quiet=True)
     with pytest.warns(RuntimeWarning, match=r"No trial predicts within max_predict_us=1 .*"
                                              r"exporting the fastest, linear \(rank 2"):
-        assert _best(board, 1.0)["rank"] == 2
+        assert best(board, 1.0).rank == 2
 
 
 def test_a_tie_on_validation_goes_to_a_trial_at_least_twice_as_fast():
-    from automl_guide.api import _best, _ties_to_faster, _why_not_first
+    from automl_guide.select import best, ties_to_faster, why_not_first
     from automl_guide.metrics import get_metric
 
     auc, log_loss = get_metric("roc_auc", "binary"), get_metric("log_loss", "binary")
@@ -382,13 +382,13 @@ def test_a_tie_on_validation_goes_to_a_trial_at_least_twice_as_fast():
                              for i, (m, score, se, us) in enumerate(trials)])
 
     def exported(b, metric=auc, limit=None):
-        return _best(_ties_to_faster(b, metric), limit)["rank"]
+        return best(ties_to_faster(b, metric), limit).rank
 
     tied = board(("lightgbm", 0.9576, 0.001, 48.0), ("lightgbm", 0.95755, 0.001, 18.0),
                  ("xgboost", 0.9570, 0.001, 4.0), ("linear", 0.9575, 0.001, 2.0))
     assert exported(tied) == 4  # the fastest of those within a tenth of a standard error
     assert exported(tied.iloc[:3]) == 2  # 0.0006 behind is not a tie, however fast
-    assert _why_not_first(tied, 2, auc, None) == (
+    assert why_not_first(tied, 2, auc, None) == (
         "A tie on validation roc_auc (within 0.1 of a standard error of the first, which takes "
         "48 us per row): exporting the trial ranked 2 (lightgbm, 18 us per row)")
     assert exported(board(("lightgbm", 0.9576, 0.001, 30.0), ("xgboost", 0.9576, 0.001, 16.0))
@@ -400,7 +400,7 @@ def test_a_tie_on_validation_goes_to_a_trial_at_least_twice_as_fast():
                           metric=log_loss), log_loss) == 2  # lower is better: the same rule
     within = board(("a", 0.9, 0.01, 60.0), ("b", 0.8, 0.01, 20.0), ("c", 0.8, 0.01, 5.0))
     assert exported(within, limit=50.0) == 2
-    assert _why_not_first(within, 2, auc, 50.0).startswith("Within max_predict_us=50: exporting "
+    assert why_not_first(within, 2, auc, 50.0).startswith("Within max_predict_us=50: exporting "
                                                            "the trial ranked 2 (b, 20 us")
 
 
@@ -451,12 +451,12 @@ def test_test_size_zero_trains_on_every_row_and_checks_parity_on_training_rows()
 
 
 def test_bad_options_fail_before_any_work(monkeypatch):
-    from automl_guide import AutoMLGuideError, api, search
+    from automl_guide import AutoMLGuideError, features, search
 
     def work(*args, **kwargs):
         raise AssertionError("work began before the options were checked")
 
-    monkeypatch.setattr(api, "_trial_data", work)  # the first fits: features per split
+    monkeypatch.setattr(features, "fold_matrices", work)  # the first fits: features per split
     monkeypatch.setattr(search, "ensure_ray", work)
     frame = shop_frame(100, "binary")
     with pytest.raises(DataError, match=r"test_size is 1.0; give a share of the rows in \[0, 1\)"):

@@ -93,11 +93,11 @@ def test_bad_input_is_one_clear_error_without_traceback(case, tmp_path, capsys):
     (["--out", "FILE"], "is a file; --out names a directory for the run's files")])
 def test_bad_options_are_refused_by_name_before_any_work(options, message, tmp_path, capsys,
                                                         monkeypatch):
-    from automl_guide import api, search
+    from automl_guide import engine, search
 
     data = _csv(tmp_path, shop_frame(60))
     options = [str(data) if o == "FILE" else o for o in options]
-    monkeypatch.setattr(api, "load_table", lambda path: pytest.fail("the data was read"))
+    monkeypatch.setattr(engine, "load_table", lambda path: pytest.fail("the data was read"))
     monkeypatch.setattr(search, "ensure_ray", lambda *a, **k: pytest.fail("Ray was started"))
     code = main(["fit", str(data), "--target", "bought", "--quiet", "--out",
                  str(tmp_path / "run"), *options])

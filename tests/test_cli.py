@@ -102,15 +102,15 @@ def test_serve_refuses_a_port_out_of_range_by_name(capsys):
 def test_demo_into_a_users_directory_keeps_a_run_there(tmp_path, capsys):
     """The demo replaces its own directory on every run, not a run in a directory the user
     names; refused before any work."""
-    from automl_guide import api
+    from automl_guide import features
 
     (tmp_path / "model.onnx").write_text("my model")
-    real = api._trial_data
-    api._trial_data = lambda *a, **k: pytest.fail("the demo began before refusing")
+    real = features.fold_matrices
+    features.fold_matrices = lambda *a, **k: pytest.fail("the demo began before refusing")
     try:
         assert main(["demo", "--out", str(tmp_path), "--quiet"]) == 2
     finally:
-        api._trial_data = real
+        features.fold_matrices = real
     assert "already holds model.onnx" in capsys.readouterr().err
     assert main(["demo", "--shop", "--out", str(tmp_path), "--quiet"]) == 2
     assert "is not empty; choose another --out or pass --overwrite" in capsys.readouterr().err

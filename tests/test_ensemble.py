@@ -182,10 +182,11 @@ def test_an_ensemble_never_leaves_out_the_best_family_to_fit_the_budget():
     import pandas as pd
 
     from automl_guide import load_registry
-    from automl_guide.api import _choose_ensemble, _model_specs
+    from automl_guide.families import model_specs
+    from automl_guide.select import choose_ensemble
     from automl_guide.progress import Progress
 
-    specs = _model_specs(load_registry(), ["xgboost", "linear", "decision_tree"], "binary")
+    specs = model_specs(load_registry(), ["xgboost", "linear", "decision_tree"], "binary")
     board = pd.DataFrame({  # the best family is slow; two cheap, weaker ones would fit in time
         "model": ["xgboost", "linear", "decision_tree"], "roc_auc": [0.94, 0.91, 0.87],
         "status": "ok", "early_stopped": False, "fit_seconds": [30.0, 0.1, 0.2],
@@ -194,14 +195,14 @@ def test_an_ensemble_never_leaves_out_the_best_family_to_fit_the_budget():
     metric = get_metric("roc_auc", "binary")
     # no validation fit may even start (five splits without rows): the choice is made from the
     # board and the clock alone, the refit of the 30-s family included
-    data = SimpleNamespace(folds={False: [None] * 5})
+    data = SimpleNamespace(folds={False: [None] * 5}, n_splits=5)
     for known in ({}, {"a": np.zeros(10), "b": np.zeros(10), "c": np.zeros(10)}):
-        chosen = _choose_ensemble(board, data, specs, metric, time.monotonic() + 12.0,
+        chosen = choose_ensemble(board, data, specs, metric, time.monotonic() + 12.0,
                                   Progress(metric, None, True), known)
         assert chosen is None
     # time enough, but the two best families' prediction times add up past the limit
     known = {"a": np.zeros(10), "b": np.zeros(10), "c": np.zeros(10)}
-    assert _choose_ensemble(board, data, specs, metric, None, Progress(metric, None, True),
+    assert choose_ensemble(board, data, specs, metric, None, Progress(metric, None, True),
                             known, max_predict_us=11.0) is None
 
 
@@ -213,16 +214,17 @@ def test_a_member_already_refitted_costs_no_refit_time(monkeypatch):
     import pandas as pd
 
     from automl_guide import ensemble, load_registry
-    from automl_guide.api import _choose_ensemble, _model_specs, _trial_key
+    from automl_guide.families import model_specs
+    from automl_guide.select import choose_ensemble, trial_key
     from automl_guide.progress import Progress
 
-    specs = _model_specs(load_registry(), ["xgboost", "linear"], "binary")
+    specs = model_specs(load_registry(), ["xgboost", "linear"], "binary")
     board = pd.DataFrame({
         "model": ["xgboost", "linear"], "roc_auc": [0.94, 0.91], "status": "ok",
         "early_stopped": False, "fit_seconds": [30.0, 0.1], "config": ["{}", '{"C": 1.0}'],
         "trial_id": ["a", "b"], "rank": [1, 2], "predict_us": [10.0, 2.0]})
     metric = get_metric("roc_auc", "binary")
-    data = SimpleNamespace(folds={False: [None] * 5})
+    data = SimpleNamespace(folds={False: [None] * 5}, n_splits=5)
     y = np.arange(400) % 2
     rng = np.random.default_rng(0)
     seen = []
@@ -235,12 +237,12 @@ def test_a_member_already_refitted_costs_no_refit_time(monkeypatch):
     monkeypatch.setattr(ensemble, "validation_outputs", outputs)
     known = {"a": None, "b": None}
     # 12 s left: the 30-s family's refit (9 s) and the 5-s margin do not fit
-    assert _choose_ensemble(board, data, specs, metric, time.monotonic() + 12.0,
+    assert choose_ensemble(board, data, specs, metric, time.monotonic() + 12.0,
                             Progress(metric, None, True), known) is None
     assert seen == []
-    chosen = _choose_ensemble(board, data, specs, metric, time.monotonic() + 12.0,
+    chosen = choose_ensemble(board, data, specs, metric, time.monotonic() + 12.0,
                               Progress(metric, None, True), known,
-                              refitted={_trial_key("xgboost", {})})
+                              refitted={trial_key("xgboost", {})})
     assert seen == [["xgboost", "linear"]]
     assert chosen is not None and [m.model for m in chosen[0]] == ["xgboost", "linear"]
 
@@ -271,7 +273,8 @@ def test_the_ann_joins_an_ensemble_on_text_and_the_graph_keeps_parity():
     away: the members below the newest opset are converted again at it, and the ensemble's
     graph predicts what the native ensemble does."""
     from automl_guide import ExportError, export, load_registry
-    from automl_guide.api import _combined, _refit
+    from automl_guide.delivery import combined
+    from automl_guide.refit import refit
     from automl_guide.data import prepare
     from automl_guide.ensemble import Ensemble, Member
     from automl_guide.pipeline import feature_plan
@@ -286,15 +289,15 @@ def test_the_ann_joins_an_ensemble_on_text_and_the_graph_keeps_parity():
     members, graphs = [], []
     for name, spec in specs.items():
         config = dict(spec.default_config("multiclass", 240))
-        pipeline = _refit(dataset, rows, plan, spec, config, seed=0)
+        pipeline = refit(dataset, rows, plan, spec, config, seed=0)
         members.append((Member(name, config), pipeline))
         graphs.append(export.to_onnx(pipeline, dataset.columns, "multiclass", dataset.classes,
                                      [*used, spec], spec))
     assert export.default_opset(graphs[0]) > export.default_opset(graphs[1])  # ann, linear
     with pytest.raises(ExportError, match="in a graph using \\['com.microsoft'\\]"):
         export.combine(graphs, [0.6, 0.4], "multiclass", dataset.classes)
-    combined = _combined(graphs, members, [0.6, 0.4], dataset, used, specs)
+    graph = combined(graphs, members, [0.6, 0.4], dataset, used, specs)
     native = Ensemble([p for _, p in members], [0.6, 0.4], "multiclass", dataset.classes)
-    parity = export.check_parity(combined.SerializeToString(), native, dataset.features,
+    parity = export.check_parity(graph.SerializeToString(), native, dataset.features,
                                  dataset.columns, "multiclass", dataset.classes)
     assert parity.passed and parity.max_abs_diff < 1e-5

@@ -12,7 +12,7 @@ from sklearn.linear_model import LogisticRegression
 
 from automl_guide import (FeatureSpec, ModelSpec, PluginError, export, hookimpl,
                           load_registry)
-from automl_guide.api import _refit
+from automl_guide.refit import refit
 from automl_guide.data import prepare
 from automl_guide.pipeline import feature_plan
 from automl_guide.testing import (TABLE_KINDS, check_feature_plugin, check_model_plugin,
@@ -44,7 +44,7 @@ def test_each_one_kind_table_holds_only_that_kind_and_a_target_that_follows_it(k
     dataset = prepare(frame, target)
     assert {c.kind for c in dataset.columns} == {kind}
     spec = REGISTRY.model("linear")
-    fitted = _refit(dataset, np.arange(400), feature_plan(REGISTRY, dataset.columns), spec,
+    fitted = refit(dataset, np.arange(400), feature_plan(REGISTRY, dataset.columns), spec,
                     spec.default_config("binary", 400), seed=0)
     held_out = dataset.features.iloc[400:]
     accuracy = np.mean(fitted.predict_proba(held_out).argmax(axis=1) == dataset.y[400:])
@@ -230,12 +230,12 @@ def test_the_plugin_check_refuses_a_task_the_plugin_does_not_declare():
 
 
 def test_a_ranking_family_sits_out_runs_without_queries_and_says_why():
-    from automl_guide.api import _model_specs
+    from automl_guide.families import model_specs
 
-    assert "xgboost_ranker" not in _model_specs(REGISTRY, None, "binary")
-    assert "xgboost_ranker" in _model_specs(REGISTRY, None, "binary", ranking=True)
+    assert "xgboost_ranker" not in model_specs(REGISTRY, None, "binary")
+    assert "xgboost_ranker" in model_specs(REGISTRY, None, "binary", ranking=True)
     with pytest.raises(PluginError, match="xgboost_ranker rank the rows of a query"):
-        _model_specs(REGISTRY, ["xgboost_ranker"], "binary")
+        model_specs(REGISTRY, ["xgboost_ranker"], "binary")
     estimator = REGISTRY.model("xgboost_ranker").build({}, "binary", 0)
     with pytest.raises(ValueError, match="needs qid="):
         estimator.fit(np.zeros((4, 2)), np.array([0, 1, 0, 1]))
@@ -267,8 +267,8 @@ def test_export_beyond_tolerance_fails_loudly():
     rows = np.arange(len(dataset.y))
     plan = feature_plan(REGISTRY, dataset.columns)
     spec = REGISTRY.model("linear")
-    exported = _refit(dataset, rows, plan, spec, {"C": 1.0}, seed=0)
-    other = _refit(dataset, rows, plan, spec, {"C": 0.001}, seed=0)  # a different model
+    exported = refit(dataset, rows, plan, spec, {"C": 1.0}, seed=0)
+    other = refit(dataset, rows, plan, spec, {"C": 0.001}, seed=0)  # a different model
     graph = export.to_onnx(exported, dataset.columns, "binary", dataset.classes,
                            [reg.spec for reg in REGISTRY.all()])
     with pytest.raises(ParityError, match=r"max probability difference .* \(tolerance 0\.0001\)"):
@@ -289,7 +289,7 @@ def test_boosting_stops_adding_rounds_that_do_not_help_and_exports_only_those(fa
     dataset = prepare(shop_frame(2500, task, seed=4), TARGETS[task])
     config = {**spec.default_config(task, 2500), "n_estimators": 600, "learning_rate": 0.3}
     rows = np.arange(len(dataset.y))
-    pipeline = _refit(dataset, rows, feature_plan(REGISTRY, dataset.columns), spec, config,
+    pipeline = refit(dataset, rows, feature_plan(REGISTRY, dataset.columns), spec, config,
                       seed=0)
     model = pipeline.named_steps["model"]
     rounds = _rounds(model.estimator_ if task != "regression" else model)

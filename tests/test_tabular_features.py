@@ -143,7 +143,7 @@ def test_declared_codes_replace_the_name_rule_and_export_with_parity(codes, enco
     a declared code whatever its count of values (visits has 9, fewer than a name-only id
     needs)."""
     from automl_guide import export, load_registry
-    from automl_guide.api import _refit
+    from automl_guide.refit import refit
     from automl_guide.data import prepare
     from automl_guide.pipeline import feature_plan
 
@@ -151,7 +151,7 @@ def test_declared_codes_replace_the_name_rule_and_export_with_parity(codes, enco
     dataset = prepare(_store_table(), "bought", codes=codes)
     spec = registry.model("decision_tree")
     plan = feature_plan(registry, dataset.columns)
-    pipeline = _refit(dataset, np.arange(len(dataset.y)), plan, spec,
+    pipeline = refit(dataset, np.arange(len(dataset.y)), plan, spec,
                       spec.default_config("binary", 1200), seed=0)
     integers = pipeline.named_steps["features"].named_transformers_["integer"]
     statistics = integers if isinstance(integers, ValueStatistics) else integers[0]
@@ -197,7 +197,7 @@ def test_the_search_folds_use_the_declared_codes_too():
     """Trials see what the refit sees: `store` declared adds its share and target mean to
     every validation split's features (the integer block: store, user_id, visits, then those)."""
     from automl_guide import load_registry
-    from automl_guide.api import _trial_data
+    from automl_guide.features import fold_matrices
     from automl_guide.data import prepare, validation_splits
     from automl_guide.metrics import get_metric
     from automl_guide.pipeline import feature_plan
@@ -209,7 +209,7 @@ def test_the_search_folds_use_the_declared_codes_too():
         dataset = prepare(_store_table(), "bought", codes=codes)
         train = np.arange(len(dataset.y))
         splits = validation_splits(dataset.y, "binary", "holdout", 5, 0)
-        data = _trial_data(dataset, train, splits, feature_plan(registry, dataset.columns),
+        data = fold_matrices(dataset, train, splits, feature_plan(registry, dataset.columns),
                            specs, get_metric(None, "binary"), 0)
         widths[len(codes)] = data.folds[False][0].X_val.shape[1]
     assert widths[1] == widths[0] + 2  # the store's share and its target mean
@@ -218,7 +218,8 @@ def test_the_search_folds_use_the_declared_codes_too():
 def test_resume_keeps_the_declared_codes_and_reads_a_run_from_before_them(tmp_path):
     import json
 
-    from automl_guide.api import STATE_DIR, FitConfig, _resumed_config, _save_run_options
+    from automl_guide.options import FitConfig
+    from automl_guide.run_dir import STATE_DIR, resumed_config, save_run_options
 
     frame = _store_table()
     state = tmp_path / STATE_DIR
@@ -226,9 +227,9 @@ def test_resume_keeps_the_declared_codes_and_reads_a_run_from_before_them(tmp_pa
     (state / "searcher.pkl").write_bytes(b"")
     asked = FitConfig(None, out=tmp_path, resume=True)
     for codes in ((), ("store",), None):
-        _save_run_options(FitConfig("bought", out=tmp_path, codes=codes), frame)
-        assert _resumed_config(asked, frame).codes == codes
+        save_run_options(FitConfig("bought", out=tmp_path, codes=codes), frame)
+        assert resumed_config(asked, frame).codes == codes
     options = json.loads((state / "run.json").read_text())
     del options["codes"]  # run.json of a run interrupted before codes existed
     (state / "run.json").write_text(json.dumps(options))
-    assert _resumed_config(asked, frame).codes is None
+    assert resumed_config(asked, frame).codes is None

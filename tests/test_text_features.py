@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from automl_guide import export, fit_and_export, load, load_registry
-from automl_guide.api import _refit
+from automl_guide.refit import refit
 from automl_guide.columns import infer_kind
 from automl_guide.data import prepare
 from automl_guide.pipeline import feature_plan
@@ -77,7 +77,7 @@ def test_every_model_family_exports_text_features(name):
     config = dict(spec.default_config("binary", 160))
     rows = np.arange(len(dataset.y))
     queries = rows // 8 if spec.needs_queries else None  # a ranker orders 8 rows at a time
-    pipeline = _refit(dataset, rows, feature_plan(REGISTRY, dataset.columns), spec, config,
+    pipeline = refit(dataset, rows, feature_plan(REGISTRY, dataset.columns), spec, config,
                       seed=0, queries=queries)
     used = [reg.spec for reg in REGISTRY.all() if reg.kind == "feature" or reg.name == name]
     graph = export.to_onnx(pipeline, dataset.columns, "binary", dataset.classes, used, spec)
@@ -170,7 +170,8 @@ def test_fit_transform_is_fit_then_transform_to_the_bit():
 
 
 def test_trial_matrices_equal_the_pipeline_features_and_text_is_fitted_once(monkeypatch):
-    from automl_guide.api import _model_specs, _trial_data
+    from automl_guide.families import model_specs
+    from automl_guide.features import fold_matrices
     from automl_guide.columns import coerce_frame
     from automl_guide.data import validation_splits
     from automl_guide.metrics import get_metric
@@ -179,14 +180,14 @@ def test_trial_matrices_equal_the_pipeline_features_and_text_is_fitted_once(monk
 
     dataset = prepare(review_frame(160, seed=6), "happy", None)
     plan = feature_plan(REGISTRY, dataset.columns)
-    specs = _model_specs(REGISTRY, ["linear", "xgboost"], dataset.task)  # scaled and raw
+    specs = model_specs(REGISTRY, ["linear", "xgboost"], dataset.task)  # scaled and raw
     rows = np.arange(len(dataset.y))
     splits = validation_splits(dataset.y, dataset.task, "cv", 2, 0)
     fits = []
     original = CharNgramTfidf.fit_transform
     monkeypatch.setattr(CharNgramTfidf, "fit_transform",
                         lambda self, X, y=None: fits.append(1) or original(self, X, y))
-    data = _trial_data(dataset, rows, splits, plan, specs, get_metric(None, dataset.task), 0)
+    data = fold_matrices(dataset, rows, splits, plan, specs, get_metric(None, dataset.task), 0)
     assert len(fits) == len(splits)  # once per split, not once per scaling variant as well
     typed = coerce_frame(dataset.features, dataset.columns)
     for scaled in (False, True):
@@ -202,7 +203,8 @@ def test_trial_matrices_equal_the_pipeline_features_and_text_is_fitted_once(monk
 
 
 def test_two_plugins_with_alike_transformers_on_other_columns_are_not_confused():
-    from automl_guide.api import _model_specs, _trial_data, same_estimator
+    from automl_guide.families import model_specs
+    from automl_guide.features import fold_matrices, same_estimator
     from automl_guide.columns import coerce_frame
     from automl_guide.data import validation_splits
     from automl_guide.metrics import get_metric
@@ -215,9 +217,9 @@ def test_two_plugins_with_alike_transformers_on_other_columns_are_not_confused()
     assert same_estimator(text_spec.build(text_cols[:1], ctx), text_spec.build(text_cols[1:], ctx))
     # a second plugin building the very same transformer for the other text column
     plan = {"text": (text_spec, text_cols[:1]), "text_copy": (text_spec, text_cols[1:])}
-    specs = _model_specs(REGISTRY, ["linear"], dataset.task)
+    specs = model_specs(REGISTRY, ["linear"], dataset.task)
     (fit_rows, val_rows), = validation_splits(dataset.y, dataset.task, "holdout", 2, 0)
-    fold = _trial_data(dataset, np.arange(len(dataset.y)), [(fit_rows, val_rows)], plan, specs,
+    fold = fold_matrices(dataset, np.arange(len(dataset.y)), [(fit_rows, val_rows)], plan, specs,
                        get_metric(None, dataset.task), 0).folds[True][0]
     typed = coerce_frame(dataset.features, dataset.columns)
     features = build_features(plan, FeatureContext(dataset.task, True, len(fit_rows), 0)).fit(
