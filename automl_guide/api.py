@@ -3,14 +3,13 @@ stages are :func:`automl_guide.engine.fit`'s; the options are :class:`FitConfig`
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
 from . import engine
 from .engine import FitResult
-from .options import FitConfig
+from .options import DEFAULTS, FitConfig, make_config
 from .registry import load_registry
 
 __all__ = ["FitConfig", "FitResult", "fit_and_export"]
@@ -79,11 +78,5 @@ def fit_and_export(data: pd.DataFrame | str | os.PathLike, target: str, *, task:
         single name may be given as a string.
     :param plugins: extra plugin objects registered in-process beside the installed ones.
     """
-    config = FitConfig(target, task, time_budget, max_trials, tuple(models) if models else None,
-                       searcher, metric, Path(out) if out is not None else None, seed, validation,
-                       folds, test_size, address, cpus_per_trial, gpus_per_trial, scheduler,
-                       trial_time_limit, schema, overwrite, quiet, resume, ensemble,
-                       max_predict_us,
-                       None if codes is None else (codes,) if isinstance(codes, str) else
-                       tuple(codes))
-    return engine.fit(data, config, load_registry(plugins))
+    options = {name: value for name, value in locals().items() if name in DEFAULTS}
+    return engine.fit(data, make_config(target, **options), load_registry(plugins))

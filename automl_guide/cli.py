@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
+from . import options
 from .errors import AutoMLGuideError, ExportError
 from .limits import SERVE_MAX_BODY_BYTES, SERVE_MAX_ROWS
 
@@ -19,53 +20,19 @@ class UsageError(AutoMLGuideError):
     """A command line that cannot run as given."""
 
 DEMO_TARGET = "Recommended IND"
+# the options demo takes (fit's without --resume: the demo's data is bundled)
+FIT_OPTIONS_WITHOUT_DATA = tuple(o.name for o in options.OPTIONS if o.name != "resume")
+# the run's options the shop command (and `demo --shop`) passes to fit_shop
+SHOP_RUN_OPTIONS = ("time_budget", "max_trials", "models", "searcher", "out", "seed",
+                    "max_predict_us", "overwrite", "quiet")
 
 
 def _add_fit_options(parser: argparse.ArgumentParser, *, data: bool = True) -> None:
+    """The run's options (options.OPTIONS); ``data``: fit's DATA, --target and --resume."""
     if data:
         parser.add_argument("data", help="CSV or Parquet file")
         parser.add_argument("--target", help="column to predict (required unless --resume)")
-        parser.add_argument("--resume", metavar="DIR",
-                            help="continue the interrupted search of the run in DIR")
-    parser.add_argument("--task", choices=["binary", "multiclass", "regression"])
-    parser.add_argument("--time-budget", type=float, default=60.0, metavar="S",
-                        help="seconds for the whole run, Ray start and export included (60)")
-    parser.add_argument("--max-trials", type=int, metavar="N")
-    parser.add_argument("--models", help="comma-separated model plugin names (default: all)")
-    parser.add_argument("--searcher", default="random",
-                        help="searcher plugin: random, grid, tpe, evolution, or a third-party one")
-    parser.add_argument("--scheduler", choices=["none", "asha"], default="none",
-                        help="asha: stop poor XGBoost/ANN trials early (Ray Tune's ASHA)")
-    parser.add_argument("--metric", help="roc_auc, log_loss, accuracy, f1, rmse, mae, r2, ...")
-    parser.add_argument("--out", default="automl_guide_run", metavar="DIR")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--validation", choices=["auto", "holdout", "cv"], default="auto")
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--test-size", type=float, default=0.2)
-    parser.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS or local)")
-    parser.add_argument("--cpus-per-trial", type=float, default=1.0, metavar="N")
-    parser.add_argument("--gpus-per-trial", type=float, default=0.0, metavar="N",
-                        help="GPUs per XGBoost/ANN trial (CPU fallback with a warning)")
-    parser.add_argument("--trial-time-limit", type=float, metavar="S",
-                        help="stop a trial after S seconds (default: half the search time)")
-    parser.add_argument("--schema", metavar="FILE",
-                        help="pandera schema (JSON or YAML) the training table must satisfy")
-    parser.add_argument("--no-ensemble", action="store_true",
-                        help="export the best single trial even when an ensemble of the best "
-                        "trial of each family scores better on validation")
-    _add_predict_limit(parser)
-    parser.add_argument("--codes", metavar="COLS",
-                        help="comma-separated integer columns that are codes (ids, product or "
-                        "store numbers), encoded by value; default: those named like an id "
-                        "(user_id, sku); '' for none")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing run in DIR")
-    parser.add_argument("--quiet", action="store_true", help="no progress output")
-
-
-def _add_predict_limit(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--max-predict-us", type=float, metavar="US",
-                        help="export only a model that predicted validation rows in at most US "
-                        "microseconds per row (the leaderboard's predict_us)")
+    options.add_arguments(parser, None if data else FIT_OPTIONS_WITHOUT_DATA)
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -129,15 +96,7 @@ def _add_shop_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--negatives", type=int, metavar="N",
                         help="sampled negatives per positive (rank, 10) or per customer "
                         "(purchase, 20)")
-    parser.add_argument("--time-budget", type=float, default=120.0, metavar="S")
-    parser.add_argument("--max-trials", type=int, metavar="N")
-    parser.add_argument("--models", help="comma-separated model plugin names (default: all)")
-    parser.add_argument("--searcher", default="random")
-    parser.add_argument("--out", metavar="DIR")
-    parser.add_argument("--seed", type=int, default=0)
-    _add_predict_limit(parser)
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing run in DIR")
-    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    options.add_arguments(parser, SHOP_RUN_OPTIONS, defaults={"time_budget": 120.0, "out": None})
 
 
 def _format_warning(message, category, filename, lineno, line=None) -> str:
@@ -146,9 +105,7 @@ def _format_warning(message, category, filename, lineno, line=None) -> str:
 
 # The fit options `demo --shop` passes to fit_shop (as `shop` has them); the others would be
 # silently ignored there, so they are refused instead.
-_SHOP_DEMO_OPTIONS = frozenset({"command", "shop", "time_budget", "max_trials", "models",
-                                "searcher", "seed", "max_predict_us", "out", "quiet",
-                                "overwrite"})
+_SHOP_DEMO_OPTIONS = frozenset({"command", "shop", *SHOP_RUN_OPTIONS})
 
 
 def _port(text: str) -> int:
@@ -176,8 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                          f"{', '.join(taken)}")
     warnings.formatwarning = _format_warning  # users see the message, not our source lines
     try:
-        return {"fit": _fit, "predict": _predict, "plugins": _plugins, "demo": _demo,
-                "shop": _shop, "recommend": _recommend, "serve": _serve}[args.command](args)
+        with options.named_as_flags():  # errors name --max-trials, not max_trials
+            return {"fit": _fit, "predict": _predict, "plugins": _plugins, "demo": _demo,
+                    "shop": _shop, "recommend": _recommend, "serve": _serve}[args.command](args)
     except AutoMLGuideError as exc:
         print(f"automl-guide: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -190,20 +148,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _fit_kwargs(args: argparse.Namespace) -> dict:
-    return dict(task=args.task, time_budget=args.time_budget, max_trials=args.max_trials,
-                models=_names(args.models) or None,
-                searcher=args.searcher, metric=args.metric, out=args.out, seed=args.seed,
-                validation=args.validation, folds=args.folds, test_size=args.test_size,
-                address=args.address,
-                cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
-                scheduler=args.scheduler, trial_time_limit=args.trial_time_limit,
-                schema=args.schema, overwrite=args.overwrite, quiet=args.quiet,
-                ensemble=not args.no_ensemble, max_predict_us=args.max_predict_us,
-                codes=_names(args.codes))
+def fit_kwargs(args: argparse.Namespace) -> dict:
+    """``fit_and_export``'s keywords from fit's (or demo's) flags."""
+    return options.from_arguments(args, None if "resume" in args else FIT_OPTIONS_WITHOUT_DATA)
 
 
-def _show(result) -> None:
+def show(result) -> None:
     import pandas as pd
 
     board = result.leaderboard.drop(columns=["config", "trial_id"])
@@ -234,24 +184,19 @@ def _show(result) -> None:
 def _fit(args: argparse.Namespace) -> int:
     from .api import fit_and_export
 
-    kwargs = _fit_kwargs(args)
-    if args.resume:
-        kwargs.update(out=args.resume, resume=True)
-    elif not args.target:
+    kwargs = fit_kwargs(args)
+    if not args.resume and not args.target:
         raise UsageError("fit needs --target COL (or --resume DIR).")
-    _show(fit_and_export(args.data, args.target, **kwargs))
+    show(fit_and_export(args.data, args.target, **kwargs))
     return 0
 
 
-def _shop_kwargs(args: argparse.Namespace) -> dict:
+def shop_kwargs(args: argparse.Namespace) -> dict:
     return dict(task=args.task, horizon=_days(args.horizon),
                 test_horizon=_days(args.test_horizon) if args.test_horizon else None,
                 cutoffs=_names(args.cutoffs) or None, n_cutoffs=args.n_cutoffs,
                 test_cutoff=args.test_cutoff, k=args.k, negatives=args.negatives,
-                time_budget=args.time_budget, max_trials=args.max_trials,
-                models=_names(args.models) or None, searcher=args.searcher,
-                out=args.out, overwrite=args.overwrite, seed=args.seed, quiet=args.quiet,
-                max_predict_us=args.max_predict_us)
+                **options.from_arguments(args, SHOP_RUN_OPTIONS))
 
 
 def _days(text: str) -> float | str:
@@ -264,7 +209,7 @@ def _days(text: str) -> float | str:
 def _shop(args: argparse.Namespace) -> int:
     from .shop_run import fit_shop
 
-    fit_shop(args.data, **_shop_kwargs(args))
+    fit_shop(args.data, **shop_kwargs(args))
     return 0
 
 
@@ -280,7 +225,7 @@ def _recommend(args: argparse.Namespace) -> int:
     return 0
 
 
-def _shop_demo(args: argparse.Namespace) -> int:
+def run_shop_demo(args: argparse.Namespace) -> int:
     from .shop_demo import generate_shop
     from .shop_run import Recommender, fit_shop
 
@@ -297,11 +242,8 @@ def _shop_demo(args: argparse.Namespace) -> int:
         frame.to_csv(out / "data" / f"{name}.csv", index=False)
     print(f"Tables written to {out / 'data'}; ranking model next "
           f"(`automl-guide shop {out / 'data'}` does the same).")
-    fit_shop(out / "data", task="rank", time_budget=args.time_budget, max_trials=args.max_trials,
-             models=_names(args.models) or None,
-             searcher=args.searcher, out=out, overwrite=overwrite, seed=args.seed,
-             quiet=args.quiet,
-             max_predict_us=args.max_predict_us)
+    fit_shop(out / "data", task="rank", **{**options.from_arguments(args, SHOP_RUN_OPTIONS),
+                                           "out": out, "overwrite": overwrite})
     recommender = Recommender(out)  # read back from the exported files, as a service would
     customer = tables["orders"]["customer_id"].value_counts().index[0]
     print(f"\nTop 5 for customer {customer}, read from {out}/model.onnx and {out}/snapshot/:")
@@ -315,14 +257,14 @@ def _demo(args: argparse.Namespace) -> int:
     from .api import fit_and_export
 
     if args.shop:
-        return _shop_demo(args)
+        return run_shop_demo(args)
     if args.out is None:  # the demo's own directory: replaced on each run
         args.out, args.overwrite = "automl_guide_demo", True
     data = resources.files("automl_guide.datasets").joinpath("clothing_reviews.csv")
     print(f"Demo: will a shopper recommend the dress she reviewed? {data.name} "
           "(Women's E-Commerce Clothing Reviews, CC0; see automl_guide/datasets/README.md)")
     with resources.as_file(data) as path:
-        _show(fit_and_export(path, DEMO_TARGET, **_fit_kwargs(args)))
+        show(fit_and_export(path, DEMO_TARGET, **fit_kwargs(args)))
     return 0
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from .columns import ColumnInfo, holds_decimals, infer_kind, profile_columns, python_value
 from .errors import DataError
+from .options import spelled
 
 TASKS = ("binary", "multiclass", "regression")
 CV_MAX_ROWS = 3000  # below this, k-fold CV; above, one stratified holdout
@@ -338,7 +339,8 @@ def test_split(y: np.ndarray, task: str, test_size: float, seed: int,
     from sklearn.model_selection import GroupShuffleSplit
 
     if not 0 <= test_size < 1:
-        raise DataError(f"test_size is {test_size!r}; give a share of the rows in [0, 1).")
+        raise DataError(f"{spelled('test_size')} is {test_size!r}; give a share of the rows in "
+                        "[0, 1).")
     index = np.arange(len(y))
     if test_size == 0:  # the caller tests on data of their own: every row trains
         return index, index[:0]
@@ -377,7 +379,8 @@ def validation_splits(y: np.ndarray, task: str, strategy: str, folds: int, seed:
     if strategy == "auto":
         strategy = "cv" if len(y) <= CV_MAX_ROWS else "holdout"
     if strategy not in ("cv", "holdout"):
-        raise DataError(f"Unknown validation {strategy!r}; choose auto, holdout or cv.")
+        raise DataError(f"Unknown {spelled('validation')} {strategy!r}; choose auto, holdout "
+                        "or cv.")
     stratified = task != "regression" and np.bincount(y).min() >= max(2, folds if strategy == "cv"
                                                                      else 2)
     index = np.arange(len(y))

@@ -24,7 +24,7 @@ from .progress import Progress
 from .refit import Refits
 from .registry import PluginRegistry
 from .specs import ModelSpec
-from .trial import BUDGET_RAN_OUT, TrialData
+from .records import BUDGET_RAN_OUT, TrialData
 
 ASHA_STAGES = 9  # iterative trials report after each ninth of their rounds/epochs: rungs 1, 3 of 9
 

@@ -22,7 +22,7 @@ import pandas as pd
 from .metrics import Metric
 from .pipeline import build_model, model_output, train_rows
 from .specs import ModelSpec
-from .trial import TrialData
+from .records import TrialData
 
 MAX_MEMBERS = 5
 ROUNDS = 20

@@ -25,6 +25,11 @@ from .errors import DataError
 TARGET = "__automl_guide_target__"
 
 
+# Where the estimators' defaults differ from fit_and_export's: scikit-learn's splitters do the
+# testing, nothing is written unless asked, and a search inside cross_val_score is quiet.
+ESTIMATOR_DEFAULTS = {"test_size": 0.0, "out": None, "quiet": True}
+
+
 class _AutoML(BaseEstimator):
     _task: str = ""
 
@@ -74,15 +79,12 @@ class _AutoML(BaseEstimator):
             raise DataError(f"y must be 1-D with one value per row of X ({len(frame)}); got "
                             f"shape {target.shape}.")
         task = self._task_for(target)
-        self.result_ = fit_and_export(
-            frame.assign(**{TARGET: target}), TARGET, task=task,
-            time_budget=self.time_budget, max_trials=self.max_trials,
-            models=list(self.models) if self.models else None, searcher=self.searcher,
-            metric=self.metric, validation=self.validation, ensemble=self.ensemble,
-            test_size=self.test_size, out=self.out, overwrite=self.overwrite, seed=self.seed,
-            quiet=self.quiet, max_predict_us=self.max_predict_us,
-            codes=None if self.codes is None else [self.codes] if isinstance(self.codes, str)
-            else [str(c) for c in self.codes])  # X's column names are made strings too
+        options = self.get_params()  # each one an option of fit_and_export (options.OPTIONS)
+        if self.codes is not None:  # X's column names are made strings too
+            options["codes"] = ([self.codes] if isinstance(self.codes, str)
+                                else [str(c) for c in self.codes])
+        self.result_ = fit_and_export(frame.assign(**{TARGET: target}), TARGET, task=task,
+                                      **options)
         self.onnx_bytes_ = self.result_.onnx_bytes
         return self
 

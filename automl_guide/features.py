@@ -11,7 +11,7 @@ from .data import Dataset
 from .metrics import Metric
 from .pipeline import build_features
 from .specs import FeatureContext, ModelSpec
-from .trial import Fold, TrialData
+from .records import Fold, TrialData
 
 
 def fold_matrices(dataset: Dataset, train: np.ndarray, splits: Sequence, plan: Mapping,

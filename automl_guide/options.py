@@ -1,59 +1,181 @@
-"""The run's options, checked by name before any work: the data is not read, Ray not started.
+"""The run's options: one table (:data:`OPTIONS`), and their checks before any work (the data
+is not read, Ray not started).
 
-One place decides what a valid option is, so that ``fit_and_export``, the CLI and the estimators
-refuse the same values with the same words.
+Each option is written once, in the way datasette keeps its settings: its name, default, help,
+how the command line takes it and whether ``--resume`` keeps it. :class:`FitConfig`, the CLI's
+flags (with their defaults in ``--help``) and the resume file come from the table;
+tests/test_options.py holds ``fit_and_export``'s signature, the estimators' parameters and
+docs/cli.md to it. One place decides what a valid option is, so that ``fit_and_export``, the CLI
+and the estimators refuse the same values with the same words, naming the option as the user
+wrote it (``--max-trials`` on the command line, ``max_trials`` in Python).
 """
 from __future__ import annotations
 
+import argparse
+import contextlib
+import contextvars
 import numbers
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, make_dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from .errors import DataError, ExportError, SearchError
-from .trial import SCHEDULERS
 
 if TYPE_CHECKING:
     from .registry import PluginRegistry
 
+SCHEDULERS = ("none", "asha")  # trial schedulers the search stage knows
+TASKS = ("binary", "multiclass", "regression")
+VALIDATIONS = ("auto", "holdout", "cv")
+
 
 @dataclass(frozen=True)
-class FitConfig:
-    """Every option of a run; the CLI builds the same object."""
+class Option:
+    """One option of a run. ``cli`` says how the command line takes it: ``value`` (``--name
+    V``), ``list`` (comma-separated), ``flag`` (``--name``, on when given), ``no-flag``
+    (``--no-name``, off when given) or ``resume`` (``--resume DIR``: on, and DIR is ``out``)."""
 
-    target: str
-    task: str | None = None
-    time_budget: float | None = 60.0
-    max_trials: int | None = None
-    models: tuple[str, ...] | None = None
-    searcher: str = "random"
-    metric: str | None = None
-    out: Path | None = Path("automl_guide_run")
-    seed: int = 0
-    validation: str = "auto"
-    folds: int = 5
-    test_size: float = 0.2
-    address: str | None = None
-    cpus_per_trial: float = 1.0
-    gpus_per_trial: float = 0.0
-    scheduler: str = "none"
-    trial_time_limit: float | None = None
-    schema: Any = None
-    overwrite: bool = False
-    quiet: bool = False
-    resume: bool = False
-    ensemble: bool = True
-    max_predict_us: float | None = None
-    codes: tuple[str, ...] | None = None
+    name: str
+    default: Any
+    help: str
+    annotation: Any = Any
+    type: Callable[[str], Any] | None = None
+    metavar: str | None = None
+    choices: tuple[str, ...] | None = None
+    resumed: bool = False  # --resume keeps the interrupted run's value
+    cli: str = "value"
+
+    @property
+    def flag(self) -> str:
+        dashed = self.name.replace("_", "-")
+        return f"--no-{dashed}" if self.cli == "no-flag" else f"--{dashed}"
 
 
-# the options an interrupted run keeps for --resume (the budget, the output and the
-# reporting options are the resuming call's)
-RESUMED = ("target", "task", "max_trials", "models", "searcher", "metric", "seed", "validation",
-           "folds", "test_size", "cpus_per_trial", "gpus_per_trial", "scheduler",
-           "trial_time_limit", "codes")
+OPTIONS = (
+    Option("task", None, "binary, multiclass or regression (default: inferred from the target)",
+           str | None, choices=TASKS, resumed=True),
+    Option("time_budget", 60.0, "seconds for the whole run, Ray start and export included; 0: "
+           "no limit", float | None, float, "S"),
+    Option("max_trials", None, "stop after N trials (with the budget, whichever comes first)",
+           int | None, int, "N", resumed=True),
+    Option("models", None, "comma-separated model plugin names (default: all for the task)",
+           tuple[str, ...] | None, metavar="NAMES", resumed=True, cli="list"),
+    Option("searcher", "random", "searcher plugin: random, grid, tpe, evolution, or a "
+           "third-party one", str, resumed=True),
+    Option("metric", None, "roc_auc, log_loss, accuracy, f1, rmse, mae, r2, ... (default: by "
+           "task)", str | None, resumed=True),
+    Option("out", Path("automl_guide_run"), "directory for the run's files", Path | None,
+           metavar="DIR"),
+    Option("seed", 0, "seeds the splits, the searcher and the models", int, int, "N",
+           resumed=True),
+    Option("validation", "auto", "auto (k-fold up to 3,000 rows, else a 20 %% holdout), cv or "
+           "holdout", str, choices=VALIDATIONS, resumed=True),
+    Option("folds", 5, "k of k-fold validation", int, int, "K", resumed=True),
+    Option("test_size", 0.2, "share of rows held out for the test metrics (0: none)", float,
+           float, "SHARE", resumed=True),
+    Option("address", None, "Ray cluster address (default: $RAY_ADDRESS, else a local Ray)",
+           str | None),
+    Option("cpus_per_trial", 1.0, "CPUs each trial reserves", float, float, "N", resumed=True),
+    Option("gpus_per_trial", 0.0, "GPUs per XGBoost/ANN trial (CPU fallback with a warning)",
+           float, float, "N", resumed=True),
+    Option("scheduler", "none", "asha: stop poor XGBoost/ANN trials early (Ray Tune's ASHA)",
+           str, choices=SCHEDULERS, resumed=True),
+    Option("trial_time_limit", None, "stop a trial after S seconds (default: half the search "
+           "time)", float | None, float, "S", resumed=True),
+    Option("schema", None, "pandera schema (JSON or YAML) the training table must satisfy",
+           Any, metavar="FILE"),
+    Option("overwrite", False, "replace an existing run in DIR", bool, cli="flag"),
+    Option("quiet", False, "no progress output", bool, cli="flag"),
+    Option("resume", False, "continue the interrupted search of the run in DIR", bool,
+           metavar="DIR", cli="resume"),
+    Option("ensemble", True, "export the best single trial even when an ensemble of the best "
+           "trial of each family scores better on validation", bool, cli="no-flag"),
+    Option("max_predict_us", None, "export only a model that predicted validation rows in at "
+           "most US microseconds per row (the leaderboard's predict_us)", float | None, float,
+           "US"),
+    Option("codes", None, "comma-separated integer columns that are codes (ids, product or "
+           "store numbers), encoded by value (default: those named like an id: user_id, sku; "
+           "'' for none)", tuple[str, ...] | None, metavar="COLS", resumed=True, cli="list"),
+)
+BY_NAME = {option.name: option for option in OPTIONS}
+DEFAULTS = {option.name: option.default for option in OPTIONS}
+RESUMED = ("target",) + tuple(option.name for option in OPTIONS if option.resumed)
+
+FitConfig = make_dataclass(
+    "FitConfig", [("target", Any)] + [(o.name, o.annotation, field(default=o.default))
+                                      for o in OPTIONS],
+    frozen=True, namespace={"__doc__": "Every option of a run: the target and :data:`OPTIONS`.",
+                            "__module__": __name__})
+
+
+def make_config(target: Any, **options: Any) -> FitConfig:
+    """A :class:`FitConfig` from ``fit_and_export``'s keywords: lists become tuples (one name
+    may be given as a string), ``out`` a path."""
+    for name in ("models", "codes"):
+        value = options.get(name)
+        if value is not None:
+            options[name] = (value,) if isinstance(value, str) else tuple(value)
+    if not options.get("models"):
+        options["models"] = None
+    if options.get("out") is not None:
+        options["out"] = Path(options["out"])
+    return FitConfig(target, **options)
+
+
+_SPELLING: contextvars.ContextVar[str] = contextvars.ContextVar("spelling", default="python")
+
+
+@contextlib.contextmanager
+def named_as_flags() -> Iterator[None]:
+    """Within this, errors name options as command-line flags (``--max-trials``)."""
+    token = _SPELLING.set("cli")
+    try:
+        yield
+    finally:
+        _SPELLING.reset(token)
+
+
+def spelled(name: str) -> str:
+    """The option ``name`` as the user wrote it: its flag under the CLI, else its name."""
+    option = BY_NAME.get(name)
+    return option.flag if option is not None and _SPELLING.get() == "cli" else name
+
+
+def add_arguments(parser: argparse.ArgumentParser, names: Sequence[str] | None = None,
+                  defaults: Mapping[str, Any] | None = None) -> None:
+    """The flags of the options ``names`` (every option when None), with their defaults
+    (``defaults`` overriding the table's) shown in ``--help``."""
+    for option in OPTIONS if names is None else [BY_NAME[n] for n in names]:
+        default = (defaults or {}).get(option.name, option.default)
+        if option.cli in ("flag", "no-flag"):
+            parser.add_argument(option.flag, dest=option.name, help=option.help,
+                                action="store_true" if option.cli == "flag" else "store_false")
+            continue
+        resume = option.cli == "resume"
+        shown = "" if default is None or resume else f" (default: {default})"
+        parser.add_argument(option.flag, type=option.type, choices=option.choices,
+                            default=None if resume else default, metavar=option.metavar,
+                            help=option.help + shown)
+
+
+def from_arguments(args: argparse.Namespace, names: Sequence[str] | None = None
+                   ) -> dict[str, Any]:
+    """The keywords of ``fit_and_export`` (or ``fit_shop``, with its ``names``) from parsed
+    flags."""
+    kwargs: dict[str, Any] = {}
+    for option in OPTIONS if names is None else [BY_NAME[n] for n in names]:
+        value = getattr(args, option.name)
+        if option.cli == "list" and value is not None:
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        elif option.cli == "resume":
+            if value:
+                kwargs["out"] = value
+            value = bool(value)
+        kwargs[option.name] = value
+    return kwargs
+
 
 # options that must be positive numbers: their unit, and what leaving them unset means
 POSITIVE = {"max_predict_us": ("microseconds", " (None: no limit)"),
@@ -67,25 +189,26 @@ def check_options(config: FitConfig, registry: PluginRegistry) -> FitConfig:
     a count given as 10.0 (from a JSON file) is 10, and the target is the column name it will be
     once column names are strings."""
     if config.scheduler not in SCHEDULERS:
-        raise SearchError(f"Unknown scheduler {config.scheduler!r}; choose one of "
+        raise SearchError(f"Unknown {spelled('scheduler')} {config.scheduler!r}; choose one of "
                           f"{', '.join(SCHEDULERS)}.")
     if config.time_budget == 0 and is_number(config.time_budget):
         config = replace(config, time_budget=None)  # --time-budget 0: no limit, as before
     for name, (unit, unset) in POSITIVE.items():
         value = getattr(config, name)
         if value is not None and not (is_number(value) and value > 0):
-            raise SearchError(f"{name} must be a positive number of {unit}{unset}, not "
-                              f"{value!r}.")
+            raise SearchError(f"{spelled(name)} must be a positive number of {unit}{unset}, "
+                              f"not {value!r}.")
     if not (is_number(config.gpus_per_trial) and config.gpus_per_trial >= 0):
-        raise SearchError(f"gpus_per_trial must be 0 or more, not {config.gpus_per_trial!r}.")
+        raise SearchError(f"{spelled('gpus_per_trial')} must be 0 or more, not "
+                          f"{config.gpus_per_trial!r}.")
     counts = {"max_trials": 1} | ({} if config.validation == "holdout" else {"folds": 2})
     for name, least in counts.items():
         value = getattr(config, name)
         if value is None:
             continue
         if not (is_number(value) and float(value).is_integer() and value >= least):
-            raise SearchError(f"{name} must be a whole number of at least {least}, not "
-                              f"{value!r}.")
+            raise SearchError(f"{spelled(name)} must be a whole number of at least {least}, "
+                              f"not {value!r}.")
         config = replace(config, **{name: int(value)})
     registry.searcher(config.searcher)  # an unknown searcher is named before the data is read
     if config.out is not None and Path(config.out).exists() and not Path(config.out).is_dir():

@@ -38,8 +38,9 @@ from ray.tune.search import Searcher  # noqa: E402
 
 from .runtime import choose_device  # noqa: E402
 from .specs import FamilyScores  # noqa: E402
-from .trial import (BUDGET_RAN_OUT, SCHEDULERS, TrialData, TrialRecord,  # noqa: E402
-                    evaluate_config)
+from .options import SCHEDULERS  # noqa: E402
+from .records import BUDGET_RAN_OUT, TrialData, TrialRecord  # noqa: E402
+from .trial import evaluate_config  # noqa: E402
 
 ASHA_REDUCTION = 3
 
@@ -63,7 +64,7 @@ def _without_outputs(result: Mapping[str, Any]) -> dict:
 
 
 @dataclass
-class _Collector(tune.Callback):
+class Collector(tune.Callback):
     """Keeps each trial's latest result, announces finished trials, enforces the deadline and
     the per-trial limit by killing the actors of trials that run past them. Of the validation
     outputs that finished trials send, it keeps those of the best trial of each family
@@ -177,7 +178,7 @@ class _Collector(tune.Callback):
             self._finish(trial_id, config, self.killed.get(trial_id, BUDGET_RAN_OUT))
 
 
-def _record_done(collector: _Collector, done: list[tuple[Mapping[str, Any], dict]]) -> None:
+def _record_done(collector: Collector, done: list[tuple[Mapping[str, Any], dict]]) -> None:
     for i, (config, result) in enumerate(done, 1):
         collector.record_done(f"driver-{i}", config, dict(result))
 
@@ -185,7 +186,7 @@ def _record_done(collector: _Collector, done: list[tuple[Mapping[str, Any], dict
 def driver_records(done: list[tuple[Mapping[str, Any], dict]], start: float
                    ) -> list[TrialRecord]:
     """The records ``run_search`` would make of ``done`` (trials run in the driver)."""
-    collector = _Collector(start=start)
+    collector = Collector(start=start)
     _record_done(collector, done)
     return list(collector.records.values())
 
@@ -199,7 +200,7 @@ def _params(config: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k != "model"}
 
 
-class _SearcherAdapter(Searcher):
+class SearcherAdapter(Searcher):
     """Ray Tune's Searcher interface over a plugin searcher, sharing the workers' time: with
     three or more families none may use more than ``2 / families`` of it, so a slow family (the
     SVM on large data, the ANN) cannot eat the budget, except that the two families with the
@@ -338,7 +339,7 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None,
 class _Deadline(tune.Stopper):
     """Ends the search early enough to refit the best trial so far within the budget."""
 
-    def __init__(self, deadline: float | None, collector: _Collector,
+    def __init__(self, deadline: float | None, collector: Collector,
                  reserve: Callable[[list[TrialRecord]], float]):
         self.deadline, self.collector, self.reserve = deadline, collector, reserve
 
@@ -358,7 +359,7 @@ class _Deadline(tune.Stopper):
         return self.expired() and self.collector.swept
 
 
-def _schedulable(cpus: float, gpus: float, uses_gpu: bool = True) -> tuple[float, float]:
+def schedulable(cpus: float, gpus: float, uses_gpu: bool = True) -> tuple[float, float]:
     """CPUs and GPUs per trial that some node of the Ray cluster has together, with a warning
     where the request was more: Ray would otherwise wait for such a node for ever, and the run
     with it. (An autoscaling cluster's nodes count once they have started.) ``uses_gpu``: some
@@ -393,7 +394,7 @@ def _trainable(config: dict, data: TrialData) -> None:
 
 
 @contextlib.contextmanager
-def _catch_ctrl_c(collector: _Collector) -> Iterator[None]:
+def catch_ctrl_c(collector: Collector) -> Iterator[None]:
     """The first Ctrl-C ends the search gracefully (running trials are stopped, what finished is
     kept); a second one interrupts at once."""
     import signal
@@ -462,7 +463,7 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
     if scheduler not in SCHEDULERS:
         raise ValueError(f"unknown scheduler {scheduler!r}; choose from {', '.join(SCHEDULERS)}")
     gpu_families = {name for name, spec in data.models.items() if spec.uses_gpu}
-    cpus_per_trial, gpus_per_trial = _schedulable(cpus_per_trial, gpus_per_trial,
+    cpus_per_trial, gpus_per_trial = schedulable(cpus_per_trial, gpus_per_trial,
                                                   bool(gpu_families))
     # One trial per free CPU slot; without this cap Tune queues many trials and churns actors.
     # The cluster's CPUs, not those free this instant: a node that has just joined may not have
@@ -472,11 +473,11 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
     if isinstance(searcher, Searcher):
         search_alg = searcher
     else:
-        search_alg = _SearcherAdapter(searcher, len(data.models),
+        search_alg = SearcherAdapter(searcher, len(data.models),
                                       None if search_seconds is None else slots * search_seconds,
                                       mode, [(config, _without_outputs(result))
                                              for config, result in [*told, *(done or [])]])
-    collector = _Collector(stages=data.stages, trial_limit=trial_time_limit, on_record=on_record,
+    collector = Collector(stages=data.stages, trial_limit=trial_time_limit, on_record=on_record,
                            better=data.metric.better, start=start or time.monotonic())
     _record_done(collector, done or [])
     stop = _Deadline(deadline, collector, reserve)
@@ -505,13 +506,13 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
                 name="search", storage_path=storage, verbose=0, callbacks=[collector], stop=stop,
                 failure_config=tune.FailureConfig(max_failures=0),
                 checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False)))
-        with _catch_ctrl_c(collector):
+        with catch_ctrl_c(collector):
             tuner.fit()
     collector.finish_all()
     if outputs is not None:
         outputs.update({trial_id: out for _, trial_id, out in collector.best_outputs.values()})
     if collector.interrupted:
-        adapted = isinstance(search_alg, _SearcherAdapter)
+        adapted = isinstance(search_alg, SearcherAdapter)
         raise SearchInterrupted(list(collector.records.values()),
                                 search_alg.inner if adapted else search_alg,
                                 search_alg.done if adapted else ())

@@ -17,7 +17,7 @@ from .errors import SearchError
 from .metrics import Metric
 from .progress import Progress
 from .specs import ModelSpec
-from .trial import TrialData, TrialRecord
+from .records import TrialData, TrialRecord
 
 # A tie on validation: a completed trial within this many of the best's standard errors
 # (score_se) of its score, that predicts at least TIE_SPEEDUP times faster, is chosen over it.

@@ -326,7 +326,7 @@ def fit_shop(data: Any, *, task: str = "rank", horizon: Any = 30, cutoffs: Seque
     return ShopResult(board, fit, out, card)
 
 
-def _relevant(shop: ShopData, cutoff: pd.Timestamp, horizon: pd.Timedelta, exclude: bool
+def held_out_truth(shop: ShopData, cutoff: pd.Timestamp, horizon: pd.Timedelta, exclude: bool
               ) -> tuple[dict[str, set], dict[str, set], pd.DataFrame]:
     """What known customers bought in the window after ``cutoff`` (less what they had already
     bought, when the shop has no repeat purchases): the truth a ranking is judged against."""
@@ -381,7 +381,7 @@ def _score(predictor: Any, frame: pd.DataFrame) -> np.ndarray:
 def _rank_leaderboard(shop: ShopData, test: pd.Timestamp, horizon: pd.Timedelta, registry: Any,
                       settings: TableSettings, fit: Any, k: int, exclude: bool) -> pd.DataFrame:
     history = shop.history(test)
-    relevant, before, bought = _relevant(shop, test, horizon, exclude)
+    relevant, before, bought = held_out_truth(shop, test, horizon, exclude)
     if not relevant:
         raise DataError(f"No known customer bought anything in the {_days(horizon)} after the "
                         f"test cutoff {test}; nothing to rank.")

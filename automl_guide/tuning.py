@@ -18,7 +18,8 @@ from .options import FitConfig
 from .progress import Progress
 from .registry import PluginRegistry
 from .specs import ModelSpec, SearchProblem
-from .trial import TrialData, TrialRecord, evaluate_config
+from .records import TrialData, TrialRecord
+from .trial import evaluate_config
 
 RESERVE_FRACTION = 0.1  # of the budget, kept for refit, evaluation and export
 FIRST_TRIAL_MAX_COST = 0.2  # relative_cost up to the decision tree's: a second or so

@@ -41,7 +41,7 @@ from automl_guide import ranking  # noqa: E402
 from automl_guide.registry import load_registry  # noqa: E402
 from automl_guide.shop import (CandidateSettings, TableSettings, build_table,  # noqa: E402
                                feature_columns, popularity, to_timedelta)
-from automl_guide.shop_run import _relevant, load_shop  # noqa: E402
+from automl_guide.shop_run import held_out_truth, load_shop  # noqa: E402
 
 
 def learners(seed: int) -> dict:
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
 
     results = []
     for test in tests:
-        relevant, before, _ = _relevant(data, test, horizon, settings.candidates.exclude_bought)
+        relevant, before, _ = held_out_truth(data, test, horizon, settings.candidates.exclude_bought)
         evaluation = build_table(data, test, horizon, registry, customers=sorted(relevant),
                                  settings=settings.every_candidate())
         history = data.history(test)

@@ -2,7 +2,7 @@
 
 Registered into skl2onnx, the converter turns the preprocessing and the booster into one graph
 at automl-guide's opset (onnxmltools' own ``convert_lightgbm`` stops at opset 15). The
-estimators (``_lgb_estimators``) round each split threshold down to a float32 once fitted, so the
+estimators (``lgb_estimators``) round each split threshold down to a float32 once fitted, so the
 graph splits every row as LightGBM does, and on larger tables stop adding rounds that no longer
 help (``_stopping``). lightgbm, ray and the converters are imported inside the functions that
 need them: registering the plugin stays cheap.
@@ -52,7 +52,7 @@ def _portfolio(task: str, n_rows: int) -> list[Mapping[str, Any]]:
 
 
 def _build(config: Mapping[str, Any], task: str, seed: int) -> Any:
-    from automl_guide_plugins._lgb_estimators import LGBMClassifier, LGBMRegressor
+    from automl_guide_plugins.lgb_estimators import LGBMClassifier, LGBMRegressor
 
     cls = LGBMRegressor if task == "regression" else LGBMClassifier
     # one thread like the other plugins (Ray runs trials side by side); subsample_freq=1 turns
@@ -60,13 +60,13 @@ def _build(config: Mapping[str, Any], task: str, seed: int) -> Any:
     return cls(n_jobs=1, random_state=seed, verbosity=-1, subsample_freq=1, **config)
 
 
-def _register_onnx() -> None:
+def register_onnx() -> None:
     from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
     from skl2onnx import update_registered_converter
     from skl2onnx.common.shape_calculator import (
         calculate_linear_classifier_output_shapes, calculate_linear_regressor_output_shapes)
 
-    from automl_guide_plugins._lgb_estimators import LGBMClassifier, LGBMRegressor
+    from automl_guide_plugins.lgb_estimators import LGBMClassifier, LGBMRegressor
 
     update_registered_converter(
         LGBMClassifier, "AutomlGuideLightGbmLGBMClassifier",
@@ -80,5 +80,5 @@ def _register_onnx() -> None:
 @hookimpl
 def automl_guide_register_models(register):
     register(ModelSpec("lightgbm", TASKS, _build, _space, _default, portfolio=_portfolio,
-                       register_onnx=_register_onnx, relative_cost=0.5,
+                       register_onnx=register_onnx, relative_cost=0.5,
                        description="LightGBM gradient boosting (leaf-wise trees)"))

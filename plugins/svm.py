@@ -45,7 +45,7 @@ def _build(config: Mapping[str, Any], task: str, seed: int) -> Any:
     return CalibratedSVC(svc, method="sigmoid", cv=3, ensemble=False)
 
 
-def _register_onnx() -> None:
+def register_onnx() -> None:
     from automl_guide_plugins import _svm_onnx
 
     _svm_onnx.register(CalibratedSVC, SVRegressor)
@@ -55,5 +55,5 @@ def _register_onnx() -> None:
 def automl_guide_register_models(register):
     register(ModelSpec("svm", frozenset({"binary", "multiclass", "regression"}), _build, _space,
                        _default, needs_scaling=True, max_train_rows=4000, relative_cost=3.0,
-                       register_onnx=_register_onnx,
+                       register_onnx=register_onnx,
                        description="scikit-learn SVC with calibrated probabilities / SVR"))

@@ -306,7 +306,7 @@ def _datetime(columns: list[str], ctx: FeatureContext) -> Any:
         else DatetimeFeatures()
 
 
-def _register_onnx() -> None:
+def register_onnx() -> None:
     from automl_guide_plugins import _tabular_onnx  # skl2onnx only when exporting
 
     _tabular_onnx.register(ValueStatistics, TopCategoryOneHot, DatetimeFeatures)
@@ -314,7 +314,7 @@ def _register_onnx() -> None:
 
 @hookimpl
 def automl_guide_register_features(register):
-    common = {"register_onnx": _register_onnx}
+    common = {"register_onnx": register_onnx}
     register(FeatureSpec("numeric", frozenset({"numeric"}), _numeric, description=
                          "median imputation; standard scaling for models that need it", **common))
     register(FeatureSpec("integer", frozenset({"integer", "boolean"}), _integer, description=

@@ -56,11 +56,11 @@ def fold(text: str, lowercase: bool = True) -> str:
     if text.isascii():  # the same per code point, at C speed
         text = text.translate(_ASCII_SPACE)
         return text.lower() if lowercase else text
-    return "".join(_fold_char(c, lowercase) for c in text)
+    return "".join(fold_char(c, lowercase) for c in text)
 
 
 @functools.lru_cache(maxsize=65536)
-def _fold_char(char: str, lowercase: bool) -> str:
+def fold_char(char: str, lowercase: bool) -> str:
     if char.isspace():
         return " "
     lower = char.lower() if lowercase else char
@@ -165,7 +165,7 @@ def folding_table(characters: set[str], lowercase: bool) -> dict[str, str]:
     """Every code point that :func:`fold` maps to one of ``characters``, and what to."""
     table = {c: c for c in characters}
     for char in _folds_elsewhere(lowercase):
-        target = _fold_char(char, lowercase)
+        target = fold_char(char, lowercase)
         if target in characters:
             table[char] = target
     return table
@@ -175,7 +175,7 @@ def folding_table(characters: set[str], lowercase: bool) -> dict[str, str]:
 def _folds_elsewhere(lowercase: bool) -> tuple[str, ...]:
     """Code points that :func:`fold` changes (about 1,400 of the 1.1 million)."""
     chars = (chr(i) for i in range(0x110000) if not 0xD800 <= i <= 0xDFFF)
-    return tuple(c for c in chars if _fold_char.__wrapped__(c, lowercase) != c)
+    return tuple(c for c in chars if fold_char.__wrapped__(c, lowercase) != c)
 
 
 def _shape_text(operator: Any) -> None:
@@ -232,7 +232,7 @@ def _column_graph(nodes: Any, column: str, vectorizer: TfidfVectorizer, raw: Cha
 _REGISTERED: list[type] = []
 
 
-def _register_onnx() -> None:
+def register_onnx() -> None:
     from skl2onnx import update_registered_converter
 
     if CharNgramTfidf not in _REGISTERED:
@@ -243,6 +243,6 @@ def _register_onnx() -> None:
 
 @hookimpl
 def automl_guide_register_features(register):
-    register(FeatureSpec("text", frozenset({"text"}), _text, register_onnx=_register_onnx,
+    register(FeatureSpec("text", frozenset({"text"}), _text, register_onnx=register_onnx,
                          priority=10, description="character 1-3-gram TF-IDF (any script, "
                          "Chinese included), up to 2000 n-grams per column"))

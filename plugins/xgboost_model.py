@@ -58,7 +58,7 @@ def _fit_stages(estimator: Any, X: Any, y: Any, stages: int) -> Iterator[int]:
     estimator.set_params(n_estimators=total)
 
 
-def _register_onnx() -> None:
+def register_onnx() -> None:
     import xgboost
     from automl_guide_plugins import _xgb_stopping as stopping
     from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
@@ -79,6 +79,6 @@ def _register_onnx() -> None:
 @hookimpl
 def automl_guide_register_models(register):
     register(ModelSpec("xgboost", frozenset({"binary", "multiclass", "regression"}), _build, _space,
-                       _default, portfolio=_portfolio, register_onnx=_register_onnx, fit_stages=_fit_stages,
+                       _default, portfolio=_portfolio, register_onnx=register_onnx, fit_stages=_fit_stages,
                        uses_gpu=True,
                        description="XGBoost (hist) gradient boosting"))

@@ -45,7 +45,7 @@ def _build(config: Mapping[str, Any], task: str, seed: int) -> Any:
     return XGBRankingScorer(random_state=seed, device=trial_device(), **config)
 
 
-def _register_onnx() -> None:
+def register_onnx() -> None:
     import xgboost
     from automl_guide_plugins import _xgb_ranking
     from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
@@ -64,7 +64,7 @@ def _register_onnx() -> None:
 @hookimpl
 def automl_guide_register_models(register):
     register(ModelSpec("xgboost_ranker", frozenset({"binary"}), _build, _space, _default,
-                       portfolio=_portfolio, register_onnx=_register_onnx, uses_gpu=True,
+                       portfolio=_portfolio, register_onnx=register_onnx, uses_gpu=True,
                        needs_queries=True, relative_cost=1.5,
                        description="XGBoost learning to rank (rank:ndcg) for the shop's rank "
                                    "task; needs query ids"))

@@ -84,11 +84,11 @@ def test_bad_input_is_one_clear_error_without_traceback(case, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("options,message", [
-    (["--folds", "1", "--validation", "cv"], "folds must be a whole number of at least 2, not 1"),
-    (["--cpus-per-trial", "0"], "cpus_per_trial must be a positive number of CPUs, not 0"),
-    (["--time-budget", "-5"], "time_budget must be a positive number of seconds"),
-    (["--max-trials", "0"], "max_trials must be a whole number of at least 1, not 0"),
-    (["--trial-time-limit", "0"], "trial_time_limit must be a positive number of seconds"),
+    (["--folds", "1", "--validation", "cv"], "--folds must be a whole number of at least 2, not 1"),
+    (["--cpus-per-trial", "0"], "--cpus-per-trial must be a positive number of CPUs, not 0"),
+    (["--time-budget", "-5"], "--time-budget must be a positive number of seconds"),
+    (["--max-trials", "0"], "--max-trials must be a whole number of at least 1, not 0"),
+    (["--trial-time-limit", "0"], "--trial-time-limit must be a positive number of seconds"),
     (["--searcher", "bayes"], "No searcher plugin named 'bayes'"),
     (["--out", "FILE"], "is a file; --out names a directory for the run's files")])
 def test_bad_options_are_refused_by_name_before_any_work(options, message, tmp_path, capsys,
@@ -338,21 +338,21 @@ def test_a_numeric_column_missing_in_every_training_row_still_exports(tmp_path, 
 def test_more_cpus_or_gpus_per_trial_than_a_node_has_are_cut_with_a_warning(ray_session):
     """Ray would wait for ever for a node that large, and the run with it. (The test session
     has two CPUs and two logical GPUs.)"""
-    from automl_guide.search import _schedulable
+    from automl_guide.search import schedulable
 
     with pytest.warns(RuntimeWarning, match=r"cpus_per_trial=64, but the largest node of the "
                       r"Ray cluster has 2 CPUs: each trial gets 2"):
-        assert _schedulable(64, 0) == (2, 0)
+        assert schedulable(64, 0) == (2, 0)
     with pytest.warns(RuntimeWarning, match=r"cpus_per_trial=64, but the largest node of the "
                       r"Ray cluster with the GPUs has 2 CPUs"):
-        assert _schedulable(64, 1) == (2, 1)
+        assert schedulable(64, 1) == (2, 1)
     with pytest.warns(RuntimeWarning, match=r"gpus_per_trial=3, but the Ray cluster's nodes "
                       r"have at most 2 GPUs"):
-        assert _schedulable(1, 3) == (1, 2)
+        assert schedulable(1, 3) == (1, 2)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert _schedulable(0.5, 0.5) == (0.5, 0.5)
-        assert _schedulable(1, 3, uses_gpu=False) == (1, 3)  # no family would ask for them
+        assert schedulable(0.5, 0.5) == (0.5, 0.5)
+        assert schedulable(1, 3, uses_gpu=False) == (1, 3)  # no family would ask for them
 
 
 def test_a_target_given_as_a_list_or_data_as_an_array_is_refused_by_name():

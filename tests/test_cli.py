@@ -360,10 +360,10 @@ def test_loading_every_plugin_imports_neither_torch_nor_keras():
 
 
 def test_the_shop_command_passes_its_prediction_time_limit_on():
-    from automl_guide.cli import _shop_kwargs, build_parser
+    from automl_guide.cli import shop_kwargs, build_parser
 
     args = build_parser().parse_args(["shop", "tables/", "--max-predict-us", "5"])
-    assert _shop_kwargs(args)["max_predict_us"] == 5.0
+    assert shop_kwargs(args)["max_predict_us"] == 5.0
 
 
 def test_the_shop_demo_refuses_fit_options_it_would_ignore(capsys, monkeypatch):
@@ -371,7 +371,7 @@ def test_the_shop_demo_refuses_fit_options_it_would_ignore(capsys, monkeypatch):
     refused by name before any work (the shop demo itself is never reached here)."""
     from automl_guide import cli
 
-    monkeypatch.setattr(cli, "_shop_demo", lambda args: pytest.fail("the demo ran"))
+    monkeypatch.setattr(cli, "run_shop_demo", lambda args: pytest.fail("the demo ran"))
     with pytest.raises(SystemExit) as exit_:
         cli.main(["demo", "--shop", "--codes", "store", "--metric", "f1"])
     assert exit_.value.code == 2
@@ -381,7 +381,7 @@ def test_the_shop_demo_refuses_fit_options_it_would_ignore(capsys, monkeypatch):
 def test_the_summary_tells_failed_trials_from_those_stopped_at_a_time_limit(tmp_path, capsys):
     import types
 
-    from automl_guide.cli import _show
+    from automl_guide.cli import show
 
     board = pd.DataFrame({"model": ["linear", "svm", "ann"], "roc_auc": [0.9, None, None],
                           "status": ["ok", "error", "timeout"], "config": "{}",
@@ -389,6 +389,6 @@ def test_the_summary_tells_failed_trials_from_those_stopped_at_a_time_limit(tmp_
                           "error": ["", "ValueError: boom", "the time budget ran out"]})
     card = {"test_metrics": {}, "best": {"model": "linear"},
             "parity": {"label_agreement": None, "rows": 5, "max_abs_diff": 0.0}}
-    _show(types.SimpleNamespace(leaderboard=board, onnx_path=tmp_path / "model.onnx", card=card))
+    show(types.SimpleNamespace(leaderboard=board, onnx_path=tmp_path / "model.onnx", card=card))
     assert "3 trials, 1 failed, 1 stopped at a time limit. Full leaderboard" in \
         capsys.readouterr().out

@@ -256,9 +256,9 @@ def test_the_search_keeps_the_outputs_of_each_familys_best_trial_by_its_metric(
     from types import SimpleNamespace
 
     from automl_guide.metrics import get_metric
-    from automl_guide.search import _Collector
+    from automl_guide.search import Collector
 
-    collector = _Collector(better=get_metric(metric_name, task).better)
+    collector = Collector(better=get_metric(metric_name, task).better)
     for trial_id, score, status in [("a", 0.2, "ok"), ("b", 0.3, "ok"), ("c", 0.9, "error")]:
         result = {"score": score, "model": "xgboost", "status": status, "outputs": trial_id,
                   "fit_seconds": 1.0}

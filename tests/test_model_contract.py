@@ -169,7 +169,7 @@ def test_lightgbm_thresholds_rounded_to_float32_predict_exactly_as_before(task):
     to the last bit."""
     import lightgbm
 
-    from automl_guide_plugins._lgb_estimators import LGBMClassifier, LGBMRegressor
+    from automl_guide_plugins.lgb_estimators import LGBMClassifier, LGBMRegressor
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(3000, 3)).astype(np.float32)
@@ -340,9 +340,9 @@ def test_svm_graphs_compute_in_float64_where_skl2onnx_float32_graphs_lose_parity
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC, SVR
 
-    from automl_guide_plugins.svm import CalibratedSVC, SVRegressor, _register_onnx
+    from automl_guide_plugins.svm import CalibratedSVC, SVRegressor, register_onnx
 
-    _register_onnx()
+    register_onnx()
     X, y = load_diabetes(return_X_y=True)
     X = StandardScaler().fit_transform(X)
     for cls, most in ((SVR, 1e-4), (SVRegressor, 1e-6)):
@@ -366,9 +366,9 @@ def test_the_float64_svm_graph_matches_every_kernel_and_the_one_vs_one_votes(ker
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
-    from automl_guide_plugins.svm import CalibratedSVC, SVRegressor, _register_onnx
+    from automl_guide_plugins.svm import CalibratedSVC, SVRegressor, register_onnx
 
-    _register_onnx()
+    register_onnx()
     X, y = load_wine(return_X_y=True)
     X = StandardScaler().fit_transform(X)
     y4 = np.where(X[:, 0] > 1.0, 3, y)  # a fourth class

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 import re
 
 import numpy as np
@@ -103,3 +104,117 @@ def test_options_are_checked_in_a_fixed_order_and_the_first_bad_one_is_named():
         _checked(scheduler="x", time_budget=-1, max_trials=0)
     with pytest.raises(SearchError, match="^time_budget"):
         _checked(time_budget=-1, max_trials=0)
+
+
+# --- the option table holds the run's configuration, the CLI, the estimators and the docs ---
+
+def test_the_run_configuration_is_the_option_table():
+    import dataclasses
+
+    from automl_guide.options import OPTIONS, FitConfig
+
+    fields = dataclasses.fields(FitConfig)
+    assert [f.name for f in fields] == ["target"] + [o.name for o in OPTIONS]
+    assert [f.default for f in fields[1:]] == [o.default for o in OPTIONS]
+
+
+def test_fit_and_export_takes_every_option_with_its_default():
+    import inspect
+    from pathlib import Path
+
+    from automl_guide import fit_and_export
+    from automl_guide.options import OPTIONS
+
+    parameters = inspect.signature(fit_and_export).parameters
+    keywords = [p for p in parameters if p not in ("data", "target", "plugins")]
+    assert keywords == [o.name for o in OPTIONS]
+    for option in OPTIONS:
+        default = parameters[option.name].default
+        assert (Path(default) if isinstance(option.default, Path) else default) == \
+            option.default, option.name
+
+
+def test_every_option_is_a_flag_of_fit_with_its_default_in_help(capsys):
+    from automl_guide.cli import build_parser
+    from automl_guide.options import OPTIONS
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["fit", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())  # help wraps its lines
+    for option in OPTIONS:
+        assert option.flag in shown, option.name
+        if option.default is not None and option.cli == "value":
+            assert f"(default: {option.default})" in shown, option.name
+
+
+def test_the_flags_give_what_the_python_defaults_are():
+    """Parsing `fit DATA` alone gives fit_and_export's defaults, and each flag reaches its
+    option."""
+    from automl_guide.cli import build_parser, fit_kwargs
+    from automl_guide.options import DEFAULTS
+
+    given = fit_kwargs(build_parser().parse_args(["fit", "t.csv"]))
+    assert {k: v for k, v in given.items() if k != "out"} == {
+        k: v for k, v in DEFAULTS.items() if k != "out"}
+    assert Path(given["out"]) == DEFAULTS["out"]
+    flags = fit_kwargs(build_parser().parse_args([
+        "fit", "t.csv", "--max-trials", "3", "--models", "linear, xgboost", "--no-ensemble",
+        "--quiet", "--resume", "DIR", "--codes", "", "--test-size", "0"]))
+    assert flags["max_trials"] == 3 and flags["models"] == ["linear", "xgboost"]
+    assert flags["ensemble"] is False and flags["quiet"] is True and flags["test_size"] == 0.0
+    assert flags["resume"] is True and flags["out"] == "DIR" and flags["codes"] == []
+
+
+def test_the_estimators_take_the_options_with_their_defaults():
+    import inspect
+
+    from automl_guide.estimators import ESTIMATOR_DEFAULTS, AutoMLClassifier, AutoMLRegressor
+    from automl_guide.options import DEFAULTS
+
+    for estimator in (AutoMLClassifier, AutoMLRegressor):
+        parameters = inspect.signature(estimator.__init__).parameters
+        for name, parameter in list(parameters.items())[1:]:
+            assert name in DEFAULTS, name
+            assert parameter.default == ESTIMATOR_DEFAULTS.get(name, DEFAULTS[name]), name
+
+
+def test_every_option_is_in_the_cli_reference_with_its_default():
+    """docs/cli.md's table of fit's options: a row per option, its default as the table has it
+    (a number, a name, `off` for a flag, words for what None means)."""
+    import re
+
+    from automl_guide.options import OPTIONS
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
+    rows = {}
+    for line in text.split("## automl-guide predict")[0].splitlines():
+        match = re.match(r"\| `(--[\w-]+)[^|]*\| ([^|]+) \|", line)
+        if match:
+            rows[match[1]] = match[2].strip().strip("`")
+    for option in OPTIONS:
+        assert option.flag in rows, option.flag
+        shown, default = rows[option.flag], option.default
+        if option.cli in ("flag", "no-flag"):
+            assert shown == "off", option.flag
+        elif default is None or option.cli == "resume":
+            assert not re.fullmatch(r"[\d.]+", shown), option.flag  # words for "none"
+        elif isinstance(default, (int, float)):
+            assert float(shown) == default, option.flag
+        else:
+            assert shown == str(default), option.flag
+
+
+@pytest.mark.parametrize("flags,said", [
+    (["--max-trials", "0"], "--max-trials must be a whole number of at least 1, not 0."),
+    (["--test-size", "1"], "--test-size is 1.0; give a share of the rows in [0, 1)."),
+    (["--gpus-per-trial", "-1"], "--gpus-per-trial must be 0 or more, not -1.0.")])
+def test_an_invalid_value_on_the_command_line_names_the_flag(flags, said, tmp_path, capsys):
+    from automl_guide.cli import main
+    from automl_guide.testing import sample_table
+
+    frame, target = sample_table(60, "binary")
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    code = main(["fit", str(tmp_path / "t.csv"), "--target", target, "--quiet", "--out",
+                 str(tmp_path / "run"), *flags])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == f"automl-guide: error: {said}"

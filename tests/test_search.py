@@ -103,11 +103,11 @@ def test_asha_stops_poor_iterative_trials_early_and_exports_a_completed_one():
 def test_a_family_over_its_share_of_worker_time_is_declined():
     from ray import tune
 
-    from automl_guide.search import _SearcherAdapter
+    from automl_guide.search import SearcherAdapter
 
     spaces = {name: {"x": tune.uniform(0, 1)} for name in ("a", "b", "c", "d")}
     problem = SearchProblem(spaces, {}, "roc_auc", "max", 0, None)
-    adapter = _SearcherAdapter(load_registry().searcher("random").build(problem), families=4,
+    adapter = SearcherAdapter(load_registry().searcher("random").build(problem), families=4,
                                worker_seconds=100.0)  # share: 2/4 of 100 s
     adapter.spent["a"] = 60.0
     families = [adapter.suggest(str(i))["model"] for i in range(40)]
@@ -117,7 +117,7 @@ def test_a_family_over_its_share_of_worker_time_is_declined():
 def test_a_declined_suggestion_is_reported_failed_and_asked_again_under_a_new_id():
     """plugins.md: the searcher gets on_trial_complete(id, error=True) for a suggestion over its
     family's share, and is asked again under a new id."""
-    from automl_guide.search import _SearcherAdapter
+    from automl_guide.search import SearcherAdapter
 
     class Scripted:
         def __init__(self):
@@ -131,7 +131,7 @@ def test_a_declined_suggestion_is_reported_failed_and_asked_again_under_a_new_id
             self.calls.append(("complete", trial_id, error))
 
     inner = Scripted()
-    adapter = _SearcherAdapter(inner, families=4, worker_seconds=100.0)
+    adapter = SearcherAdapter(inner, families=4, worker_seconds=100.0)
     adapter.spent["a"] = 60.0  # over its 2/4 of 100 s
     assert adapter.suggest("t7") == {"model": "b"}
     assert inner.calls == [("suggest", "t7"), ("complete", "t7", True),
@@ -146,14 +146,14 @@ def test_a_trial_run_before_the_search_is_not_run_again_and_the_searcher_learns_
     it, the searcher gets its result (and its family the time) and is asked again."""
     from ray import tune
 
-    from automl_guide.search import _SearcherAdapter
+    from automl_guide.search import SearcherAdapter
 
     spaces = {name: {"x": tune.uniform(0, 1)} for name in ("a", "b")}
     problem = SearchProblem(spaces, {"a": {"x": 0.5}, "b": {"x": 0.25}}, "roc_auc", "max", 0,
                             None)
     inner = load_registry().searcher("random").build(problem)
     ran = ({"model": "a", "x": 0.5}, {"status": "ok", "score": 0.9, "fit_seconds": 2.0})
-    adapter = _SearcherAdapter(inner, families=2, worker_seconds=100.0, done=[ran])
+    adapter = SearcherAdapter(inner, families=2, worker_seconds=100.0, done=[ran])
     assert adapter.suggest("0") == {"model": "b", "x": 0.25}
     assert adapter.spent == {"a": 2.0} and not adapter.done
     assert inner.leaders.scores.best == {"a": 0.9}
@@ -190,11 +190,11 @@ def test_device_choice_without_a_usable_gpu():
 def test_the_leading_families_may_use_twice_their_share():
     from ray import tune
 
-    from automl_guide.search import _SearcherAdapter
+    from automl_guide.search import SearcherAdapter
 
     spaces = {name: {"x": tune.uniform(0, 1)} for name in ("a", "b", "c", "d")}
     problem = SearchProblem(spaces, {}, "rmse", "min", 0, None)
-    adapter = _SearcherAdapter(load_registry().searcher("random").build(problem), families=4,
+    adapter = SearcherAdapter(load_registry().searcher("random").build(problem), families=4,
                                worker_seconds=100.0, mode="min")  # share: 2/4 of 100 s
     adapter.spent.update(a=60.0, b=60.0, c=60.0)
     for trial, (family, score) in enumerate((("a", 3.0), ("b", 1.0), ("c", 2.0), ("d", 9.0))):
@@ -209,15 +209,15 @@ def test_the_first_ctrl_c_ends_the_search_gracefully_and_a_second_at_once():
     import os
     import signal
 
-    from automl_guide.search import _catch_ctrl_c, _Collector
+    from automl_guide.search import catch_ctrl_c, Collector
 
     def host_handler(signum, frame):  # a handler that does not interrupt (as a host's may)
         pass
 
-    collector = _Collector()
+    collector = Collector()
     before = signal.signal(signal.SIGINT, host_handler)
     with pytest.raises(KeyboardInterrupt):
-        with _catch_ctrl_c(collector):
+        with catch_ctrl_c(collector):
             os.kill(os.getpid(), signal.SIGINT)  # the first: noted, the search winds down
             time.sleep(0.1)
             assert collector.interrupted

@@ -7,7 +7,7 @@ import onnxruntime as ort
 import pytest
 
 from automl_guide.export import OPSET
-from automl_guide_plugins.tabular_features import ValueStatistics, _register_onnx, names_an_id
+from automl_guide_plugins.tabular_features import ValueStatistics, register_onnx, names_an_id
 
 
 def _codes(task: str, n: int = 600, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -34,7 +34,7 @@ def test_onnx_lookups_equal_transform_unseen_values_included(task, integers):
     per_mean = 3 if task == "multiclass" else 1
     assert est.target_columns_ == [0]  # the 120-valued id, not the 5-valued code
     assert est.n_features_out_ == 2 * integers + (1 if integers else 2) + per_mean
-    _register_onnx()
+    register_onnx()
     tensor = Int64TensorType if integers else StringTensorType
     graph = convert_sklearn(est, initial_types=[("x", tensor([None, 2]))], target_opset=OPSET)
     session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
@@ -98,7 +98,7 @@ def test_two_id_columns_also_make_a_pair_looked_up_by_one_key():
     pair_mean = crossed[:, -1]  # cross-fitted, yet it knows the pair
     assert np.corrcoef(pair_mean, y)[0, 1] > 0.5
     assert abs(np.corrcoef(crossed[:, -3], y)[0, 1]) < 0.2  # the user alone does not
-    _register_onnx()
+    register_onnx()
     graph = convert_sklearn(est, initial_types=[("x", Int64TensorType([None, 3]))],
                             target_opset=OPSET)
     session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
@@ -183,10 +183,10 @@ def test_a_declared_code_that_is_not_an_integer_column_is_refused_by_name(name, 
 
 
 def test_the_command_line_passes_codes_as_a_list_and_empty_as_none_at_all():
-    from automl_guide.cli import _fit_kwargs, build_parser
+    from automl_guide.cli import fit_kwargs, build_parser
 
     def codes(*extra):
-        return _fit_kwargs(build_parser().parse_args(["fit", "t.csv", *extra]))["codes"]
+        return fit_kwargs(build_parser().parse_args(["fit", "t.csv", *extra]))["codes"]
 
     assert codes() is None
     assert codes("--codes", "store, user_id") == ["store", "user_id"]

@@ -12,7 +12,7 @@ from automl_guide.refit import refit
 from automl_guide.columns import infer_kind
 from automl_guide.data import prepare
 from automl_guide.pipeline import feature_plan
-from automl_guide_plugins.text_features import CharNgramTfidf, _register_onnx
+from automl_guide_plugins.text_features import CharNgramTfidf, register_onnx
 
 REGISTRY = load_registry()
 GOOD = ["great quality", "Great value", "love it, GREAT fit", "excellent, works perfectly"]
@@ -102,7 +102,7 @@ def text_model():
     from skl2onnx.common.data_types import StringTensorType
 
     model = CharNgramTfidf(max_features=800).fit(train)
-    _register_onnx()
+    register_onnx()
     graph = convert_sklearn(model, initial_types=[("text", StringTensorType([None, 2]))],
                             target_opset=export.OPSET)
     session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
@@ -131,12 +131,12 @@ def test_folding_is_per_character_lowercase_and_whitespace(text_model):
 
 
 def test_the_ascii_fast_path_folds_exactly_as_the_per_character_rule():
-    from automl_guide_plugins.text_features import _fold_char, fold
+    from automl_guide_plugins.text_features import fold_char, fold
 
     for lowercase in (True, False):
         for code in range(128):
             char = chr(code)
-            assert fold(char, lowercase) == _fold_char(char, lowercase), (code, lowercase)
+            assert fold(char, lowercase) == fold_char(char, lowercase), (code, lowercase)
     assert fold("A\tB\r\nc") == "a b  c" and fold("Ä\tB") == "ä b"  # non-ASCII: the slow path
 
 
