@@ -20,8 +20,8 @@ __version__ = "0.1.0"
 
 _LAZY = {"fit_and_export": "api", "FitResult": "api", "load": "predictor",
          "Predictor": "predictor", "load_registry": "registry", "PluginRegistry": "registry",
-         "fit_shop": "shop_run", "recommend": "shop_run", "ShopResult": "shop_run",
-         "ShopData": "shop", "ShopHistory": "shop", "AutoMLClassifier": "estimators",
+         "fit_shop": "shop.run", "recommend": "shop.snapshot", "ShopResult": "shop.run",
+         "ShopData": "shop.history", "ShopHistory": "shop.history", "AutoMLClassifier": "estimators",
          "AutoMLRegressor": "estimators"}
 
 __all__ = ["AutoMLClassifier", "AutoMLRegressor", "AutoMLGuideError", "DataError", "DriftWarning", "ExportError", "FamilyScores", "FeatureContext",

@@ -118,7 +118,7 @@ def build_card(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Se
 
 def _outputs(dataset: Dataset) -> list[dict[str, Any]]:
     """The graph's outputs: a value, or a label and the probabilities of each class."""
-    from .export import onnx_label_values
+    from .parity import onnx_label_values
 
     if dataset.task == "regression":
         return [{"name": "value", "dtype": "float", "shape": ["N"]}]

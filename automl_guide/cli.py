@@ -207,14 +207,14 @@ def _days(text: str) -> float | str:
 
 
 def _shop(args: argparse.Namespace) -> int:
-    from .shop_run import fit_shop
+    from .shop.run import fit_shop
 
     fit_shop(args.data, **shop_kwargs(args))
     return 0
 
 
 def _recommend(args: argparse.Namespace) -> int:
-    from .shop_run import recommend
+    from .shop.snapshot import recommend
 
     top = recommend(args.run, args.customer, args.k)
     top.to_csv(sys.stdout, index=False)
@@ -226,15 +226,16 @@ def _recommend(args: argparse.Namespace) -> int:
 
 
 def run_shop_demo(args: argparse.Namespace) -> int:
-    from .shop_demo import generate_shop
-    from .shop_run import Recommender, fit_shop
+    from .shop.demo import generate_shop
+    from .shop.run import fit_shop
+    from .shop.snapshot import Recommender
 
     out = Path(args.out or "automl_guide_shop_demo")
     overwrite = args.overwrite or args.out is None
     if not overwrite and out.is_dir() and any(out.iterdir()):
         raise ExportError(f"{out} is not empty; choose another --out or pass --overwrite to "
                           "replace the shop demo's files there.")
-    print("Shop demo on a GENERATED shop (synthetic data from automl_guide/shop_demo.py: 400 "
+    print("Shop demo on a GENERATED shop (synthetic data from automl_guide/shop/demo.py: 400 "
           "customers, 240 products, 150 days of views, carts and orders).")
     tables = generate_shop(seed=args.seed)
     (out / "data").mkdir(parents=True, exist_ok=True)

@@ -66,10 +66,10 @@ class Converter:
         return graph, parity
 
     def check(self, graph: Any, native: Any) -> Any:
-        from . import export
+        from .parity import check_parity
 
         d = self.dataset
-        return export.check_parity(graph.SerializeToString(), native, self.parity_frame,
+        return check_parity(graph.SerializeToString(), native, self.parity_frame,
                                    d.columns, d.task, d.classes)
 
 

@@ -1,4 +1,5 @@
-"""Export stage: the refitted pipeline as ONE ONNX graph, and its parity with the native model.
+"""Export stage: the refitted pipeline as ONE ONNX graph (:mod:`automl_guide.parity` checks it
+against the native model).
 
 The graph takes one input per raw column (named by ``ColumnInfo.onnx_name``; float, int64 or
 string, shape ``[N, 1]``) and returns ``label`` and ``probabilities`` (classification, no ZipMap)
@@ -10,31 +11,19 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 import onnx
-import pandas as pd
 from onnx import TensorProto, helper, numpy_helper
 from sklearn.pipeline import Pipeline
 
-from .columns import ColumnInfo, onnx_feeds
-from .errors import ExportError, ParityError
+from .columns import ColumnInfo
+from .errors import ExportError
+from .parity import onnx_label_values
 
 OPSET = {"": 17, "ai.onnx.ml": 3}
-PROBABILITY_TOLERANCE = 1e-4
-LABEL_AGREEMENT = 0.999
 _RAW = "automl_guide_raw_output"
-
-
-def onnx_label_values(classes: Sequence[Any]) -> np.ndarray:
-    """How class labels travel in the ``label`` output: int64 when all are whole numbers (or
-    booleans), strings otherwise."""
-    if all(isinstance(c, (bool, int, np.integer)) or (isinstance(c, float) and c.is_integer())
-           for c in classes):
-        return np.asarray([int(c) for c in classes], dtype=np.int64)
-    return np.asarray([str(c) for c in classes], dtype=object)
 
 
 def to_onnx(pipeline: Pipeline, columns: Sequence[ColumnInfo], task: str,
@@ -410,71 +399,6 @@ def _prune(graph: onnx.ModelProto) -> None:
     inits = [t for t in graph.graph.initializer if t.name in needed]
     del graph.graph.initializer[:]
     graph.graph.initializer.extend(inits)
-
-
-@dataclass(frozen=True)
-class Parity:
-    """How the ONNX graph agrees with the native pipeline on the checked rows (the held-out
-    test rows, or training rows when there are none)."""
-
-    rows: int
-    max_abs_diff: float
-    label_agreement: float | None
-    tolerance: float
-    passed: bool
-
-    def to_card(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def summary(self) -> str:
-        """What was measured, in words (label agreement is None for regression)."""
-        quantity = "relative value" if self.label_agreement is None else "probability"
-        return (f"max {quantity} difference {self.max_abs_diff:.3g} over {self.rows} rows "
-                f"(tolerance {self.tolerance:g}), label agreement {self.label_agreement}")
-
-
-def run_onnx(model_bytes: bytes, frame: pd.DataFrame, columns: Sequence[ColumnInfo]
-             ) -> dict[str, np.ndarray]:
-    import onnxruntime as ort
-
-    try:
-        session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # an operator onnxruntime lacks, a graph it refuses
-        raise ExportError(f"onnxruntime cannot load the exported graph: {exc}") from exc
-    names = [o.name for o in session.get_outputs()]
-    return dict(zip(names, session.run(names, onnx_feeds(frame, columns))))
-
-
-def check_parity(model_bytes: bytes, pipeline: Pipeline, frame: pd.DataFrame,
-                 columns: Sequence[ColumnInfo], task: str, classes: Sequence[Any],
-                 tolerance: float = PROBABILITY_TOLERANCE) -> Parity:
-    """Compare ONNX and native outputs on ``frame``; raise :class:`ParityError` beyond tolerance."""
-    outputs = run_onnx(model_bytes, frame, columns)
-    if task == "regression":
-        native = np.asarray(pipeline.predict(frame), dtype=np.float64)
-        scale = max(1.0, float(np.max(np.abs(native))) if len(native) else 1.0)
-        diff = float(np.max(np.abs(outputs["value"] - native))) / scale if len(native) else 0.0
-        agreement = None
-        passed = diff <= tolerance
-    else:
-        native = pipeline.predict_proba(frame)
-        diff = float(np.max(np.abs(outputs["probabilities"] - native))) if len(native) else 0.0
-        labels = onnx_label_values(classes)
-        native_labels = labels[native.argmax(axis=1)]
-        # A row whose two best classes tie within the tolerance may go either way in float32.
-        top2 = np.sort(native, axis=1)[:, -2:] if native.shape[1] > 1 else np.ones((len(native), 2))
-        tied = (top2[:, 1] - top2[:, 0]) <= 2 * tolerance
-        same = (native_labels == outputs["label"]) | tied
-        agreement = float(np.mean(same)) if len(native) else 1.0
-        passed = diff <= tolerance and agreement >= LABEL_AGREEMENT
-    parity = Parity(len(frame), diff, agreement, tolerance, passed)
-    if not passed:
-        error = ParityError(
-            f"The ONNX export disagrees with the native model: {parity.summary()}. Nothing "
-            "was written; try another model family (--models) or report the plugin.")
-        error.parity = parity  # what was measured, for callers that word it themselves
-        raise error
-    return parity
 
 
 def with_metadata(graph: onnx.ModelProto, card_json: str, schema_json: str | None = None) -> bytes:

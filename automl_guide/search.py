@@ -23,44 +23,33 @@ from dataclasses import dataclass, field
 import warnings
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-# Before ray is imported: no result-logger files per trial, no usage reporting, quiet output.
-os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "300")
-os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-os.environ.setdefault("TUNE_FORCE_TRIAL_CLEANUP_S", "2")
-os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")  # Ctrl-C is handled in run_search
+import ray
+from ray import tune
+from ray.tune.search import Searcher
 
-import ray  # noqa: E402
-from ray import tune  # noqa: E402
-from ray.tune.search import Searcher  # noqa: E402
-
-from .runtime import choose_device  # noqa: E402
-from .specs import FamilyScores  # noqa: E402
-from .options import SCHEDULERS  # noqa: E402
-from .records import BUDGET_RAN_OUT, TrialData, TrialRecord  # noqa: E402
-from .trial import evaluate_config  # noqa: E402
+from .runtime import choose_device
+from .budget import (SearchInterrupted, SharedBudget, catch_ctrl_c,  # noqa: F401
+                     without_outputs)
+from .options import SCHEDULERS
+from .records import BUDGET_RAN_OUT, TrialData, TrialRecord
+from .trial import evaluate_config
 
 ASHA_REDUCTION = 3
 
-
-class SearchInterrupted(KeyboardInterrupt):
-    """Ctrl-C during the search: ``records`` holds every trial recorded until then, ``searcher``
-    the searcher in its state at that moment (what it proposed, what it learnt), and
-    ``untold`` the trials run in the driver that it has not yet proposed, as (config, result):
-    a resumed search tells it of them when it does (``run_search``'s ``told``)."""
-
-    def __init__(self, records: list, searcher: Any = None,
-                 untold: Sequence[tuple[Mapping[str, Any], dict]] = ()):
-        super().__init__("search interrupted")
-        self.records = records
-        self.searcher = searcher
-        self.untold = [(config, _without_outputs(result)) for config, result in untold]
+# Ray and Tune's settings for a search here: no result loggers or usage stats, the classic
+# progress output (off anyway), no periodic experiment checkpoints or warnings about them, a
+# stopped trial's actor cleaned up within 2 s, and Ctrl-C left to run_search. Set when Ray starts
+# (ensure_ray) and when a search begins, not when this module is imported; a value the user set
+# in the environment is kept.
+RAY_DEFAULTS = {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1", "RAY_USAGE_STATS_ENABLED": "0",
+                "TUNE_GLOBAL_CHECKPOINT_S": "300", "RAY_AIR_NEW_OUTPUT": "0",
+                "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
+                "TUNE_FORCE_TRIAL_CLEANUP_S": "2", "TUNE_DISABLE_SIGINT_HANDLER": "1"}
 
 
-def _without_outputs(result: Mapping[str, Any]) -> dict:
-    return {k: v for k, v in result.items() if k != "outputs"}
+def ray_defaults() -> None:
+    for name, value in RAY_DEFAULTS.items():
+        os.environ.setdefault(name, value)
 
 
 @dataclass
@@ -200,85 +189,8 @@ def _params(config: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k != "model"}
 
 
-class SearcherAdapter(Searcher):
-    """Ray Tune's Searcher interface over a plugin searcher, sharing the workers' time: with
-    three or more families none may use more than ``2 / families`` of it, so a slow family (the
-    SVM on large data, the ANN) cannot eat the budget, except that the two families with the
-    best scores so far may use twice that, so the budget goes where the search is winning.
-    Suggestions of a family over its share are declined (reported to the searcher as failed)
-    and the searcher asked again."""
-
-    leaders = 2
-
-    def __init__(self, inner: Any, families: int, worker_seconds: float | None,
-                 mode: str = "max", done: list[tuple[Mapping[str, Any], dict]] | None = None):
-        super().__init__()
-        self.inner = inner
-        self.done = list(done or [])  # (config, result) of trials run in the driver
-        self.share = 1.0 if families < 3 else 2.0 / families
-        self.worker_seconds = worker_seconds
-        self.scores = FamilyScores(mode)
-        self.spent: dict[str, float] = {}
-        self.running: dict[str, tuple[str, float]] = {}
-        self.inner_ids: dict[str, str] = {}
-
-    def suggest(self, trial_id: str) -> dict | None:
-        config = None
-        for attempt in range(20):  # a declined suggestion gets a fresh id for the searcher
-            inner_id = trial_id if attempt == 0 else f"{trial_id}-declined{attempt}"
-            config = self.inner.suggest(inner_id)
-            if config is None:
-                return Searcher.FINISHED
-            if self._known(inner_id, config):
-                continue
-            if not self._over_share(config.get("model")):
-                break
-            self.inner.on_trial_complete(inner_id, result=None, error=True)
-        self.inner_ids[trial_id] = inner_id
-        self.running[trial_id] = (config.get("model"), time.monotonic())
-        return config
-
-    def _known(self, inner_id: str, config: Mapping[str, Any]) -> bool:
-        """A suggestion the driver has already run: its result goes to the searcher (and its
-        time to its family) as if Tune had run it, and the searcher is asked again."""
-        for i, (ran, result) in enumerate(self.done):
-            if dict(ran) == dict(config):
-                del self.done[i]
-                family, failed = config.get("model"), result.get("status") != "ok"
-                self.spent[family] = self.spent.get(family, 0.0) + float(result["fit_seconds"])
-                self.scores.record(family, result, failed)
-                self.inner.on_trial_complete(inner_id, result=result, error=failed)
-                return True
-        return False
-
-    def cap(self, family: str | None) -> float | None:
-        """Worker seconds ``family`` may use; None: no cap."""
-        if self.worker_seconds is None:
-            return None
-        share = self.share * (2.0 if family in self.scores.leading(self.leaders) else 1.0)
-        return min(1.0, share) * self.worker_seconds
-
-    def _over_share(self, family: str | None) -> bool:
-        cap = self.cap(family)
-        if cap is None:
-            return False
-        now = time.monotonic()
-        used = self.spent.get(family, 0.0) + sum(now - t for f, t in self.running.values()
-                                                 if f == family)
-        return used > cap
-
-    def on_trial_result(self, trial_id: str, result: dict) -> None:
-        if hasattr(self.inner, "on_trial_result"):
-            self.inner.on_trial_result(self.inner_ids.get(trial_id, trial_id), result)
-
-    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
-        family, began = self.running.pop(trial_id, (None, time.monotonic()))
-        if family is not None:
-            self.spent[family] = self.spent.get(family, 0.0) + time.monotonic() - began
-        failed = error or result is None or result.get("status") != "ok"
-        self.scores.record(family, result, failed)
-        self.inner.on_trial_complete(self.inner_ids.pop(trial_id, trial_id), result=result,
-                                     error=failed)
+class SearcherAdapter(SharedBudget, Searcher):
+    """:class:`~automl_guide.budget.SharedBudget` as Ray Tune's ``Searcher``."""
 
 
 def save_state(directory: str | os.PathLike, interrupted: SearchInterrupted) -> None:
@@ -322,6 +234,7 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None,
     """Start (or join) Ray once per process; an existing session is reused. ``address`` (else
     ``RAY_ADDRESS``) joins a running cluster; otherwise a local Ray starts with this machine's
     CPUs (and ``num_gpus`` logical GPUs when given, else the GPUs Ray detects)."""
+    ray_defaults()
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS") or None
@@ -394,31 +307,6 @@ def _trainable(config: dict, data: TrialData) -> None:
 
 
 @contextlib.contextmanager
-def catch_ctrl_c(collector: Collector) -> Iterator[None]:
-    """The first Ctrl-C ends the search gracefully (running trials are stopped, what finished is
-    kept); a second one interrupts at once."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.getsignal(signal.SIGINT)
-
-    def stop(signum: int, frame: Any) -> None:
-        collector.interrupted = True
-        # the second: Python's own KeyboardInterrupt, whatever handler was there before (one
-        # that Ray or a host program installed may not interrupt at all)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    signal.signal(signal.SIGINT, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-@contextlib.contextmanager
 def _quiet_ray() -> Iterator[None]:
     """Tune logs every killed or stopped trial with a traceback; our leaderboard says it."""
     loggers = [logging.getLogger(name) for name in ("ray.tune", "ray.air", "ray.train")]
@@ -460,6 +348,7 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
     used as it is and never told of them. ``told`` are such trials already recorded (by the
     interrupted run that a resumed search goes on from): the searcher is told of them the same
     way, and they are not recorded again."""
+    ray_defaults()
     if scheduler not in SCHEDULERS:
         raise ValueError(f"unknown scheduler {scheduler!r}; choose from {', '.join(SCHEDULERS)}")
     gpu_families = {name for name, spec in data.models.items() if spec.uses_gpu}
@@ -470,31 +359,17 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
     # reported its free CPUs yet, and a missing slot would leave that node without trials.
     slots = max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_trial))
     search_seconds = None if deadline is None else max(1.0, deadline - time.monotonic())
-    if isinstance(searcher, Searcher):
-        search_alg = searcher
-    else:
-        search_alg = SearcherAdapter(searcher, len(data.models),
-                                      None if search_seconds is None else slots * search_seconds,
-                                      mode, [(config, _without_outputs(result))
-                                             for config, result in [*told, *(done or [])]])
+    search_alg = searcher if isinstance(searcher, Searcher) else SearcherAdapter(
+        searcher, len(data.models), None if search_seconds is None else slots * search_seconds,
+        mode, [(config, without_outputs(result)) for config, result in [*told, *(done or [])]])
     collector = Collector(stages=data.stages, trial_limit=trial_time_limit, on_record=on_record,
                            better=data.metric.better, start=start or time.monotonic())
     _record_done(collector, done or [])
     stop = _Deadline(deadline, collector, reserve)
     collector.expired = stop.expired
 
-    def resources(config: dict) -> dict[str, float]:
-        gpus = gpus_per_trial if config.get("model") in gpu_families else 0
-        return {"cpu": cpus_per_trial, "gpu": gpus}
-
-    trainable = tune.with_resources(tune.with_parameters(_trainable, data=data), resources)
-    asha = None
-    if scheduler == "asha":
-        from ray.tune.schedulers import ASHAScheduler
-
-        asha = ASHAScheduler(time_attr="stage", metric="score", mode=mode,
-                             max_t=max(data.stages, 1), grace_period=1,
-                             reduction_factor=ASHA_REDUCTION)
+    trainable = _with_resources(data, gpu_families, cpus_per_trial, gpus_per_trial)
+    asha = _asha(data, mode) if scheduler == "asha" else None
     with tempfile.TemporaryDirectory(prefix="automl_guide_tune_") as storage, _quiet_ray():
         tuner = tune.Tuner(
             trainable,
@@ -508,6 +383,29 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
                 checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False)))
         with catch_ctrl_c(collector):
             tuner.fit()
+    return _ended(collector, search_alg, outputs)
+
+
+def _with_resources(data: TrialData, gpu_families: set[str], cpus: float, gpus: float) -> Any:
+    """The trainable, with the data shipped once, reserving ``gpus`` only for GPU families."""
+    def resources(config: dict) -> dict[str, float]:
+        return {"cpu": cpus, "gpu": gpus if config.get("model") in gpu_families else 0}
+
+    return tune.with_resources(tune.with_parameters(_trainable, data=data), resources)
+
+
+def _asha(data: TrialData, mode: str) -> Any:
+    from ray.tune.schedulers import ASHAScheduler
+
+    return ASHAScheduler(time_attr="stage", metric="score", mode=mode,
+                         max_t=max(data.stages, 1), grace_period=1,
+                         reduction_factor=ASHA_REDUCTION)
+
+
+def _ended(collector: Collector, search_alg: Any, outputs: dict[str, Any] | None
+           ) -> list[TrialRecord]:
+    """The records of a search that ended; on Ctrl-C, :class:`SearchInterrupted` with them and
+    the searcher's state. ``outputs`` receives each family's best trial's validation outputs."""
     collector.finish_all()
     if outputs is not None:
         outputs.update({trial_id: out for _, trial_id, out in collector.best_outputs.values()})
@@ -517,5 +415,5 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
                                 search_alg.inner if adapted else search_alg,
                                 search_alg.done if adapted else ())
     for note in sorted(collector.notes):
-        warnings.warn(note, RuntimeWarning, stacklevel=2)
+        warnings.warn(note, RuntimeWarning, stacklevel=3)
     return list(collector.records.values())

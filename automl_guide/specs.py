@@ -123,13 +123,13 @@ SHOP_LEVELS = frozenset({"customer", "product", "pair"})
 
 @dataclass(frozen=True)
 class ShopFeatureSpec:
-    """Features computed from a shop's history as of a cutoff (see :mod:`automl_guide.shop`).
+    """Features computed from a shop's history as of a cutoff (see :mod:`automl_guide.shop.history`).
 
     :param name: unique name; its columns are prefixed by nothing, so choose distinct names
         (the built-ins use ``c_``, ``p_`` and ``x_`` for customer, product and pair features).
     :param level: ``customer``, ``product`` or ``pair`` (customer x candidate product).
     :param compute: ``compute(history, keys) -> DataFrame``: ``history`` is a
-        :class:`automl_guide.shop.ShopHistory` holding only what happened strictly before its
+        :class:`automl_guide.shop.history.ShopHistory` holding only what happened strictly before its
         ``cutoff``; ``keys`` is a frame of the ids to describe (``customer_id``, ``product_id``
         or both). Returns one row per row of ``keys``, in order, with numeric feature columns
         only (the ids are added back by the caller). Missing values are allowed.

@@ -329,6 +329,7 @@ def _fit_export_parity(steps: _Steps, registry: Any, dataset: Any, plan: Mapping
                        config: Mapping[str, Any], seed: int) -> Any:
     """Fit ``spec`` behind the ``plan``'s features on every row, export, compare."""
     from . import export
+    from .parity import check_parity
     from .refit import refit
 
     steps.step = "fitting it behind the feature plugins"
@@ -344,7 +345,7 @@ def _fit_export_parity(steps: _Steps, registry: Any, dataset: Any, plan: Mapping
     if outputs != expected:
         raise AssertionError(f"graph outputs {outputs}, expected {expected}")
     steps.step = "checking parity with the native model"
-    return export.check_parity(graph.SerializeToString(), pipeline, dataset.features,
+    return check_parity(graph.SerializeToString(), pipeline, dataset.features,
                                dataset.columns, dataset.task, dataset.classes)
 
 

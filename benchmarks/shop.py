@@ -48,7 +48,7 @@ RUNS = {
 
 def run(name: str, budget: float, seed: int, models: list[str] | None) -> pd.DataFrame:
     from automl_guide import fit_shop
-    from automl_guide.shop import CandidateSettings
+    from automl_guide.shop.history import CandidateSettings
 
     options = dict(RUNS[name])
     tables = options.pop("load")()

@@ -39,9 +39,10 @@ import shop  # noqa: E402
 
 from automl_guide import ranking  # noqa: E402
 from automl_guide.registry import load_registry  # noqa: E402
-from automl_guide.shop import (CandidateSettings, TableSettings, build_table,  # noqa: E402
+from automl_guide.shop.history import (CandidateSettings, TableSettings, build_table,  # noqa: E402
                                feature_columns, popularity, to_timedelta)
-from automl_guide.shop_run import held_out_truth, load_shop  # noqa: E402
+from automl_guide.shop.evaluate import held_out_truth  # noqa: E402
+from automl_guide.shop.load import load_shop  # noqa: E402
 
 
 def learners(seed: int) -> dict:

@@ -8,7 +8,7 @@ eight digits are dates (20260131), four years (2026), other numbers seconds sinc
 UTC; a value that does not parse is reported as a missing timestamp
 (:func:`timestamp_problems` names what no parse can settle: a column mixing both orders, or
 times with and without an offset).
-Validate with :func:`automl_guide.shop_tables.validate_table`, which reports every failing
+Validate with :func:`automl_guide.shop.tables.validate_table`, which reports every failing
 column, check and sample rows in one error. ``events`` or ``orders`` may stand alone.
 """
 from __future__ import annotations

@@ -26,7 +26,8 @@ def _lint_imports(config: Path | None = None) -> subprocess.CompletedProcess:
 def test_the_import_contracts_hold():
     done = _lint_imports()
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert "Contracts: 7 kept, 0 broken." in done.stdout, done.stdout[-2000:]
+    contracts = (ROOT / "pyproject.toml").read_text().count("[[tool.importlinter.contracts]]")
+    assert f"Contracts: {contracts} kept, 0 broken." in done.stdout, done.stdout[-2000:]
 
 
 def test_a_stage_importing_a_later_stage_breaks_the_contracts(tmp_path):
@@ -151,9 +152,8 @@ def test_the_private_name_check_catches_each_kind_of_use(code, tmp_path, monkeyp
 
 # Modules and functions of the core still over the limits, with their size when the limits came
 # (issue 30 is reshaping them): the list may only shrink, and an entry that fits is taken out.
-OVER_450_LINES = {"export.py": 487, "search.py": 521, "shop_run.py": 518}
-OVER_60_LINES = {"search.py:run_search": 87, "shop_run.py:fit_shop": 132,
-                 "shop_demo.py:generate_shop": 69, "columns.py:coerce_column": 62}
+OVER_450_LINES: dict[str, int] = {}
+OVER_60_LINES = {"demo.py:generate_shop": 69, "columns.py:coerce_column": 62}
 
 
 def test_engine_fit_reads_in_one_screen():

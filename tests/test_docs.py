@@ -96,7 +96,7 @@ def test_the_site_builds_offline_with_every_page(tmp_path):
     documented = [f"automl_guide.hookspecs.{hook}" for hook in HOOKS] + [
         "automl_guide.predictor.load", "automl_guide.predictor.Predictor",
         "automl_guide.estimators.AutoMLClassifier", "automl_guide.estimators.AutoMLRegressor",
-        "automl_guide.shop_run.fit_shop", "automl_guide.shop_run.recommend",
+        "automl_guide.shop.run.fit_shop", "automl_guide.shop.snapshot.recommend",
         "automl_guide.specs.ModelSpec", "automl_guide.errors.DataError"]
     assert [name for name in documented if f'id="{name}"' not in api_html] == []
 

@@ -9,6 +9,7 @@ import pytest
 
 from automl_guide.ensemble import greedy_weights
 from automl_guide.metrics import get_metric
+from automl_guide.parity import check_parity
 
 
 
@@ -298,6 +299,6 @@ def test_the_ann_joins_an_ensemble_on_text_and_the_graph_keeps_parity():
         export.combine(graphs, [0.6, 0.4], "multiclass", dataset.classes)
     graph = combined(graphs, members, [0.6, 0.4], dataset, used, specs)
     native = Ensemble([p for _, p in members], [0.6, 0.4], "multiclass", dataset.classes)
-    parity = export.check_parity(graph.SerializeToString(), native, dataset.features,
+    parity = check_parity(graph.SerializeToString(), native, dataset.features,
                                  dataset.columns, "multiclass", dataset.classes)
     assert parity.passed and parity.max_abs_diff < 1e-5

@@ -17,6 +17,7 @@ from automl_guide.data import prepare
 from automl_guide.pipeline import feature_plan
 from automl_guide.testing import (TABLE_KINDS, check_feature_plugin, check_model_plugin,
                                   sample_table)
+from automl_guide.parity import LABEL_AGREEMENT, PROBABILITY_TOLERANCE, check_parity
 
 from conftest import TARGETS, shop_frame
 
@@ -33,9 +34,9 @@ def test_model_plugin_contract(name: str, task: str, table: str):
     assert [(c.plugin, c.task, c.table, c.variant) for c in checks] == [
         (name, task, table, "default"), (name, task, table, "sampled")]
     for check in checks:
-        assert check.max_abs_diff <= export.PROBABILITY_TOLERANCE
+        assert check.max_abs_diff <= PROBABILITY_TOLERANCE
         if task != "regression":
-            assert check.label_agreement >= export.LABEL_AGREEMENT
+            assert check.label_agreement >= LABEL_AGREEMENT
 
 
 @pytest.mark.parametrize("kind", TABLE_KINDS[1:])
@@ -196,7 +197,7 @@ def test_feature_plugin_contract(name: str):
     checks = check_feature_plugin(name, tasks=tasks, registry=REGISTRY)
     assert [(c.plugin, c.variant) for c in checks][:2] == [(name, "scaled"), (name, "raw")]
     assert [c.config["model"] for c in checks][:2] == ["linear", "decision_tree"]
-    assert all(c.max_abs_diff <= export.PROBABILITY_TOLERANCE for c in checks)
+    assert all(c.max_abs_diff <= PROBABILITY_TOLERANCE for c in checks)
 
 
 class _LogFeatures:
@@ -272,7 +273,7 @@ def test_export_beyond_tolerance_fails_loudly():
     graph = export.to_onnx(exported, dataset.columns, "binary", dataset.classes,
                            [reg.spec for reg in REGISTRY.all()])
     with pytest.raises(ParityError, match=r"max probability difference .* \(tolerance 0\.0001\)"):
-        export.check_parity(graph.SerializeToString(), other, dataset.features, dataset.columns,
+        check_parity(graph.SerializeToString(), other, dataset.features, dataset.columns,
                             "binary", dataset.classes)
 
 
@@ -296,7 +297,7 @@ def test_boosting_stops_adding_rounds_that_do_not_help_and_exports_only_those(fa
     assert 1 <= rounds < 600  # a noisy target overfits long before 600
     used = [reg.spec for reg in REGISTRY.all() if reg.kind == "feature" or reg.name == family]
     graph = export.to_onnx(pipeline, dataset.columns, task, dataset.classes, used, spec)
-    parity = export.check_parity(graph.SerializeToString(), pipeline, dataset.features,
+    parity = check_parity(graph.SerializeToString(), pipeline, dataset.features,
                                  dataset.columns, task, dataset.classes)
     assert parity.passed, parity
 

@@ -12,11 +12,11 @@ import pytest
 
 from automl_guide import (DataError, ExportError, ShopFeatureSpec, hookimpl, load_registry,
                           recommend)
-from automl_guide.ranking import popularity_ranking, ranking_metrics, top_k_by_score
-from automl_guide.shop import (CandidateSettings, ShopData, TableSettings, build_table,
+from automl_guide.shop.evaluate import popularity_ranking, ranking_metrics, top_k_by_score
+from automl_guide.shop.history import (CandidateSettings, ShopData, TableSettings, build_table,
                                candidates, feature_columns, labels, popularity, repeat_share)
-from automl_guide.shop_demo import generate_shop
-from automl_guide.shop_run import plan_cutoffs
+from automl_guide.shop.demo import generate_shop
+from automl_guide.shop.run import plan_cutoffs
 
 CUTOFF = pd.Timestamp("2026-04-01")
 DAYS = pd.Timedelta(days=30)

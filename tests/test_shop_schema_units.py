@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from automl_guide import DataError
-from automl_guide.shop_tables import validate_table
+from automl_guide.shop.tables import validate_table
 from automl_guide_schemas import shop
 
 T = pd.Timestamp

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from automl_guide import DataError
-from automl_guide.shop_tables import validate_table
+from automl_guide.shop.tables import validate_table
 
 
 def _events() -> pd.DataFrame:
@@ -93,7 +93,7 @@ def test_every_shop_table_accepts_a_good_table_and_names_the_bad_column(table):
 # --- a shop's files as a data engineer sends them (from a fuzzing pass over the shop layer) ---
 
 def _shop() -> dict[str, pd.DataFrame]:
-    from automl_guide.shop_demo import generate_shop
+    from automl_guide.shop.demo import generate_shop
 
     return generate_shop(n_customers=40, n_products=20, days=60, seed=0)
 
@@ -108,7 +108,7 @@ def _write(folder, tables: dict[str, pd.DataFrame]):
 def test_ids_are_read_as_written_and_must_match_across_tables(tmp_path):
     """'0023' keeps its zeros in every CSV (a column of digits is not a number), spaces around
     an id go, and ids that match nothing in the catalogue are an error naming both sides."""
-    from automl_guide.shop_run import load_shop
+    from automl_guide.shop.load import load_shop
 
     tables = _shop()
     for name in ("orders", "events", "products"):
@@ -156,7 +156,7 @@ def test_timestamps_are_read_one_way_for_the_whole_column(written, day):
 
 
 def test_timestamps_no_parse_can_settle_are_named_with_their_rows():
-    from automl_guide.shop_run import load_shop
+    from automl_guide.shop.load import load_shop
 
     orders = GOOD["orders"].assign(timestamp=["13/01/2024", "01/13/2024"])
     with pytest.raises(DataError, match=r"The orders table's 'timestamp' column mixes dates "
@@ -184,7 +184,7 @@ def test_timestamps_no_parse_can_settle_are_named_with_their_rows():
 def test_a_table_of_ambiguous_dates_reads_in_the_order_another_table_shows():
     """Events written day first (31/01/2024) beside orders that happen to hold only dates of 12
     or less: the orders were read month first (2 January for 01/02/2024), a month off."""
-    from automl_guide.shop_run import load_shop
+    from automl_guide.shop.load import load_shop
 
     orders = GOOD["orders"].assign(timestamp=["01/02/2024", "02/02/2024 10:00"])
     events = _events().assign(timestamp=["31/01/2024", "01/02/2024", "03/02/2024", "14/02/2024"])
@@ -209,7 +209,8 @@ def test_a_table_of_ambiguous_dates_reads_in_the_order_another_table_shows():
 
 
 def test_quantities_are_whole_and_a_shop_needs_purchases():
-    from automl_guide.shop_run import fit_shop, load_shop
+    from automl_guide.shop.load import load_shop
+    from automl_guide.shop.run import fit_shop
 
     orders = GOOD["orders"].assign(quantity=[1.5, 2.0])
     with pytest.raises(DataError, match=r"'quantity': whole_number: 1 failure\(s\), e.g. 1.5 "
@@ -229,7 +230,7 @@ def test_a_shop_folder_is_read_by_exact_names(tmp_path):
     """orders.backup.csv beside orders.csv was read instead of it (sorted first): now only
     NAME.csv / .csv.gz / .parquet / .pq count, in any case; others are named in a warning, and
     two files of one table are refused."""
-    from automl_guide.shop_run import load_shop
+    from automl_guide.shop.load import load_shop
 
     tables = _shop()
     folder = _write(tmp_path / "shop", tables)
@@ -250,14 +251,15 @@ def test_a_shop_folder_is_read_by_exact_names(tmp_path):
     (float("inf"), "Cannot read inf as a duration"),
     (0, "The horizon must be positive, not 0"), (-5, "The horizon must be positive, not -5")])
 def test_a_horizon_that_is_no_positive_duration_is_refused(horizon, said):
-    from automl_guide.shop import to_timedelta
+    from automl_guide.shop.history import to_timedelta
 
     with pytest.raises(DataError, match=re.escape(said)):
         to_timedelta(horizon)
 
 
 def test_cutoffs_k_and_negatives_that_cannot_be_read_are_refused_by_name():
-    from automl_guide.shop_run import fit_shop, load_shop, plan_cutoffs
+    from automl_guide.shop.load import load_shop
+    from automl_guide.shop.run import fit_shop, plan_cutoffs
 
     shop = load_shop(_shop())
     with pytest.raises(DataError, match=r"Cannot read the test cutoff 'abc' as a date"):
@@ -281,7 +283,7 @@ def test_a_shop_too_small_to_validate_or_dated_in_the_future_is_named():
     """One customer: the search validates on customers it did not train on, so the error says
     that (it told the user to give fewer folds, an option fit_shop does not have). A typo'd year
     moves every cutoff: a warning names the row before the cutoffs' own error."""
-    from automl_guide.shop_run import fit_shop
+    from automl_guide.shop.run import fit_shop
 
     tables = _shop()
     one = tables["orders"]["customer_id"].value_counts().index[0]
@@ -316,7 +318,7 @@ def test_a_shop_too_small_to_validate_or_dated_in_the_future_is_named():
 
 def test_a_table_may_be_a_folder_of_parquet_parts(tmp_path):
     """orders.parquet/ as Spark writes it (part files), or orders/; not Parquet: named."""
-    from automl_guide.shop_run import load_shop
+    from automl_guide.shop.load import load_shop
 
     tables = _shop()
     folder = _write(tmp_path / "shop", {"products": tables["products"]})
@@ -355,7 +357,7 @@ def test_timestamps_by_position_and_beyond_what_pandas_holds():
 def test_numbers_pandas_made_float_read_as_written():
     """Ids 10.0 (an integer column pandas made float) are "10", as in the tables of ints they
     join; dates 20240101.0 in an object column are dates, not epoch seconds."""
-    from automl_guide.shop_run import load_shop
+    from automl_guide.shop.load import load_shop
 
     orders = GOOD["orders"].assign(customer_id=[10.0, 11.0],
                                    timestamp=pd.Series([20240101.0, 20240102.0], dtype=object))
@@ -383,7 +385,7 @@ def test_an_hours_only_offset_beside_naive_times_is_named():
 
 
 def test_validate_table_refuses_unknown_names_and_empty_tables_in_one_sentence():
-    from automl_guide.shop_tables import validate_table
+    from automl_guide.shop.tables import validate_table
 
     orders = _shop()["orders"]
     with pytest.raises(DataError) as caught:
@@ -397,7 +399,7 @@ def test_validate_table_refuses_unknown_names_and_empty_tables_in_one_sentence()
 
 
 def test_validate_table_keeps_the_callers_columns_and_index():
-    from automl_guide.shop_tables import validate_table
+    from automl_guide.shop.tables import validate_table
 
     orders = _shop()["orders"].head(30)
     orders.index = orders.index * 10 + 5  # labels a concatenation might leave

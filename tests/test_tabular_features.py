@@ -8,6 +8,7 @@ import pytest
 
 from automl_guide.export import OPSET
 from automl_guide_plugins.tabular_features import ValueStatistics, register_onnx, names_an_id
+from automl_guide.parity import check_parity
 
 
 def _codes(task: str, n: int = 600, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -158,7 +159,7 @@ def test_declared_codes_replace_the_name_rule_and_export_with_parity(codes, enco
     assert statistics.target_columns_ == encoded  # positions among the integer columns
     used = [reg.spec for reg in registry.all() if reg.kind == "feature" or reg.spec is spec]
     graph = export.to_onnx(pipeline, dataset.columns, "binary", dataset.classes, used, spec)
-    parity = export.check_parity(graph.SerializeToString(), pipeline, dataset.features,
+    parity = check_parity(graph.SerializeToString(), pipeline, dataset.features,
                                  dataset.columns, "binary", dataset.classes)
     assert parity.passed
 

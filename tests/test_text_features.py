@@ -13,6 +13,7 @@ from automl_guide.columns import infer_kind
 from automl_guide.data import prepare
 from automl_guide.pipeline import feature_plan
 from automl_guide_plugins.text_features import CharNgramTfidf, register_onnx
+from automl_guide.parity import PROBABILITY_TOLERANCE, check_parity
 
 REGISTRY = load_registry()
 GOOD = ["great quality", "Great value", "love it, GREAT fit", "excellent, works perfectly"]
@@ -81,9 +82,9 @@ def test_every_model_family_exports_text_features(name):
                       seed=0, queries=queries)
     used = [reg.spec for reg in REGISTRY.all() if reg.kind == "feature" or reg.name == name]
     graph = export.to_onnx(pipeline, dataset.columns, "binary", dataset.classes, used, spec)
-    parity = export.check_parity(graph.SerializeToString(), pipeline, dataset.features,
+    parity = check_parity(graph.SerializeToString(), pipeline, dataset.features,
                                  dataset.columns, "binary", dataset.classes)
-    assert parity.passed and parity.max_abs_diff <= export.PROBABILITY_TOLERANCE
+    assert parity.passed and parity.max_abs_diff <= PROBABILITY_TOLERANCE
 
 
 CASES = {

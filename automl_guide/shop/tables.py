@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .errors import DataError
-from .schema import describe_failures
+from ..errors import DataError
+from ..schema import describe_failures
 
 
 def validate_table(name: str, frame: pd.DataFrame, day_first: bool | None = None

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, PluginError
+from ..errors import DataError, PluginError
 
 DAY = pd.Timedelta(days=1)
 RECENT_DAYS = 30
@@ -98,7 +98,7 @@ class ShopData:
         """Validate each given table against its schema and join them into one log."""
         from automl_guide_schemas.shop import has_offsets, shows_day_first
 
-        from .shop_tables import validate_table
+        from .tables import validate_table
 
         if orders is None and events is None:
             raise DataError("A shop needs an orders or an events table (or both).")
