@@ -128,7 +128,13 @@ def product_features(history, keys: pd.DataFrame) -> pd.DataFrame:
         out["p_price"] = price.to_numpy()
         category = history.category_of(keys["product_id"])
         if category.notna().any():
-            median = price.groupby(category).transform("median")
+            # the median of the catalogue's category, not of the rows at hand: a product's
+            # feature must not depend on which other products share the table (training
+            # builds it for many customers at once, serving from the snapshot of all)
+            catalogue = pd.Series(history.products.index)
+            medians = product_price(history, catalogue).groupby(
+                history.category_of(catalogue).to_numpy()).median()
+            median = category.map(medians).astype(float)
             out["p_price_vs_category"] = (price / median.where(median > 0)).to_numpy()
     if history.products is not None:
         for column in ("rating", "review_count"):

@@ -370,3 +370,28 @@ def test_recommend_refuses_a_bad_k_and_a_damaged_run_by_name(shop_demo, tmp_path
     (damaged / "shop.json").write_text('{"task": "ra')
     assert main(["recommend", str(damaged), "--customer", "C00001"]) == 2
     assert "shop.json is damaged (" in capsys.readouterr().err
+
+
+def test_a_customers_serving_rows_are_her_training_rows_at_the_end_of_the_data(shop_demo):
+    """Training rows (build_table at a cutoff) and serving rows (the snapshot joined on the ids
+    by the Recommender) are assembled by different code: at the end of the data, the time the
+    snapshot describes, a customer's rows must be the same, feature for feature."""
+    from automl_guide import load_registry
+    from automl_guide.shop.load import load_shop
+    from automl_guide.shop.snapshot import Recommender
+
+    recommender = Recommender(shop_demo)
+    card = recommender.card
+    shop = load_shop(shop_demo / "data")
+    settings = TableSettings(CandidateSettings(**{
+        k: card["candidates"][k] for k in ("history", "popular", "per_category", "categories",
+                                           "exclude_bought")})).every_candidate()
+    orders = pd.read_csv(shop_demo / "data" / "orders.csv", dtype={"customer_id": str})
+    for customer in orders["customer_id"].value_counts().index[:3]:
+        training = build_table(shop, shop.end, pd.Timedelta(days=30), load_registry(),
+                               customers=[customer], settings=settings)
+        serving = recommender.feature_rows(customer)
+        assert serving is not None and len(serving) == len(training) > 0
+        pd.testing.assert_frame_equal(
+            training.set_index("product_id")[card["inputs"]].sort_index(),
+            serving.set_index("product_id")[card["inputs"]].sort_index(), check_dtype=False)

@@ -96,6 +96,19 @@ class Recommender:
         self.popular = read("popular")
         self.predictor = load(self.run_dir / "model.onnx")
 
+    def feature_rows(self, customer_id: str) -> pd.DataFrame | None:
+        """The scorer's input for the customer's candidates, one row per product (with
+        ``product_id``): the snapshot's candidate pairs joined with its product and customer
+        features on the ids. None for a customer the snapshot does not know. Training rows at
+        the snapshot's time are the same (tests/test_shop.py checks it)."""
+        rows = self.candidates.get(customer_id)
+        if rows is None or customer_id not in self.customers.index:
+            return None
+        frame = rows.join(self.products, on="product_id")
+        for column, value in self.customers.loc[customer_id].items():
+            frame[column] = value
+        return frame
+
     def recommend(self, customer_id: str, k: int = 10) -> pd.DataFrame:
         """The customer's ``k`` best candidates by the scorer's purchase probability; a customer
         the snapshot does not know gets the recent best sellers (``source`` says which)."""
@@ -103,14 +116,11 @@ class Recommender:
         if isinstance(customer_id, float) and customer_id.is_integer():
             customer_id = int(customer_id)  # 30.0 from a spreadsheet is customer 30
         customer_id = str(customer_id).strip()
-        rows = self.candidates.get(customer_id)
-        if rows is None or customer_id not in self.customers.index:
+        frame = self.feature_rows(customer_id)
+        if frame is None:
             top = self.popular.head(k)
             return pd.DataFrame({"rank": np.arange(1, len(top) + 1), "product_id": top[
                 "product_id"].to_numpy(), "score": np.nan, "source": "popular (unknown customer)"})
-        frame = rows.join(self.products, on="product_id")
-        for column, value in self.customers.loc[customer_id].items():
-            frame[column] = value
         score = purchase_scores(self.predictor, frame[self.card["inputs"]])
         best = frame.assign(score=score).sort_values(["score", "product_id"],
                                                      ascending=[False, True]).head(k)
