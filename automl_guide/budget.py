@@ -37,6 +37,8 @@ class SharedBudget:
     Suggestions of a family over its share are declined (reported to the searcher as failed)
     and the searcher asked again."""
 
+    FINISHED = "FINISHED"  # what a searcher with nothing left to try answers (Ray Tune's value)
+
     leaders = 2
 
     def __init__(self, inner: Any, families: int, worker_seconds: float | None,
@@ -57,7 +59,7 @@ class SharedBudget:
             inner_id = trial_id if attempt == 0 else f"{trial_id}-declined{attempt}"
             config = self.inner.suggest(inner_id)
             if config is None:
-                return self.FINISHED  # Tune's Searcher.FINISHED
+                return self.FINISHED
             if self._known(inner_id, config):
                 continue
             if not self._over_share(config.get("model")):

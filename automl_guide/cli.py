@@ -32,7 +32,8 @@ def _add_fit_options(parser: argparse.ArgumentParser, *, data: bool = True) -> N
     if data:
         parser.add_argument("data", help="CSV or Parquet file")
         parser.add_argument("--target", help="column to predict (required unless --resume)")
-    options.add_arguments(parser, None if data else FIT_OPTIONS_WITHOUT_DATA)
+    options.add_arguments(parser, None if data else FIT_OPTIONS_WITHOUT_DATA,
+                          None if data else {"out": None})  # demo: its own directory
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -66,7 +67,6 @@ def build_parser() -> argparse.ArgumentParser:
     shop = sub.add_parser("shop", help="purchase or ranking model from a shop's tables")
     shop.add_argument("data", help="directory of orders/events/products/customers CSV or Parquet")
     _add_shop_options(shop)
-    shop.set_defaults(out="automl_guide_shop")
     recommend = sub.add_parser("recommend", help="top products for a customer from a shop run")
     recommend.add_argument("run", help="directory of a shop run (automl-guide shop --out)")
     recommend.add_argument("--customer", required=True, help="customer id")
@@ -96,7 +96,8 @@ def _add_shop_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--negatives", type=int, metavar="N",
                         help="sampled negatives per positive (rank, 10) or per customer "
                         "(purchase, 20)")
-    options.add_arguments(parser, SHOP_RUN_OPTIONS, defaults={"time_budget": 120.0, "out": None})
+    options.add_arguments(parser, SHOP_RUN_OPTIONS,
+                          defaults={"time_budget": 120.0, "out": "automl_guide_shop"})
 
 
 def _format_warning(message, category, filename, lineno, line=None) -> str:
@@ -106,6 +107,12 @@ def _format_warning(message, category, filename, lineno, line=None) -> str:
 # The fit options `demo --shop` passes to fit_shop (as `shop` has them); the others would be
 # silently ignored there, so they are refused instead.
 _SHOP_DEMO_OPTIONS = frozenset({"command", "shop", *SHOP_RUN_OPTIONS})
+
+
+def _flag(key: str) -> str:
+    """The flag of an argparse destination: ``ensemble`` is ``--no-ensemble``."""
+    option = options.BY_NAME.get(key)
+    return option.flag if option is not None else f"--{key.replace('_', '-')}"
 
 
 def _port(text: str) -> int:
@@ -124,11 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "demo" and args.shop:
         defaults = vars(parser.parse_args(["demo"]))
-        ignored = sorted(f"--{key.replace('_', '-')}" for key, value in vars(args).items()
+        ignored = sorted(_flag(key) for key, value in vars(args).items()
                          if key not in _SHOP_DEMO_OPTIONS and value != defaults.get(key))
         if ignored:
-            taken = sorted(f"--{key.replace('_', '-')}"
-                           for key in _SHOP_DEMO_OPTIONS - {"command", "shop"})
+            taken = sorted(_flag(key) for key in _SHOP_DEMO_OPTIONS - {"command", "shop"})
             parser.error(f"demo --shop does not use {', '.join(ignored)}: the shop demo takes "
                          f"{', '.join(taken)}")
     warnings.formatwarning = _format_warning  # users see the message, not our source lines

@@ -227,7 +227,9 @@ def count_missing(typed: np.ndarray, kind: str) -> int:
 
 
 def coerce_column(series: pd.Series, info: ColumnInfo) -> np.ndarray:
-    """Raw values of one column as the typed 1-D array the model takes; bad values raise."""
+    """Raw values of one column as the typed 1-D array the model takes; bad values raise. A
+    number in a datetime column is seconds since the epoch, what the graph takes (pandas would
+    read nanoseconds); text and datetimes are parsed as dates."""
     string = ONNX_TYPES.get(info.kind, "string") == "string"
     if string or isinstance(series.dtype, np.dtype):
         plain = _coerce_plain(series.to_numpy(dtype=object) if string else series.to_numpy(),
@@ -261,8 +263,6 @@ def coerce_column(series: pd.Series, info: ColumnInfo) -> np.ndarray:
             _fail(info, series, huge, "needs whole numbers that fit in 64 bits (below 9.2e18)")
         return values.astype(np.int64)
     if kind == "datetime":
-        # a number is seconds since the epoch, what the graph takes (pandas would read
-        # nanoseconds); text and datetimes are parsed as dates
         if series.dtype.kind in "iuf":
             numeric = np.ones(len(series), dtype=bool)
         elif series.dtype == object:

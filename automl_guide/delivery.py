@@ -69,8 +69,8 @@ class Converter:
         from .parity import check_parity
 
         d = self.dataset
-        return check_parity(graph.SerializeToString(), native, self.parity_frame,
-                                   d.columns, d.task, d.classes)
+        return check_parity(graph.SerializeToString(), native, self.parity_frame, d.columns,
+                            d.task, d.classes)
 
 
 def combined(graphs: Sequence[Any], members: Sequence[tuple[Any, Any]],

@@ -214,7 +214,8 @@ def _next_family(order: pd.DataFrame, config: FitConfig, best: select.Chosen,
     """The best trial of a family whose export has not failed, with a warning; one error for
     every failure when no family is left."""
     try:
-        following = select.best(order, config.max_predict_us, {f["model"] for f in failed})
+        following = select.best(order, config.max_predict_us, {f["model"] for f in failed},
+                                stacklevel=5)
     except SearchError:  # no other family: every failure in one error
         raise nothing_exported(failed, config) from error
     warnings.warn(f"The {best.model} trial ranked {best.rank} did not export ({error}); "

@@ -52,10 +52,16 @@ def _f1(y: np.ndarray, proba: np.ndarray) -> float:
     return float(skm.f1_score(y, _labels(proba), average=average))
 
 
+def dcg_discounts(k: int) -> np.ndarray:
+    """NDCG's discount of each of the first ``k`` ranks, 1 / log2(rank + 1): the one definition
+    the search's ``ndcg@K`` and the shop leaderboard share."""
+    return 1.0 / np.log2(np.arange(2, k + 2))
+
+
 def ndcg_at(k: int) -> Callable[[np.ndarray, np.ndarray, np.ndarray], float]:
     """Mean NDCG@k over the queries with at least one positive row, each query's rows ordered
     by the positive class's probability (ties: the row order)."""
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    discounts = dcg_discounts(k)
 
     def ndcg(y: np.ndarray, proba: np.ndarray, queries: np.ndarray) -> float:
         y, queries = np.asarray(y), np.asarray(queries)

@@ -113,6 +113,8 @@ FitConfig = make_dataclass(
 def make_config(target: Any, **options: Any) -> FitConfig:
     """A :class:`FitConfig` from ``fit_and_export``'s keywords: lists become tuples (one name
     may be given as a string), ``out`` a path."""
+    if options.get("models") == "":  # no names: every family
+        options["models"] = None
     for name in ("models", "codes"):
         value = options.get(name)
         if value is not None:

@@ -28,8 +28,7 @@ from ray import tune
 from ray.tune.search import Searcher
 
 from .runtime import choose_device
-from .budget import (SearchInterrupted, SharedBudget, catch_ctrl_c,  # noqa: F401
-                     without_outputs)
+from .budget import SearchInterrupted, SharedBudget, catch_ctrl_c, without_outputs
 from .options import SCHEDULERS
 from .records import BUDGET_RAN_OUT, TrialData, TrialRecord
 from .trial import evaluate_config

@@ -100,9 +100,10 @@ def why_not_first(board: pd.DataFrame, rank: int, metric: Metric,
 
 
 def best(board: pd.DataFrame, max_predict_us: float | None = None,
-         skip: Iterable[str] = ()) -> Chosen:
+         skip: Iterable[str] = (), stacklevel: int = 4) -> Chosen:
     """The best trial that succeeded, among those that predict within ``max_predict_us`` per
-    row when that is set, and not of a family in ``skip`` (families whose export failed)."""
+    row when that is set, and not of a family in ``skip`` (families whose export failed).
+    ``stacklevel``: where the warning that none is fast enough points (the user's call)."""
     ok = board[(board["status"] == "ok") & ~board["model"].isin(list(skip))]
     if ok.empty:
         errors = "; ".join(f"{m}: {e}" for m, e in
@@ -116,7 +117,7 @@ def best(board: pd.DataFrame, max_predict_us: float | None = None,
             row = ok.loc[ok["predict_us"].fillna(np.inf).idxmin()]
             warnings.warn(f"No trial predicts within max_predict_us={max_predict_us:g} us per "
                           f"row; exporting the fastest, {row['model']} (rank {row['rank']}, "
-                          f"{row['predict_us']:g} us).", RuntimeWarning, stacklevel=3)
+                          f"{row['predict_us']:g} us).", RuntimeWarning, stacklevel=stacklevel)
         else:
             row = fast.iloc[0]
     return Chosen(row["model"], json.loads(row["config"]), int(row["rank"]))

@@ -37,7 +37,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import shop  # noqa: E402
 
-from automl_guide import ranking  # noqa: E402
+from automl_guide.shop import evaluate as ranking  # noqa: E402
 from automl_guide.registry import load_registry  # noqa: E402
 from automl_guide.shop.history import (CandidateSettings, TableSettings, build_table,  # noqa: E402
                                feature_columns, popularity, to_timedelta)

@@ -177,3 +177,25 @@ def test_a_score_is_defined_only_when_finite_and_other_warnings_still_show():
 
     with pytest.warns(RuntimeWarning, match="a metric's own warning"):
         assert defined_score(noisy) == 0.5
+
+
+def test_the_search_and_the_shop_leaderboard_measure_the_same_ndcg():
+    """One NDCG: the search's ndcg@K over queries and the shop leaderboard's over customers'
+    rankings give the same number for the same rankings (each customer's rows a query)."""
+    from automl_guide.metrics import dcg_discounts
+    from automl_guide.shop.evaluate import ranking_metrics
+
+    assert dcg_discounts(3) == pytest.approx([1.0, 1 / np.log2(3), 0.5])
+    rng = np.random.default_rng(3)
+    queries = np.repeat(np.arange(6), 7)
+    y = (rng.random(len(queries)) < 0.3).astype(int)
+    y[::7] = 1  # every customer bought something
+    score = rng.random(len(queries))
+    ranked, relevant = {}, {}
+    for q in range(6):
+        rows = np.flatnonzero(queries == q)
+        order = rows[np.argsort(-score[rows], kind="stable")]
+        ranked[str(q)] = [f"p{i}" for i in order]
+        relevant[str(q)] = {f"p{i}" for i in rows if y[i]}
+    search = get_metric("ndcg@4", "binary").fn(y, np.column_stack([1 - score, score]), queries)
+    assert search == pytest.approx(ranking_metrics(ranked, relevant, 4)["ndcg@4"], abs=1e-12)

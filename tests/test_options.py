@@ -218,3 +218,38 @@ def test_an_invalid_value_on_the_command_line_names_the_flag(flags, said, tmp_pa
                  str(tmp_path / "run"), *flags])
     assert code == 2
     assert capsys.readouterr().err.strip() == f"automl-guide: error: {said}"
+
+
+def test_models_given_as_one_string_or_none_at_all():
+    """models="" is every family (as --models '' is), one name may be a string, and codes keep
+    what they were given."""
+    from automl_guide.options import make_config
+
+    assert make_config("t", models="").models is None
+    assert make_config("t", models="xgboost").models == ("xgboost",)
+    assert make_config("t", models=["linear", "svm"]).models == ("linear", "svm")
+    assert make_config("t", codes="store").codes == ("store",)
+    assert make_config("t", out="run").out == Path("run")
+
+
+def test_each_flag_gets_its_help_default_choices_and_metavar_from_the_table():
+    import argparse
+
+    from automl_guide.options import BY_NAME, add_arguments, from_arguments
+
+    names = ["time_budget", "max_trials", "validation", "overwrite", "ensemble", "resume"]
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, names, defaults={"time_budget": 120.0})
+    actions = {a.dest: a for a in parser._actions}
+    assert (actions["time_budget"].default, actions["time_budget"].metavar) == (120.0, "S")
+    assert actions["time_budget"].help == BY_NAME["time_budget"].help + " (default: 120.0)"
+    assert actions["max_trials"].help == BY_NAME["max_trials"].help  # None: no default shown
+    assert actions["validation"].choices == ("auto", "holdout", "cv")
+    assert actions["overwrite"].help == BY_NAME["overwrite"].help
+    assert actions["overwrite"].default is False and actions["ensemble"].default is True
+    assert actions["ensemble"].option_strings == ["--no-ensemble"]
+    resume = actions["resume"]
+    assert (resume.default, resume.metavar, resume.help) == (None, "DIR", BY_NAME["resume"].help)
+    given = from_arguments(parser.parse_args(["--resume", "old", "--no-ensemble"]), names)
+    assert given == {"time_budget": 120.0, "max_trials": None, "validation": "auto",
+                     "overwrite": False, "ensemble": False, "resume": True, "out": "old"}

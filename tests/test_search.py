@@ -226,3 +226,12 @@ def test_the_first_ctrl_c_ends_the_search_gracefully_and_a_second_at_once():
             pytest.fail("the second Ctrl-C did not interrupt")
     assert signal.getsignal(signal.SIGINT) is host_handler  # the host's handler put back
     signal.signal(signal.SIGINT, before)
+
+
+def test_the_shared_budget_answers_finished_as_ray_tune_does():
+    """budget.py holds no Ray; its answer for an exhausted searcher is Tune's own."""
+    from ray.tune.search import Searcher
+
+    from automl_guide.budget import SharedBudget
+
+    assert SharedBudget.FINISHED == Searcher.FINISHED

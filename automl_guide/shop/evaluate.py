@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..metrics import dcg_discounts
 from .history import (KEYS, RECENT_DAYS, ShopData, TableSettings, build_table, labels,
                       popularity)
 from .snapshot import purchase_scores
@@ -24,7 +25,7 @@ def ranking_metrics(ranked: Mapping[str, Sequence[str]], relevant: Mapping[str, 
                     k: int = 10) -> dict[str, float]:
     """Mean NDCG@k, HitRate@k and MAP@k over the customers in ``relevant`` (those who bought
     something); a customer with no ranking scores 0."""
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    discounts = dcg_discounts(k)
     ndcg, hit, ap = [], [], []
     for customer, bought in relevant.items():
         top = list(ranked.get(customer, ()))[:k]
@@ -77,7 +78,7 @@ def days_text(span: pd.Timedelta) -> str:
 
 
 def held_out_truth(shop: ShopData, cutoff: pd.Timestamp, horizon: pd.Timedelta, exclude: bool
-              ) -> tuple[dict[str, set], dict[str, set], pd.DataFrame]:
+                   ) -> tuple[dict[str, set], dict[str, set], pd.DataFrame]:
     """What known customers bought in the window after ``cutoff`` (less what they had already
     bought, when the shop has no repeat purchases): the truth a ranking is judged against."""
     history = shop.history(cutoff)
@@ -98,7 +99,7 @@ def model_name(fit: Any) -> str:
 
 
 def rank_leaderboard(shop: ShopData, test: pd.Timestamp, horizon: pd.Timedelta, registry: Any,
-                      settings: TableSettings, fit: Any, k: int, exclude: bool) -> pd.DataFrame:
+                     settings: TableSettings, fit: Any, k: int, exclude: bool) -> pd.DataFrame:
     history = shop.history(test)
     relevant, before, bought = held_out_truth(shop, test, horizon, exclude)
     if not relevant:
@@ -122,8 +123,8 @@ def rank_leaderboard(shop: ShopData, test: pd.Timestamp, horizon: pd.Timedelta, 
 
 
 def purchase_leaderboard(shop: ShopData, test: pd.Timestamp, horizon: pd.Timedelta,
-                          registry: Any, settings: TableSettings, fit: Any,
-                          train: pd.DataFrame) -> pd.DataFrame:
+                         registry: Any, settings: TableSettings, fit: Any,
+                         train: pd.DataFrame) -> pd.DataFrame:
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import average_precision_score, roc_auc_score
     from sklearn.pipeline import make_pipeline

@@ -1,6 +1,6 @@
 """A shop's tables as one interaction log, and training tables built from it without leakage.
 
-``ShopData`` joins the validated tables (see :mod:`automl_guide.shop_tables`) into one log of
+``ShopData`` joins the validated tables (see :mod:`automl_guide.shop.tables`) into one log of
 interactions ``(customer_id, product_id, event_type, timestamp, quantity, amount)``: purchases
 come from ``orders`` when it is given (else from the ``purchase`` rows of ``events``), views and
 carts from ``events``. Either table may stand alone.

@@ -1,5 +1,6 @@
 """``fit_shop``: shop tables -> leakage-free training tables -> search -> ONNX scorer, evaluated
-as a ranking against popularity baselines, exported with a feature snapshot; ``recommend``.
+as a ranking against popularity baselines, exported with a feature snapshot (which
+:mod:`automl_guide.shop.snapshot`'s ``recommend`` serves).
 
 Time is split the way a shop's future is: training tables at ``cutoffs`` (labels in the
 ``horizon`` after each, windows never reaching the test cutoff), the search's validation split
@@ -156,13 +157,10 @@ def fit_shop(data: Any, *, task: str = "rank", horizon: Any = 30, cutoffs: Seque
     Other parameters are those of :func:`automl_guide.fit_and_export`; the budget covers the
     whole run.
     """
-    from ..registry import load_registry
-
     start = time.monotonic()
     time_budget = None if time_budget == 0 else time_budget  # 0: no limit, as in fit
-    registry = load_registry(plugins)
     out = Path(out) if out is not None else None
-    _check_before_work(task, k, negatives, registry, out, overwrite)
+    registry = _check_before_work(task, k, negatives, plugins, out, overwrite)
     shop = load_shop(data)
     if not (shop.interactions["event_type"] == "purchase").any():
         raise DataError(f"The shop has no purchases ({' and '.join(shop.tables)} given; no "
@@ -225,17 +223,22 @@ def _fit_scorer(table: pd.DataFrame, registry: Any, task: str, k: int, **options
                    groups=table["customer_id"].to_numpy(), queries=queries)
 
 
-def _check_before_work(task: str, k: Any, negatives: Any, registry: Any, out: Path | None,
-                       overwrite: bool) -> None:
+def _check_before_work(task: str, k: Any, negatives: Any, plugins: Iterable[Any],
+                       out: Path | None, overwrite: bool) -> Any:
+    """The options and the output directory checked before the data is read; the registry."""
+    from ..registry import load_registry
+
     if task not in TASKS:
         raise DataError(f"Unknown shop task {task!r}; choose one of {', '.join(TASKS)}.")
     check_count("k", k)
     if negatives is not None:
         check_count("negatives", negatives)
+    registry = load_registry(plugins)
     if not registry.shop_features:
         raise DataError("No shop feature plugin is registered; reinstall automl-guide.")
     if out is not None:
         _check_out(out, overwrite)
+    return registry
 
 
 def _training_table(shop: ShopData, train_cutoffs: Sequence[pd.Timestamp],

@@ -37,7 +37,7 @@ def purchase_scores(predictor: Any, frame: pd.DataFrame) -> np.ndarray:
 
 
 def write_snapshot(folder: Path, shop: ShopData, registry: Any, settings: TableSettings,
-                    inputs: Sequence[str]) -> dict[str, Any]:
+                   inputs: Sequence[str]) -> dict[str, Any]:
     """Features as of the end of the data, one Parquet file per level."""
     history = shop.history(shop.end)
 
