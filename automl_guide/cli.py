@@ -276,7 +276,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from .data import load_table
+    from .tables import load_table
     from .predictor import load
 
     out = Path(args.out) if args.out else None

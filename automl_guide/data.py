@@ -1,10 +1,8 @@
 """Load a table, separate the target, infer the task and make the splits."""
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -33,95 +31,18 @@ class Dataset:
     codes: frozenset[str] | None = None  # ONNX names of integer columns declared codes
 
 
-def load_table(path: str | Path, dates: Sequence[str] = (), text: Sequence[str] = ()
-               ) -> pd.DataFrame:
-    """Read a CSV or Parquet file into a DataFrame with a clear error for anything else. A CSV
-    has no types: of the columns named in ``dates`` (a model's datetime columns), one whose
-    every value is a whole number from 1000 to 9999 holds years ("2024", as serve reads them),
-    not seconds a few minutes after 1970; other numbers stay seconds since the epoch. A CSV
-    whose header has no comma may be separated by semicolons, tabs or bars, and then its numbers
-    may have a decimal comma (``12,5``), as spreadsheets write them where that is the custom.
-    Columns named in ``text`` (ids) are read from a CSV as written: ``0023`` keeps its zeros."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise DataError(f"Expected a pandas DataFrame or the path of a CSV or Parquet file, got "
-                        f"{type(path).__name__}.")
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"No such file: {path}")
-    suffixes = "".join(path.suffixes).lower()
-    try:
-        if ".parquet" in suffixes or suffixes.endswith(".pq"):
-            return pd.read_parquet(path)
-        sep = _separator(path)
-        header = pd.read_csv(path, nrows=0, header=None, dtype=str, sep=sep).columns
-        header = pd.read_csv(path, nrows=1, header=None, dtype=str, sep=sep).iloc[0].tolist() \
-            if len(header) else []
-        dups = sorted({str(h) for h in header if header.count(h) > 1})
-        if dups:  # pandas would rename them to name.1, name.2 silently
-            raise DataError(f"Duplicate column name(s) {', '.join(map(repr, dups))} in {path}; "
-                            "names must be unique.")
-        frame = pd.read_csv(path, sep=sep, dtype={name: str for name in text if name in header})
-        return _years_as_text(frame if sep == "," else _decimal_commas(frame), dates)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path} is empty: it has no header and no rows.") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it "
-                        "as UTF-8 and try again.") from None
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise DataError(f"Could not read {path} as {'Parquet' if 'parquet' in suffixes else 'CSV'}"
-                        f": {exc}") from None
+def did_you_mean(name: str, known: Sequence[Any]) -> str:
+    """`` (did you mean 'Age'?)`` for a name that differs from a known one in case, spacing or
+    a few letters; empty when none is close."""
+    import difflib
 
-
-def _separator(path: Path) -> str:
-    """The CSV's field separator: a tab in a ``.tsv``, else a comma, unless the header has none
-    and holds semicolons (as spreadsheets write CSV where the decimal mark is a comma), tabs or
-    bars. A compressed CSV's header is read uncompressed (pandas infers the compression from
-    the name, as here)."""
-    import bz2
-    import gzip
-    import lzma
-
-    if ".tsv" in (s.lower() for s in path.suffixes):
-        return "\t"
-    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix.lower(), open)
-    with opener(path, "rb") as handle:
-        first = handle.readline()
-    if b"," in first:
-        return ","
-    counts = {sep: first.count(sep.encode()) for sep in (";", "\t", "|")}
-    best = max(counts, key=counts.get)
-    return best if counts[best] else ","
-
-
-# A number written with a decimal comma, its thousands perhaps grouped by dots: 12,5 or 1.234,56
-_DECIMAL_COMMA = r"[+-]?(?:\d+|\d{1,3}(?:\.\d{3})+)(?:,\d+)?"
-
-
-def _decimal_commas(frame: pd.DataFrame) -> pd.DataFrame:
-    """In a CSV not separated by commas (a spreadsheet's, where the decimal mark is a comma), a
-    text column whose every value is such a number, one at least with a comma, is numbers."""
-    for name in frame.columns:
-        if not (frame[name].dtype == object or isinstance(frame[name].dtype, pd.StringDtype)):
-            continue
-        values = frame[name].dropna()
-        if not len(values) or not all(isinstance(v, str) for v in values):
-            continue
-        text = values.str.strip()
-        if text.str.contains(",", regex=False).any() and text.str.fullmatch(_DECIMAL_COMMA).all():
-            numbers = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-            frame[name] = pd.to_numeric(numbers).reindex(frame.index)
-    return frame
-
-
-def _years_as_text(frame: pd.DataFrame, dates: Sequence[str]) -> pd.DataFrame:
-    for name in dates:
-        if name not in frame.columns or not pd.api.types.is_numeric_dtype(frame[name].dtype) \
-                or pd.api.types.is_bool_dtype(frame[name].dtype):
-            continue
-        values = frame[name].dropna()
-        if len(values) and ((values % 1 == 0) & values.between(1000, 9999)).all():
-            frame[name] = frame[name].map(lambda v: None if pd.isna(v) else str(int(v)))
-    return frame
+    known = [str(k) for k in known]
+    folded = {" ".join(k.lower().split()): k for k in known}
+    match = folded.get(" ".join(str(name).lower().split()))
+    if match is None:
+        close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.8)
+        match = close[0] if close else None
+    return f" (did you mean {match!r}?)" if match is not None else ""
 
 
 def infer_task(y: pd.Series) -> str:
@@ -147,7 +68,8 @@ def prepare(frame: pd.DataFrame, target: str, task: str | None = None,
         raise DataError(f"Duplicate column name(s) {', '.join(map(repr, dups))}; names must be "
                         "unique.")
     if target not in frame.columns:
-        raise DataError(f"Target column {target!r} is not in the data; columns are: "
+        raise DataError(f"Target column {target!r} is not in the data"
+                        f"{did_you_mean(target, frame.columns)}; columns are: "
                         f"{', '.join(map(repr, map(str, frame.columns[:20])))}.")
     if len(frame) == 0:
         raise DataError("The table has a header but no rows.")

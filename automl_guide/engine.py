@@ -15,7 +15,7 @@ import pandas as pd
 from . import card as cards
 from . import delivery, families, features, run_dir, select, tuning
 from .columns import coerce_frame, string_names
-from .data import Dataset, load_table, prepare, test_split, validation_splits
+from .data import Dataset, prepare, test_split, validation_splits
 from .errors import DataError, ExportError, SearchError
 from .metrics import Metric, get_metric, report
 from .options import FitConfig, check_options
@@ -24,6 +24,7 @@ from .progress import Progress
 from .refit import Refits
 from .registry import PluginRegistry
 from .specs import ModelSpec
+from .tables import load_table
 from .records import BUDGET_RAN_OUT, TrialData
 
 ASHA_STAGES = 9  # iterative trials report after each ninth of their rounds/epochs: rungs 1, 3 of 9

@@ -4,6 +4,7 @@ case with the test that proves it."""
 from __future__ import annotations
 
 import decimal
+import json
 import re
 import warnings
 
@@ -38,6 +39,10 @@ FAILING = {
     "target_missing": (lambda tmp: _csv(tmp, shop_frame(60).drop(columns=["bought"])),
                        "Target column 'bought' is not in the data; columns are: 'price', "
                        "'visits', 'member', 'category', 'city', 'last_seen'."),
+    "target_in_another_case": (lambda tmp: _csv(tmp, shop_frame(60).rename(
+        columns={"bought": "Bought"})), "Target column 'bought' is not in the data (did you "
+        "mean 'Bought'?); columns are: 'price', 'visits', 'member', 'category', 'city', "
+        "'last_seen', 'Bought'."),
     "target_constant": (lambda tmp: _csv(tmp, shop_frame(60).assign(bought="yes")),
                         "Target 'bought' has a single class ('yes'); a classifier needs at "
                         "least two."),
@@ -49,9 +54,9 @@ FAILING = {
     "too_few_rows": (lambda tmp: _csv(tmp, shop_frame(12)),
                      "The table has only 12 rows with a target; automl-guide needs at least 20 "
                      "to hold out test rows and validate."),
-    "not_utf8": (lambda tmp: _write(tmp, "价格,bought\n1,是\n".encode("gb18030") * 30),
-                 "{path} is not UTF-8 text (invalid start byte at byte 0); save it as UTF-8 and "
-                 "try again."),
+    "not_text": (lambda tmp: _write(tmp, bytes(range(256)) * 4),
+                 "{path} is not text in an encoding that could be told (invalid start byte at "
+                 "byte 114 as utf-8); save it as UTF-8 and try again."),
     "only_the_target": (lambda tmp: _csv(tmp, shop_frame(60)[["bought"]]),
                         "No feature columns: the table holds only the target 'bought'."),
     "amounts_as_classes": (lambda tmp: _csv(tmp, shop_frame(60).assign(
@@ -153,7 +158,7 @@ def test_a_csv_separated_by_semicolons_tabs_or_bars_reads_as_with_commas(tmp_pat
     header keeps the comma (text holding semicolons stays text), but a .tsv is tabs. A gzipped
     CSV's header is read uncompressed: the compressed bytes decided the separator, and one
     file in a few came back as a single column named 'a,b'."""
-    from automl_guide.data import load_table
+    from automl_guide.tables import load_table
 
     frame = shop_frame(30).assign(note=["a; b"] * 30)
     frame.to_csv(tmp_path / "comma.csv", index=False)
@@ -176,7 +181,7 @@ def test_numbers_with_a_decimal_comma_in_a_semicolon_csv_are_numbers(tmp_path):
     """A spreadsheet's CSV where the decimal mark is a comma (12,5; thousands perhaps grouped by
     dots: 1.234,5) reads as the same numbers as a comma CSV; a column that is not all such numbers
     stays text, and so does one whose comma might be a list's (3,4,5)."""
-    from automl_guide.data import load_table
+    from automl_guide.tables import load_table
 
     frame = shop_frame(30)
     frame.loc[3, "price"], frame.loc[4, "price"] = 1234.5, None
@@ -842,3 +847,37 @@ def test_a_bad_value_in_a_one_row_request_is_named_as_in_a_big_frame():
                        r".*'age' needs numbers.*row 0: 'old'") as error:
         coerce_arrays(frame, columns)
     assert "\n" in str(error.value)
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "gb18030", "utf-16", "latin-1"])
+def test_a_csv_in_the_encoding_a_shops_excel_wrote_is_read_and_the_encoding_named(encoding,
+                                                                                  tmp_path):
+    """Chinese shops export GBK/GB18030 from Excel; UTF-16 and Latin-1 come from other tools.
+    Each is read as written, with a warning naming the encoding (UTF-8 is read silently)."""
+    from automl_guide.tables import load_table
+
+    latin = encoding == "latin-1"
+    frame = pd.DataFrame({
+        "produit" if latin else "商品": (["café", "crème brûlée", "thé"] if latin
+                                        else ["红色连衣裙 夏季", "跑步鞋", "手机"]) * 10,
+        "prix" if latin else "价格": [199.0, 399.5, 1299.0] * 10,
+        "bought": (["oui", "non", "oui"] if latin else ["是", "否", "是"]) * 10})
+    path = tmp_path / "data.csv"
+    path.write_bytes(frame.to_csv(index=False).encode(encoding))
+    with pytest.warns(UserWarning, match=r"data\.csv is not UTF-8: read as \w+ \(told by "
+                                         r"charset-normalizer\)"):
+        read = load_table(path)
+    pd.testing.assert_frame_equal(read, frame)
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_a_gbk_csv_fits(tmp_path, capsys):
+    frame = shop_frame(60).assign(city=lambda f: f["city"].map(lambda c: f"上海{c}"),
+                                  bought=lambda f: f["bought"].map({"yes": "是", "no": "否"}))
+    path = tmp_path / "orders.csv"
+    path.write_bytes(frame.to_csv(index=False).encode("gbk"))
+    with pytest.warns(UserWarning, match="orders.csv is not UTF-8: read as gb18030"):
+        code, err = _fit(capsys, path)
+    assert code == 0, err
+    card = json.loads((tmp_path / "run" / "model_card.json").read_text())
+    assert set(card["class_labels"]) == {"是", "否"}

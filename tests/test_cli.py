@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from automl_guide.cli import main
-from automl_guide.data import load_table
+from automl_guide.tables import load_table
 
 from conftest import shop_frame
 

@@ -40,7 +40,7 @@ def load_shop(data: ShopData | Mapping[str, pd.DataFrame] | str | os.PathLike) -
 
 
 def _read_tables(folder: Path) -> dict[str, pd.DataFrame]:
-    from ..data import load_table
+    from ..tables import load_table
 
     if not folder.is_dir():
         raise DataError(f"{folder} is not a directory of shop tables (orders.csv, events.csv, "
