@@ -279,6 +279,11 @@ def _predict(args: argparse.Namespace) -> int:
     from .tables import load_table
     from .predictor import load
 
+    suffixes = "".join(Path(args.model).suffixes).lower()
+    if any(kind in suffixes for kind in (".csv", ".tsv", ".txt", ".parquet", ".pq")):
+        raise UsageError(f"{args.model} looks like a table, not a model: the model comes first "
+                         f"(automl-guide predict MODEL DATA, here: predict {args.data} "
+                         f"{args.model}).")
     out = Path(args.out) if args.out else None
     if out is not None and out.is_dir():
         raise ExportError(f"--out {out} is a directory; name the CSV file to write.")

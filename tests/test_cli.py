@@ -392,3 +392,13 @@ def test_the_summary_tells_failed_trials_from_those_stopped_at_a_time_limit(tmp_
     show(types.SimpleNamespace(leaderboard=board, onnx_path=tmp_path / "model.onnx", card=card))
     assert "3 trials, 1 failed, 1 stopped at a time limit. Full leaderboard" in \
         capsys.readouterr().out
+
+
+def test_predict_with_the_table_first_says_the_model_comes_first(tmp_path, capsys):
+    """Swapped arguments were a raw protobuf error from onnxruntime."""
+    table = tmp_path / "rows.csv"
+    shop_frame(5, "binary").to_csv(table, index=False)
+    assert main(["predict", str(table), str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"automl-guide: error: {table} looks like a table, not a model: the model comes first "
+        f"(automl-guide predict MODEL DATA, here: predict {tmp_path / 'run'} {table}).")
