@@ -63,7 +63,8 @@ OPTIONS = (
     Option("models", None, "comma-separated model plugin names (default: all for the task)",
            tuple[str, ...] | None, metavar="NAMES", resumed=True, cli="list"),
     Option("searcher", "random", "searcher plugin: random, grid, tpe, evolution, or a "
-           "third-party one", str, resumed=True),
+           "third-party one; tpe with --scheduler asha for budgets of a minute or more", str,
+           resumed=True),
     Option("metric", None, "roc_auc, log_loss, accuracy, f1, rmse, mae, r2, ... (default: by "
            "task)", str | None, resumed=True),
     Option("out", Path("automl_guide_run"), "directory for the run's files", Path | None,
