@@ -33,12 +33,8 @@ def _add_fit_options(parser: argparse.ArgumentParser, *, data: bool = True) -> N
         parser.add_argument("data", help="CSV or Parquet file")
         parser.add_argument("--target", help="column to predict (required unless --resume)")
     options.add_arguments(parser, None if data else FIT_OPTIONS_WITHOUT_DATA,
-                          None if data else {"out": None})  # demo: its own directory
-
-
-def _names(text: str | None) -> list[str] | None:
-    """A comma-separated option as a list of names (None when the option was not given)."""
-    return None if text is None else [v.strip() for v in text.split(",") if v.strip()]
+                          # demo: its own directory, replaced each run; a user's --out is not
+                          None if data else {"out": None})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,7 +72,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--shop", action="store_true",
                       help="generated shop -> ranking model -> recommendation for one customer")
     _add_fit_options(demo, data=False)
-    demo.set_defaults(out=None)  # its own directory is replaced each run; a user's --out is not
     return parser
 
 
@@ -200,7 +195,7 @@ def _fit(args: argparse.Namespace) -> int:
 def shop_kwargs(args: argparse.Namespace) -> dict:
     return dict(task=args.task, horizon=_days(args.horizon),
                 test_horizon=_days(args.test_horizon) if args.test_horizon else None,
-                cutoffs=_names(args.cutoffs) or None, n_cutoffs=args.n_cutoffs,
+                cutoffs=options.split_names(args.cutoffs) or None, n_cutoffs=args.n_cutoffs,
                 test_cutoff=args.test_cutoff, k=args.k, negatives=args.negatives,
                 **options.from_arguments(args, SHOP_RUN_OPTIONS))
 

@@ -163,6 +163,11 @@ def add_arguments(parser: argparse.ArgumentParser, names: Sequence[str] | None =
                             help=option.help + shown)
 
 
+def split_names(text: str | None) -> list[str] | None:
+    """A comma-separated flag as a list of names (None when the flag was not given)."""
+    return None if text is None else [v.strip() for v in text.split(",") if v.strip()]
+
+
 def from_arguments(args: argparse.Namespace, names: Sequence[str] | None = None
                    ) -> dict[str, Any]:
     """The keywords of ``fit_and_export`` (or ``fit_shop``, with its ``names``) from parsed
@@ -170,8 +175,8 @@ def from_arguments(args: argparse.Namespace, names: Sequence[str] | None = None
     kwargs: dict[str, Any] = {}
     for option in OPTIONS if names is None else [BY_NAME[n] for n in names]:
         value = getattr(args, option.name)
-        if option.cli == "list" and value is not None:
-            value = [v.strip() for v in value.split(",") if v.strip()]
+        if option.cli == "list":
+            value = split_names(value)
         elif option.cli == "resume":
             if value:
                 kwargs["out"] = value

@@ -32,8 +32,10 @@ def load_table(path: str | Path, dates: Sequence[str] = (), text: Sequence[str] 
     try:
         if ".parquet" in suffixes or suffixes.endswith(".pq"):
             return pd.read_parquet(path)
-        encoding = _encoding(path)
-        sep = _separator(path, encoding)
+        with _opened(path) as handle:
+            sample = handle.read(ENCODING_SAMPLE)
+        encoding = _encoding(path, sample)
+        sep = _separator(path, sample, encoding)
         read = {"sep": sep, "encoding": encoding}
         header = pd.read_csv(path, nrows=0, header=None, dtype=str, **read).columns
         header = pd.read_csv(path, nrows=1, header=None, dtype=str, **read).iloc[0].tolist() \
@@ -73,15 +75,13 @@ def _opened(path: Path) -> Any:
     return opener(path, "rb")
 
 
-def _encoding(path: Path) -> str:
-    """UTF-8 when the file's first megabyte reads as UTF-8; otherwise the encoding of
+def _encoding(path: Path, sample: bytes) -> str:
+    """UTF-8 when ``sample`` (the file's first megabyte) reads as UTF-8; otherwise the encoding of
     :data:`ENCODINGS` that charset-normalizer tells from it (GB18030 for the GBK that Chinese
     shops' Excel writes, UTF-16, Latin-1...), with a warning naming it. UTF-8 when nothing can
     be told: reading then fails with the byte at fault."""
     import codecs
 
-    with _opened(path) as handle:
-        sample = handle.read(ENCODING_SAMPLE)
     try:
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
         return "utf-8"
@@ -97,14 +97,13 @@ def _encoding(path: Path) -> str:
     return best.encoding
 
 
-def _separator(path: Path, encoding: str = "utf-8") -> str:
+def _separator(path: Path, sample: bytes, encoding: str) -> str:
     """The CSV's field separator: a tab in a ``.tsv``, else a comma, unless the header has none
     and holds semicolons (as spreadsheets write CSV where the decimal mark is a comma), tabs or
     bars."""
     if ".tsv" in (s.lower() for s in path.suffixes):
         return "\t"
-    with _opened(path) as handle:
-        first = handle.readline(ENCODING_SAMPLE).decode(encoding, errors="replace")
+    first = sample.split(b"\n", 1)[0].decode(encoding, errors="replace")
     if "," in first:
         return ","
     counts = {sep: first.count(sep) for sep in (";", "\t", "|")}

@@ -16,11 +16,9 @@ CHECKED = ("automl_guide", "plugins", "schemas", "tests", "benchmarks", "example
 INSTALLED = {"plugins": "automl_guide_plugins", "schemas": "automl_guide_schemas"}  # folder: name
 
 
-def _lint_imports(config: Path | None = None) -> subprocess.CompletedProcess:
-    command = [str(Path(sys.executable).with_name("lint-imports")), "--no-cache"]
-    if config is not None:
-        command += ["--config", str(config)]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+def _lint_imports(root: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(Path(sys.executable).with_name("lint-imports")), "--no-cache"],
+                          cwd=root, capture_output=True, text=True, timeout=300, env=env)
 
 
 def test_the_import_contracts_hold():
@@ -41,9 +39,7 @@ def test_a_stage_importing_a_later_stage_breaks_the_contracts(tmp_path):
     select.write_text(select.read_text().replace(
         "from .errors import SearchError", "from .delivery import Exported  # noqa\n"
         "from .errors import SearchError"))
-    done = subprocess.run([str(Path(sys.executable).with_name("lint-imports")), "--no-cache"],
-                          cwd=copy, capture_output=True, text=True, timeout=300,
-                          env={"PYTHONPATH": str(copy), "PATH": "/usr/bin:/bin"})
+    done = _lint_imports(copy, env={"PYTHONPATH": str(copy), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-2000:]
     assert "automl_guide.select -> automl_guide.delivery" in done.stdout, done.stdout[-3000:]
 

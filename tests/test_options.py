@@ -253,3 +253,11 @@ def test_each_flag_gets_its_help_default_choices_and_metavar_from_the_table():
     given = from_arguments(parser.parse_args(["--resume", "old", "--no-ensemble"]), names)
     assert given == {"time_budget": 120.0, "max_trials": None, "validation": "auto",
                      "overwrite": False, "ensemble": False, "resume": True, "out": "old"}
+
+
+def test_a_comma_separated_flag_is_a_list_of_names():
+    from automl_guide.options import split_names
+
+    assert split_names(None) is None
+    assert split_names(" linear, xgboost ,, ") == ["linear", "xgboost"]
+    assert split_names("") == [] and split_names("a b") == ["a b"]
