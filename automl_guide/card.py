@@ -80,8 +80,11 @@ def now() -> str:
 def build_card(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Sequence,
                board: pd.DataFrame, metric: Metric, config: FitConfig,
                test_metrics: Mapping[str, float], parity: Mapping[str, Any], used: Sequence,
-               seconds: float, best_rank: int = 1) -> dict[str, Any]:
-    """The card of a run whose exported model is the trial ranked ``best_rank``."""
+               seconds: float, best_rank: int = 1, families: Sequence[str] = (),
+               short_budget: tuple[Sequence[str], int] | None = None) -> dict[str, Any]:
+    """The card of a run whose exported model is the trial ranked ``best_rank``, of a search
+    over ``families``; ``short_budget``: the families the budget was too short for and the
+    budget that would have let each run once, as the run warned before its search."""
     best = board.iloc[best_rank - 1]
     card = {
         "format_version": FORMAT_VERSION, "task": dataset.task, "target": dataset.target,
@@ -100,8 +103,14 @@ def build_card(dataset: Dataset, train: np.ndarray, test: np.ndarray, splits: Se
                    "trials": int(len(board)),
                    "failed": int((board["status"] != "ok").sum()), "seed": config.seed,
                    "time_budget_s": config.time_budget, "max_trials": config.max_trials,
-                   "max_predict_us": config.max_predict_us,
-                   "wall_seconds": round(seconds, 2)},
+                   "max_predict_us": config.max_predict_us, "ensemble": config.ensemble,
+                   "wall_seconds": round(seconds, 2), "families": list(families),
+                   "families_without_result": [
+                       f for f in families if not (board[board["model"] == f]["status"]
+                                                   == "ok").any()],
+                   "short_budget": None if short_budget is None else {
+                       "families": list(short_budget[0]),
+                       "time_budget_for_every_family_s": short_budget[1]}},
         "rows": {"train": int(len(train)), "test": int(len(test))},
         "parity": dict(parity),
         "plugins": [{"name": r.name, "kind": r.kind, "plugin": r.plugin,

@@ -32,13 +32,15 @@ class NotExported(Exception):
 @dataclass(frozen=True)
 class Exported:
     """What the export gave: the graph, its parity, the native model it stands for, and, for
-    an ensemble, the best single model's graph and the ensemble's part of the card."""
+    an ensemble, the best single model's graph and the ensemble's part of the card; for a
+    single model, why not an ensemble (when the ensemble chosen failed here)."""
 
     graph: Any
     parity: Any
     native: Any
     single: Any = None
     ensemble_card: Mapping[str, Any] | None = None
+    no_ensemble: str = ""
 
 
 class Converter:
@@ -125,9 +127,10 @@ def export_choice(converter: Converter, plugin_specs: Sequence[Any], pipeline: A
                                 converter.specs)
         ensemble_parity = converter.check(graph_of_all, native)
     except Exception as exc:  # the single best model still counts
+        why = f"the ensemble chosen did not export ({type(exc).__name__}: {exc})"
         progress.say(f"Ensemble not exported ({type(exc).__name__}: {exc}); exporting "
                      f"the single best model.")
-        return Exported(graph, parity, pipeline)
+        return Exported(graph, parity, pipeline, no_ensemble=why)
     card = {"members": [{"model": m.model, "config": dict(m.config), "weight": float(w)}
                         for (m, _), w in zip(members, plan.weights)],
             "validation_score": plan.score, "best_single_validation_score": plan.single_score,

@@ -3,6 +3,7 @@ refit -> export -> parity -> evaluate -> write. :func:`fit` reads top to bottom;
 module with a public function (docs/architecture.md has one row per module)."""
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -116,14 +117,14 @@ def fit(data: pd.DataFrame | str | Path, config: FitConfig, registry: PluginRegi
         run_dir.save_run_options(config, frame)
     run = Run(config, registry, dataset, metric, specs, train, test, splits, plan, trial_data,
               progress, start, deadline, queries)
-    records, outputs = _search(run, spaces, defaults)  # search
+    records, outputs, short = _search(run, spaces, defaults)  # search
     board = select.leaderboard(records, metric)
     if not board["status"].isin(["ok", "error"]).any() and (
             board.empty or (board["error"] == BUDGET_RAN_OUT).any()):  # before any trial ended
         records = list(records) + [tuning.fallback_trial(trial_data, specs, defaults, progress)]
         board = select.leaderboard(records, metric)
     try:  # select -> refit -> export -> parity, family after family; evaluate -> write
-        return _export_first(run, board, outputs)
+        return _export_first(run, board, outputs, short)
     except Exception as exc:
         if config.out is not None:  # nothing is lost: the leaderboard survives a failed export
             run_dir.keep_leaderboard(config.out, board)
@@ -166,8 +167,8 @@ def _search(run: Run, spaces: Mapping[str, dict], defaults: Mapping[str, dict]
         raise
 
 
-def _export_first(run: Run, board: pd.DataFrame, outputs: Mapping[str, np.ndarray]
-                  ) -> FitResult:
+def _export_first(run: Run, board: pd.DataFrame, outputs: Mapping[str, np.ndarray],
+                  short: tuning.ShortBudget | None = None) -> FitResult:
     """The export loop: the best trial (or the ensemble it leads) refitted, exported and checked;
     when its family's export fails, the best trial of the next family, in the selection's
     order; when an ensemble member's fails, the ensemble chosen again without that family."""
@@ -181,16 +182,17 @@ def _export_first(run: Run, board: pd.DataFrame, outputs: Mapping[str, np.ndarra
     refits = Refits(run.dataset, run.train, run.plan, run.specs, config.seed, run.queries)
     converter = delivery.Converter(run.dataset, run.specs, _parity_frame(run))
     ensembles = config.ensemble and not metric.needs_queries
-    while True:
-        plan = None  # an ensemble led by `best`, of families whose export has not failed
+    why = ("--no-ensemble" if not config.ensemble
+           else "a ranking metric's scores are no probabilities to average")
+    while True:  # plan: an ensemble led by `best`, of families whose export has not failed
+        plan = select.NoEnsemble(why)
         if ensembles:
             skip = {f["model"] for f in failed} | left_out
             plan = select.choose_ensemble(order[~order["model"].isin(skip)], run.data, run.specs,
                                           metric, run.deadline, run.progress, outputs,
                                           config.max_predict_us, refitted=refits.done)
         pipeline = refits(best.model, best.config)
-        members = None if plan is None else [(m, refits(m.model, m.config))
-                                              for m in plan.members]
+        members = [(m, refits(m.model, m.config)) for m in plan.members] if plan else None
         used = _plugins_used(run, {best.model} | {m.model for m, _ in members or ()})
         try:
             exported = delivery.export_choice(converter, [r.spec for r in used], pipeline,
@@ -199,6 +201,7 @@ def _export_first(run: Run, board: pd.DataFrame, outputs: Mapping[str, np.ndarra
             if failure.member is not None:  # a member, not the best: an ensemble without it
                 left_out.add(failure.member)
                 ensembles = failure.member != best.model  # else the best alone
+                why = f"the best trial's family ({best.model}) did not export as a member"
                 run.progress.say(f"Ensemble member {failure.member} did not export "
                                  f"({failure.error}); " + (
                                      "choosing the ensemble again without it." if ensembles
@@ -207,7 +210,9 @@ def _export_first(run: Run, board: pd.DataFrame, outputs: Mapping[str, np.ndarra
             failed.append({"rank": best.rank, "model": best.model, "error": str(failure.error)})
             best = _next_family(order, config, best, failed, failure.error)
             continue
-        return _finish(run, board, best, exported, used, failed)
+        if not plan and not exported.no_ensemble:
+            exported = dataclasses.replace(exported, no_ensemble=plan.reason)
+        return _finish(run, board, best, exported, used, failed, short)
 
 
 def _next_family(order: pd.DataFrame, config: FitConfig, best: select.Chosen,
@@ -268,7 +273,8 @@ def _plugins_used(run: Run, families_used: set[str]) -> list:
 
 
 def _finish(run: Run, board: pd.DataFrame, best: select.Chosen, exported: delivery.Exported,
-            used: Sequence, failed: Sequence[Mapping[str, Any]]) -> FitResult:
+            used: Sequence, failed: Sequence[Mapping[str, Any]],
+            short: tuning.ShortBudget | None) -> FitResult:
     """Evaluate the exported model on the test rows, build its card and schema, and write the
     run's files."""
     from . import export
@@ -283,12 +289,14 @@ def _finish(run: Run, board: pd.DataFrame, best: select.Chosen, exported: delive
     schema_json = schemas.to_json(data_schema)
     card = cards.build_card(dataset, run.train, test, run.splits, board, run.metric, config,
                             test_metrics, exported.parity.to_card(), used,
-                            time.monotonic() - run.start, best.rank)
+                            time.monotonic() - run.start, best.rank, list(run.specs), short)
     if failed:
         card["best"]["not_exported"] = [dict(f) for f in failed]
     card["schema"] = schemas.summary(data_schema)
     if exported.ensemble_card:
         card["ensemble"] = dict(exported.ensemble_card)
+    else:
+        card["search"]["no_ensemble"] = exported.no_ensemble
     cards.validate_card(card)
     card_json = cards.to_json(card)
     model_bytes = export.with_metadata(exported.graph, card_json, schema_json)

@@ -1,10 +1,11 @@
 """``report.html``: one self-contained page per run that people look at rather than read.
 
-Leaderboard, the search over time (best score against elapsed time, per family), the exported
-model judged on held-out rows (ROC and precision-recall curves, calibration, confusion matrix;
-residuals for regression), permutation feature importance, parity figures and the data schema.
-Every chart is inline SVG (:mod:`automl_guide._svg`), so the page opens offline: no script, font
-or stylesheet is fetched. The model is scored through onnxruntime with the exported graph, the
+Leaderboard, the ensemble (tried or not, its members and weights), the search over time (best
+score against elapsed time, per family), the exported model judged on held-out rows (ROC and
+precision-recall curves, calibration, confusion matrix with its decision rule; residuals for
+regression), permutation feature importance, parity figures and the data schema. Every chart
+is inline SVG (:mod:`automl_guide._svg`), so the page opens offline: no script, font or
+stylesheet is fetched. The model is scored through onnxruntime with the exported graph, the
 file a service would load, never the native pipeline.
 """
 from __future__ import annotations
@@ -56,9 +57,8 @@ def render(*, card: Mapping[str, Any], board: pd.DataFrame, model_bytes: bytes,
              "figures flatter the model")
     sections = [
         _section("Leaderboard", _leaderboard(board, metric)),
-        _section("Search over time", _figures([_search_over_time(board, metric)]),
-                 "Best validation score so far against seconds since the search started, for "
-                 "each model family and over all of them."),
+        _section("Ensemble", _ensemble(card, board, metric)),
+        _section("Search over time", *_search_over_time(board, metric)),
         _section("The exported model on held-out rows" if held_out else
                  "The exported model (on training rows)",
                  _figures(_model_plots(task, y, output, card.get("class_labels", []))),
@@ -107,10 +107,12 @@ table {{ border-collapse: collapse; font-size: 13px; }}
 th, td {{ text-align: left; padding: 3px 10px 3px 0; vertical-align: top; }}
 table.grid td, table.grid th {{ border-bottom: 1px solid #eee; padding: 3px 8px; }}
 td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+td.config {{ min-width: 200px; overflow-wrap: break-word; }}
 code {{ font-size: 12px; }}
 .note {{ color: #555; }}
 .figures {{ display: flex; flex-wrap: wrap; gap: 16px; }}
 figure {{ margin: 0; }}
+figcaption {{ max-width: 460px; font-size: 12px; color: #555; }}
 svg.plot {{ background: #fafafa; border: 1px solid #e4e4e4; font-size: 11px; }}
 svg.plot text.title {{ font-size: 13px; font-weight: 600; }}
 </style></head>
@@ -143,39 +145,98 @@ def _number(value: Any) -> str:
 
 def _leaderboard(board: pd.DataFrame, metric: Metric, top: int = 15) -> str:
     shown = ["rank", "model", metric.name, "status", "fit_seconds", "finished_at_s", "config"]
+    more = (f'<p class="note">{len(board) - top} more trials in leaderboard.csv.</p>'
+            if len(board) > top else "")
+    return _table(board.head(top), shown) + more
+
+
+def _table(frame: pd.DataFrame, shown: Sequence[str]) -> str:
+    """Rows of the leaderboard (or of trials taken from it), configurations in full."""
     rows = []
-    for _, row in board.head(top).iterrows():
+    for _, row in frame.iterrows():
         cells = []
         for name in shown:
             value = row.get(name, "")
-            if name == "config":
-                cells.append(f"<td><code>{escape(str(value))[:160]}</code></td>")
+            if name == "config":  # wrapped in its cell, never cut: it is what to refit
+                cells.append(f'<td class="config"><code>{escape(str(value))}</code></td>')
             elif isinstance(value, (float, np.floating)):
                 cells.append(f'<td class="num">{_number(value)}</td>')
             else:
                 cells.append(f"<td>{escape(str(value))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     head = "".join(f"<th>{escape(n)}</th>" for n in shown)
-    more = (f'<p class="note">{len(board) - top} more trials in leaderboard.csv.</p>'
-            if len(board) > top else "")
-    return f'<table class="grid"><tr>{head}</tr>{"".join(rows)}</table>{more}'
+    return f'<table class="grid"><tr>{head}</tr>{"".join(rows)}</table>'
 
 
-def _search_over_time(board: pd.DataFrame, metric: Metric) -> str:
+def _ensemble(card: Mapping[str, Any], board: pd.DataFrame, metric: Metric) -> str:
+    """The exported ensemble (its members' trials, weights and scores), or why there is none."""
+    ensemble = card.get("ensemble")
+    if not ensemble:
+        return f"<p>{escape(_no_ensemble(card))}</p>"
+    members = pd.DataFrame(ensemble["members"])
+    members["config"] = [json.dumps(dict(c), sort_keys=True, default=str)
+                         for c in members["config"]]  # as the leaderboard writes them
+    trials = members.merge(board.drop_duplicates(["model", "config"]), on=["model", "config"],
+                           how="left")
+    return (f"<p>Exported: an ensemble of the best trial of {len(members)} model families, "
+            "its output the weighted mean of theirs (weights from greedy selection on the "
+            f"validation outputs). Validation {escape(metric.name)} "
+            f"{_number(ensemble.get('validation_score'))} against "
+            f"{_number(ensemble.get('best_single_validation_score'))} for the best single "
+            f"trial, kept in {escape(ensemble.get('single_best_file', 'single_best.onnx'))}.</p>"
+            + _table(trials, ["model", "weight", "rank", metric.name, "config"]))
+
+
+def _no_ensemble(card: Mapping[str, Any]) -> str:
+    """Why the run exported a single model, as the card records it (``search.no_ensemble``)."""
+    single = f"The single trial ranked {card.get('best', {}).get('rank', 1)} was exported."
+    why = card.get("search", {}).get("no_ensemble")
+    if not why:  # a card written before the reason was recorded
+        return f"No ensemble. {single}"
+    tried = not why.startswith(("--no-ensemble", "a ranking metric", "fewer than two"))
+    return f"{'Tried, not exported' if tried else 'Not tried'}: {why}. {single}"
+
+
+def _search_over_time(board: pd.DataFrame, metric: Metric) -> tuple[str, str]:
+    """The chart and its note. Its y range leaves out poor trials (beyond Tukey's fence on the
+    poor side), drawn on the edge: one failed-to-learn trial would squeeze every other line
+    into a strip."""
+    note = ("Best validation score so far against seconds since the search started, for each "
+            "model family and over all of them.")
     ok = board[(board["status"] == "ok") & np.isfinite(board[metric.name].astype(float))]
     ok = ok.sort_values("finished_at_s")
     if ok.empty:
-        return ""
+        return "", note
     best = np.maximum.accumulate if metric.mode == "max" else np.minimum.accumulate
     series = [(family, rows["finished_at_s"].to_numpy(float),
                best(rows[metric.name].to_numpy(float)))
               for family, rows in ok.groupby("model", sort=False)]
     series.append(("all families", ok["finished_at_s"].to_numpy(float),
                    best(ok[metric.name].to_numpy(float))))
-    return _svg.lines(series, f"Best {metric.name} so far", "seconds into the search", metric.name,
-                      step=True,
-                      legend="lower right" if metric.mode == "max" else "upper right",
-                      overall="all families")
+    scores = ok[metric.name].to_numpy(float)
+    low, high = _search_range(scores, metric.mode)
+    poor = int((scores < low).sum() if metric.mode == "max" else (scores > high).sum())
+    if poor:
+        edge, side = (low, "below") if metric.mode == "max" else (high, "above")
+        note += (f" {poor} of {len(scores)} trials scored {side} {edge:.4g}, "
+                 "far from the others; the axis leaves them out and a line that is "
+                 "there runs along the edge, marked \u25bc\u25b2 (hover for the value).")
+        pad = 0.05 * (high - low)
+        low, high = (low - pad, high) if metric.mode == "max" else (low, high + pad)
+    chart = _svg.lines(series, f"Best {metric.name} so far", "seconds into the search",
+                       metric.name, step=True, y_range=(low, high), legend="outside",
+                       overall="all families")
+    return _figures([chart]), note
+
+
+def _search_range(scores: np.ndarray, mode: str) -> tuple[float, float]:
+    """The scores' range without the poor outliers: those more than 1.5 interquartile ranges
+    beyond the quartile on the poor side (Tukey's fence). The best score always stays in."""
+    q1, q3 = np.quantile(scores, [0.25, 0.75])
+    reach = 1.5 * (q3 - q1)
+    if mode == "max":
+        return max(float(scores.min()), float(q1 - reach)), float(scores.max())
+    return float(scores.min()), min(float(scores.max()), float(q3 + reach))
 
 
 def _model_plots(task: str, y: np.ndarray, output: np.ndarray, classes: Sequence) -> list[str]:
@@ -243,12 +304,22 @@ def _calibration(confidence: np.ndarray, hit: np.ndarray, title: str) -> str:
 
 
 def _confusion(y: np.ndarray, output: np.ndarray, names: Sequence[str]) -> str:
-    k = len(names)
-    shown = names[:12]
+    """The heatmap (counts and shares of the true class) and a caption with the decision rule:
+    the graph labels a row with its most probable class (``ArgMax``), so the rows are labelled
+    here the same way; the card holds no other threshold."""
+    k, shown = len(names), names[:12]
     matrix = np.zeros((k, k))
     np.add.at(matrix, (y, output.argmax(axis=1)), 1)
-    return _svg.heatmap(matrix[:12, :12], shown, shown, "Confusion matrix", "true",
-                        "predicted")
+    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    chart = _svg.heatmap(matrix[:12, :12], shown, shown, "Confusion matrix", "true",
+                         "predicted", shares=shares[:12, :12])
+    rule = ("Decision threshold: each row gets its most probable class (argmax), the label "
+            "model.onnx returns; model_card.json records no other threshold")
+    if k == 2:
+        rule += f". Here: {names[1]} when P({names[1]}) > 0.5, else {names[0]}"
+    rule += (". Each cell: rows, and their percentage of the true class (its row)"
+             + (f"; the first 12 of {k} classes are shown." if k > 12 else "."))
+    return f"{chart}<figcaption>{escape(rule)}</figcaption>"
 
 
 def _importance(score, feeds: Mapping[str, np.ndarray], y: np.ndarray,
@@ -299,6 +370,21 @@ def _importance(score, feeds: Mapping[str, np.ndarray], y: np.ndarray,
     return _figures([chart]), note
 
 
+def _values(entry: Mapping[str, Any], most: int = 8) -> str:
+    """What a column held in training: its range (whole numbers without decimals, as the card
+    stores an integer column's range as floats; datetimes, seconds since the epoch, as times)
+    or its first ``most`` categories ("" is what a missing value is fed as)."""
+    if "range" in entry:
+        low, high = (float(v) for v in entry["range"])
+        if entry.get("kind") == "datetime":
+            return " to ".join(str(pd.Timestamp(v, unit="s")) for v in (low, high))
+        return " to ".join(str(int(v)) if v.is_integer() else f"{v:.6g}" for v in (low, high))
+    categories = entry.get("categories") or []
+    shown = ['"" (missing)' if c == "" else str(c) for c in categories[:most]]
+    more = len(categories) - most
+    return ", ".join(shown) + (f" \u2026 and {more} more" if more > 0 else "")
+
+
 def _parity(parity: Mapping[str, Any]) -> str:
     if not parity:
         return '<p class="note">No parity figures in the card.</p>'
@@ -315,17 +401,10 @@ def _parity(parity: Mapping[str, Any]) -> str:
 def _schema(card: Mapping[str, Any]) -> str:
     rows = []
     for entry in card.get("inputs", []):
-        if "range" in entry:
-            values = f"{_number(entry['range'][0])} to {_number(entry['range'][1])}"
-        elif entry.get("categories"):
-            shown = entry["categories"][:8]
-            values = ", ".join(map(str, shown)) + (" ..." if len(entry["categories"]) > 8 else "")
-        else:
-            values = ""
         rows.append(f"<tr><td>{escape(entry['name'])}</td><td>{escape(entry['kind'])}</td>"
                     f"<td><code>{escape(entry['onnx_name'])}</code> ({escape(entry['dtype'])})"
                     f"</td><td class=\"num\">{entry.get('missing_in_training', 0)}</td>"
-                    f"<td>{escape(values)}</td></tr>")
+                    f"<td>{escape(_values(entry))}</td></tr>")
     table = ('<table class="grid"><tr><th>column</th><th>kind</th><th>ONNX input</th>'
              '<th>missing in training</th><th>values in training</th></tr>'
              + "".join(rows) + "</table>")

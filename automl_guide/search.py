@@ -319,6 +319,13 @@ def _quiet_ray() -> Iterator[None]:
             logger.setLevel(level)
 
 
+def trial_slots(cpus_per_trial: float) -> int:
+    """How many trials run at once: one per ``cpus_per_trial`` of the cluster's CPUs. The
+    cluster's CPUs, not those free this instant: a node that has just joined may not have
+    reported its free CPUs yet, and a missing slot would leave that node without trials."""
+    return max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_trial))
+
+
 def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
                max_trials: int | None, cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.0,
                scheduler: str = "none", mode: str = "max", trial_time_limit: float | None = None,
@@ -353,10 +360,8 @@ def run_search(data: TrialData, searcher: Any, *, deadline: float | None,
     gpu_families = {name for name, spec in data.models.items() if spec.uses_gpu}
     cpus_per_trial, gpus_per_trial = schedulable(cpus_per_trial, gpus_per_trial,
                                                   bool(gpu_families))
-    # One trial per free CPU slot; without this cap Tune queues many trials and churns actors.
-    # The cluster's CPUs, not those free this instant: a node that has just joined may not have
-    # reported its free CPUs yet, and a missing slot would leave that node without trials.
-    slots = max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_trial))
+    # One trial per CPU slot; without this cap Tune queues many trials and churns actors.
+    slots = trial_slots(cpus_per_trial)
     search_seconds = None if deadline is None else max(1.0, deadline - time.monotonic())
     search_alg = searcher if isinstance(searcher, Searcher) else SearcherAdapter(
         searcher, len(data.models), None if search_seconds is None else slots * search_seconds,

@@ -43,6 +43,15 @@ class EnsemblePlan(NamedTuple):
     single_score: float
 
 
+class NoEnsemble(NamedTuple):
+    """Why the run exports a single model; false, as None was, so ``if plan:`` reads the same."""
+
+    reason: str
+
+    def __bool__(self) -> bool:
+        return False
+
+
 def leaderboard(records: Sequence[TrialRecord], metric: Metric) -> pd.DataFrame:
     """Trials best first (failed ones last, with their error)."""
     rows = [{"model": r.model, metric.name: r.score, "status": r.status,
@@ -132,9 +141,9 @@ def choose_ensemble(board: pd.DataFrame, data: TrialData, specs: Mapping[str, Mo
                     metric: Metric, deadline: float | None, progress: Progress,
                     known: Mapping[str, np.ndarray] | None = None,
                     max_predict_us: float | None = None,
-                    refitted: Container[str] = frozenset()) -> EnsemblePlan | None:
+                    refitted: Container[str] = frozenset()) -> EnsemblePlan | NoEnsemble:
     """The ensemble of the best trial of each family when it beats the best single trial on
-    validation; None otherwise (one family, no time to refit the members, or no gain). Members'
+    validation; else why not (one family, no time to refit the members, or no gain). Members'
     validation outputs come from ``known`` (by trial id, sent back by the trials) or, missing
     there, from fitting them again. With ``max_predict_us``, members are only trials within it,
     and together they stay within it. Members already refitted on all training rows (their
@@ -144,20 +153,27 @@ def choose_ensemble(board: pd.DataFrame, data: TrialData, specs: Mapping[str, Mo
     if max_predict_us is not None:
         board = board[board["predict_us"] <= max_predict_us]
     candidates = ensemble.candidates(board, specs)
-    if len(candidates) < 2 or candidates[0].model != best(board).model:
-        return None  # the best trial cannot be a member (a ranker): nothing to build on
+    if len(candidates) < 2:
+        return NoEnsemble("fewer than two model families completed a trial" + (
+            f" within max_predict_us={max_predict_us:g}" if max_predict_us is not None else ""))
+    if candidates[0].model != best(board).model:  # a ranker: nothing to build on
+        return NoEnsemble(f"the best trial's family ({best(board).model}) cannot be a member")
     members = _affordable(candidates, board.drop_duplicates("model").set_index("model"),
                           data.n_splits, deadline, known, max_predict_us, refitted)
     if len(members) < 2:
+        why = ("the budget left was too short to refit its members" if deadline is not None
+               else f"the members' prediction times add up past max_predict_us={max_predict_us:g}")
         if deadline is not None:
-            progress.say("No ensemble: the budget left is too short to refit its members.")
-        return None
+            progress.say(f"No ensemble: {why}.")
+        return NoEnsemble(why)
     outputs, y = ensemble.validation_outputs(members, data, known)
     weights, score = ensemble.greedy_weights(outputs, y, metric)
     single = float(metric.fn(y, outputs[0]))
     used = weights > 0
     if used.sum() < 2 or not metric.better(score, single):
-        return None
+        return NoEnsemble(f"no gain on validation: the best mix of {len(members)} families "
+                          f"scored {metric.name} {score:.4f} against {single:.4f} for the best "
+                          "single trial")
     progress.say(f"Ensemble of {int(used.sum())} families: validation {metric.name} {score:.4f} "
                  f"(best single {single:.4f})")
     return EnsemblePlan([m for m, u in zip(members, used) if u], weights[used], score, single)

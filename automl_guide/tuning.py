@@ -8,7 +8,7 @@ import math
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -23,6 +23,37 @@ from .trial import evaluate_config
 
 RESERVE_FRACTION = 0.1  # of the budget, kept for refit, evaluation and export
 FIRST_TRIAL_MAX_COST = 0.2  # relative_cost up to the decision tree's: a second or so
+# What one family's default trial is taken to cost when nothing was measured (a lower bound),
+# and a fresh Ray worker's start and imports before its first trial can end: on this project's
+# 2-core machine the demo's first worker trial (a 1.1 s fit) ended 5.7 s after Ray was ready.
+MIN_TRIAL_SECONDS = 1.0
+WORKER_START_SECONDS = 4.5
+COST_FLOOR = 0.5  # the cheapest families' time is mostly their features, not their relative_cost
+
+
+class Searched(NamedTuple):
+    """What the search stage hands on: every trial, the validation outputs of each family's
+    best trial (by trial id), and the warning of a budget too short for every family."""
+
+    records: list[TrialRecord]
+    outputs: dict[str, np.ndarray]
+    short_budget: ShortBudget | None
+
+
+class ShortBudget(NamedTuple):
+    """A budget whose search cannot try every family's default: the families expected to get
+    no trial (the last in the order every searcher tries the defaults in), and the
+    ``--time-budget`` that would let each of them run once, by the estimate of
+    :func:`short_budget`."""
+
+    families: tuple[str, ...]
+    time_budget: int
+
+    def message(self, requested: int) -> str:
+        return (f"The time budget is too short to try every model family: {len(self.families)} "
+                f"of {requested} ({', '.join(self.families)}) will probably get no trial. "
+                f"--time-budget {self.time_budget} (time_budget= in Python) or more would let "
+                "each run once; --models picks fewer families.")
 
 
 def search(data: TrialData, specs: Mapping[str, ModelSpec],
@@ -59,6 +90,13 @@ def search(data: TrialData, specs: Mapping[str, ModelSpec],
         raise search.SearchInterrupted(earlier + search.driver_records(done, began),
                                        searcher, untold + done) from None
     search_deadline, trial_limit = _deadlines(config, deadline, progress)
+    short = None
+    if search_deadline is not None and config.max_trials is None and not config.resume:
+        short = short_budget(specs, done, search_deadline - time.monotonic(),
+                             search.trial_slots(config.cpus_per_trial),
+                             time.monotonic() - (deadline - config.time_budget), data.n_splits)
+    if short is not None:
+        warnings.warn(short.message(len(specs)), RuntimeWarning, stacklevel=3)
     max_trials = config.max_trials
     if max_trials is not None and earlier:
         max_trials = max(1, max_trials - len(earlier))
@@ -73,7 +111,38 @@ def search(data: TrialData, specs: Mapping[str, ModelSpec],
     except search.SearchInterrupted as exc:
         exc.records = earlier + exc.records
         raise
-    return earlier + records, outputs
+    return Searched(earlier + records, outputs, short)
+
+
+def short_budget(specs: Mapping[str, ModelSpec], done: Sequence[tuple[Mapping[str, Any], dict]],
+                 search_seconds: float, slots: int, elapsed: float, n_splits: int = 1
+                 ) -> ShortBudget | None:
+    """Whether ``search_seconds`` on ``slots`` workers can try each family's default once, after
+    ``elapsed`` seconds of the run. Each family's default is taken to cost its
+    ``relative_cost`` times the seconds per unit of cost measured on the trial run in the driver
+    (``done``; at least :data:`COST_FLOOR` units for it), or :data:`MIN_TRIAL_SECONDS` when
+    nothing was measured; the defaults go to the first free worker in the order of ``specs``
+    (cheapest first unless the user named the families), as every searcher proposes them,
+    after :data:`WORKER_START_SECONDS`, and the search ends early enough to refit the best
+    (:func:`refit_reserve`). An estimate: it errs towards silence when nothing was measured."""
+    ran = {config.get("model") for config, _ in done}
+    unit = refit = 0.0
+    for config, result in done:
+        cost = max(specs[config["model"]].relative_cost, COST_FLOOR)
+        unit = max(unit, float(result["fit_seconds"]) / cost)
+        refit = max(refit, 2.0 * float(result["fit_seconds"]) / n_splits)
+    lanes = [WORKER_START_SECONDS] * max(1, slots)
+    late = []
+    for name in (n for n in specs if n not in ran):
+        lane = lanes.index(min(lanes))
+        lanes[lane] += max(MIN_TRIAL_SECONDS, unit * specs[name].relative_cost)
+        if lanes[lane] > search_seconds - refit:
+            late.append(name)
+    if not late:
+        return None
+    needed = elapsed + max(lanes) + refit  # the run before the search, and every default
+    budget = max(needed / (1 - RESERVE_FRACTION), needed + 3.0)  # _deadlines' reserve
+    return ShortBudget(tuple(late), int(math.ceil(budget / 10.0) * 10))
 
 
 def _deadlines(config: FitConfig, deadline: float | None, progress: Progress
@@ -85,7 +154,7 @@ def _deadlines(config: FitConfig, deadline: float | None, progress: Progress
         search_deadline = deadline - max(3.0, RESERVE_FRACTION * config.time_budget)
         seconds = search_deadline - time.monotonic()
         trial_limit = trial_limit or max(5.0, seconds / 2)
-        progress.say(f"Ray ready; searching for {seconds:.0f} s with {config.searcher!r}"
+        progress.say(f"Ray ready; searching for {max(seconds, 0):.0f} s with {config.searcher!r}"
                      f"{' and ASHA' if config.scheduler == 'asha' else ''}")
     return search_deadline, trial_limit
 

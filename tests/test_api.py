@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 import types
@@ -426,9 +427,21 @@ def test_a_budget_too_short_for_any_trial_still_gives_a_model_and_says_so(ray_se
     frame = shop_frame(200, "binary", seed=4)
     with pytest.warns(RuntimeWarning, match=r"No trial finished within the time budget; fitting "
                       r"the default linear configuration in this process instead \(the run takes "
-                      r"longer than its budget\)"):
+                      r"longer than its budget\)") as caught:
         result = fit_and_export(frame, "bought", models=["xgboost", "linear"], time_budget=1,
                                 out=None, quiet=True)
+    # said before the search began, and kept in the card: which families, and what budget
+    short = [str(w.message) for w in caught if "too short to try every" in str(w.message)]
+    assert len(short) == 1 and re.match(
+        r"The time budget is too short to try every model family: 2 of 2 \(xgboost, linear\) "
+        r"will probably get no trial\. --time-budget \d+0 \(time_budget= in Python\) or more "
+        r"would let each run once", short[0]), short
+    search = result.card["search"]
+    assert search["families"] == ["xgboost", "linear"]
+    assert search["families_without_result"] == ["xgboost"]
+    assert search["short_budget"]["families"] == ["xgboost", "linear"]
+    assert f"--time-budget {search['short_budget']['time_budget_for_every_family_s']} " in short[0]
+    assert search["no_ensemble"] == "fewer than two model families completed a trial"
     ok = result.leaderboard[result.leaderboard["status"] == "ok"]
     assert list(ok["trial_id"]) == ["fallback"] and list(ok["model"]) == ["linear"]
     assert result.card["parity"]["passed"] and result.card["best"]["model"] == "linear"

@@ -93,7 +93,7 @@ def test_fit_exports_an_ensemble_as_one_graph_with_parity_and_keeps_the_single_b
     again = fit_and_export(frame, "bought", time_budget=None, max_trials=4, ensemble=False,
                            models=["linear", "random_forest"], out=tmp_path / "run",
                            overwrite=True, quiet=True)
-    assert "ensemble" not in again.card
+    assert "ensemble" not in again.card and again.card["search"]["no_ensemble"] == "--no-ensemble"
     assert not (tmp_path / "run" / "single_best.onnx").exists()  # no stale file
 
 
@@ -200,11 +200,14 @@ def test_an_ensemble_never_leaves_out_the_best_family_to_fit_the_budget():
     for known in ({}, {"a": np.zeros(10), "b": np.zeros(10), "c": np.zeros(10)}):
         chosen = choose_ensemble(board, data, specs, metric, time.monotonic() + 12.0,
                                   Progress(metric, None, True), known)
-        assert chosen is None
+        assert not chosen and chosen.reason == ("the budget left was too short to refit its "
+                                                "members")
     # time enough, but the two best families' prediction times add up past the limit
     known = {"a": np.zeros(10), "b": np.zeros(10), "c": np.zeros(10)}
-    assert choose_ensemble(board, data, specs, metric, None, Progress(metric, None, True),
-                            known, max_predict_us=11.0) is None
+    chosen = choose_ensemble(board, data, specs, metric, None, Progress(metric, None, True),
+                             known, max_predict_us=11.0)
+    assert not chosen and chosen.reason == ("the members' prediction times add up past "
+                                            "max_predict_us=11")
 
 
 def test_a_member_already_refitted_costs_no_refit_time(monkeypatch):
@@ -238,14 +241,14 @@ def test_a_member_already_refitted_costs_no_refit_time(monkeypatch):
     monkeypatch.setattr(ensemble, "validation_outputs", outputs)
     known = {"a": None, "b": None}
     # 12 s left: the 30-s family's refit (9 s) and the 5-s margin do not fit
-    assert choose_ensemble(board, data, specs, metric, time.monotonic() + 12.0,
-                            Progress(metric, None, True), known) is None
+    assert not choose_ensemble(board, data, specs, metric, time.monotonic() + 12.0,
+                               Progress(metric, None, True), known)
     assert seen == []
     chosen = choose_ensemble(board, data, specs, metric, time.monotonic() + 12.0,
                               Progress(metric, None, True), known,
                               refitted={trial_key("xgboost", {})})
     assert seen == [["xgboost", "linear"]]
-    assert chosen is not None and [m.model for m in chosen[0]] == ["xgboost", "linear"]
+    assert chosen and [m.model for m in chosen[0]] == ["xgboost", "linear"]
 
 
 @pytest.mark.parametrize("metric_name,task,best", [("roc_auc", "binary", "b"),

@@ -1,6 +1,7 @@
 """The search stage under stress: hanging trials, the deadline, ASHA, family shares, GPUs."""
 from __future__ import annotations
 
+import math
 import sys
 import time
 import types
@@ -235,3 +236,36 @@ def test_the_shared_budget_answers_finished_as_ray_tune_does():
     from automl_guide.budget import SharedBudget
 
     assert SharedBudget.FINISHED == Searcher.FINISHED
+
+
+def _costed(**costs: float) -> dict:
+    return {name: types.SimpleNamespace(relative_cost=cost) for name, cost in costs.items()}
+
+
+def test_a_budget_too_short_for_every_default_names_the_families_left_out_and_the_budget():
+    from automl_guide.tuning import WORKER_START_SECONDS as start
+    from automl_guide.tuning import short_budget
+
+    specs = _costed(linear=0.1, decision_tree=0.2, lightgbm=0.5, xgboost=1.0, svm=3.0, ann=4.0)
+    linear = [({"model": "linear", "C": 1.0}, {"fit_seconds": 1.0})]  # 2 s per unit of cost
+    # 2 workers, each free `start` s into the search: decision_tree (0.4 s, counted as the 1 s
+    # minimum), then xgboost (2 s), then ann (8 s) on one; lightgbm (1 s), then svm (6 s) on
+    # the other. The search ends 2 s early to refit the best (twice the measured fit)
+    ends = {"xgboost": start + 3, "svm": start + 7, "ann": start + 11}
+    short = short_budget(specs, linear, search_seconds=ends["xgboost"] + 2, slots=2, elapsed=8)
+    assert short.families == ("svm", "ann")
+    # every default has ended, and the refit too, (start + 13) s into the search, after 8 s of
+    # the run; the reserve is a tenth of the budget; in tens of seconds up
+    assert short.time_budget == math.ceil((8 + start + 13) / 0.9 / 10) * 10
+    assert short.message(6).startswith(
+        "The time budget is too short to try every model family: 2 of 6 (svm, ann) will "
+        f"probably get no trial. --time-budget {short.time_budget} (time_budget= in Python) or "
+        "more")
+    assert short_budget(specs, linear, search_seconds=ends["ann"] + 2, slots=2, elapsed=8) is None
+    assert short_budget(specs, linear, search_seconds=start + 18 + 2, slots=1, elapsed=8) is None
+    assert short_budget(specs, linear, search_seconds=start + 18 + 1.9, slots=1, elapsed=8)
+    # nothing measured: a second a trial, a lower bound that warns only when even that is late
+    assert short_budget(specs, [], search_seconds=start + 3, slots=2, elapsed=4) is None
+    late = short_budget(specs, [], search_seconds=start + 1.5, slots=2, elapsed=4)
+    assert late.families == ("lightgbm", "xgboost", "svm", "ann")
+    assert late.time_budget == math.ceil((4 + start + 3 + 3) / 10) * 10  # plus the 3 s reserve
