@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .columns import ColumnInfo, holds_decimals, infer_kind, profile_columns, python_value
-from .errors import DataError
+from .errors import DataError, did_you_mean
 from .options import spelled
 
 TASKS = ("binary", "multiclass", "regression")
@@ -29,20 +29,6 @@ class Dataset:
     classes: tuple[Any, ...] = ()
     dropped: tuple[tuple[str, str], ...] = ()
     codes: frozenset[str] | None = None  # ONNX names of integer columns declared codes
-
-
-def did_you_mean(name: str, known: Sequence[Any]) -> str:
-    """`` (did you mean 'Age'?)`` for a name that differs from a known one in case, spacing or
-    a few letters; empty when none is close."""
-    import difflib
-
-    known = [str(k) for k in known]
-    folded = {" ".join(k.lower().split()): k for k in known}
-    match = folded.get(" ".join(str(name).lower().split()))
-    if match is None:
-        close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.8)
-        match = close[0] if close else None
-    return f" (did you mean {match!r}?)" if match is not None else ""
 
 
 def infer_task(y: pd.Series) -> str:
@@ -114,7 +100,7 @@ def _checked_codes(codes: Sequence[str], features: pd.DataFrame, columns: Sequen
         if name in why_dropped:
             raise DataError(f"codes: column {name!r} was dropped ({why_dropped[name]}).")
         if name not in kinds:
-            raise DataError(f"codes: no column {name!r}; columns are: "
+            raise DataError(f"codes: no column {name!r}{did_you_mean(name, kinds)}; columns are: "
                             f"{', '.join(map(repr, list(kinds)[:20]))}.")
         if kinds[name] == "categorical":
             raise DataError(f"codes: column {name!r} holds strings, which are encoded by value "

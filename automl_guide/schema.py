@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .columns import MISSING_DATETIME, ColumnInfo, python_value
-from .errors import DataError
+from .errors import DataError, did_you_mean
 
 MAX_CATEGORIES = 2000  # beyond this many distinct strings a category set says little
 _SAMPLE = 5
@@ -115,7 +115,7 @@ def validate_training(frame: pd.DataFrame, schema: Any) -> None:
         schema.validate(frame, lazy=True)
     except errors.SchemaErrors as exc:
         raise DataError("The training data does not match the schema you gave:\n"
-                        + describe_failures(exc.failure_cases)) from None
+                        + describe_failures(exc.failure_cases, columns=frame.columns)) from None
     except errors.SchemaError as exc:
         raise DataError(f"The training data does not match the schema you gave: {exc}") from None
 
@@ -145,11 +145,17 @@ def check_against_run(frame: pd.DataFrame, schema: Any) -> None:
             notes.values()), UserWarning, stacklevel=3)
 
 
-def describe_failures(cases: pd.DataFrame, limit: int = 20) -> str:
-    """pandera's failure cases as one line per column and check, with sample rows."""
+def describe_failures(cases: pd.DataFrame, limit: int = 20, columns: Sequence[Any] = ()
+                      ) -> str:
+    """pandera's failure cases as one line per column and check, with sample rows; a missing
+    column as such, with the closest of the table's ``columns``."""
     lines = []
     cases = cases.assign(column=cases["column"].fillna("<table>").astype(str))
     for (column, check), group in cases.groupby(["column", "check"], sort=False):
+        if check == "column_in_dataframe":
+            lines += [f"  - no column {name!r}{did_you_mean(name, columns)}"
+                      for name in group["failure_case"]]
+            continue
         rows = [_row_label(i) for i in group["index"].dropna().tolist()][:_SAMPLE]
         values = [repr(v) for v in group["failure_case"].tolist()[:_SAMPLE]]
         where = f" (rows {', '.join(rows)})" if rows else ""

@@ -259,9 +259,19 @@ def failure_cases(*rows) -> pd.DataFrame:
 
 
 def test_a_failure_of_the_whole_table_is_named_table_and_has_no_rows():
-    cases = failure_cases((None, "column_in_dataframe", "visits", None))
+    cases = failure_cases((None, "dataframe_check", False, None))
     assert describe_failures(cases) == (
-        "  - column '<table>': column_in_dataframe: 1 failure(s), e.g. 'visits'")
+        "  - column '<table>': dataframe_check: 1 failure(s), e.g. False")
+
+
+def test_a_missing_column_is_named_with_the_closest_of_the_tables():
+    cases = failure_cases((None, "column_in_dataframe", "visits", None),
+                          (None, "column_in_dataframe", "spend", None))
+    assert describe_failures(cases, columns=["Visits", "spent", "city"]) == (
+        "  - no column 'visits' (did you mean 'Visits'?)\n"
+        "  - no column 'spend' (did you mean 'spent'?)")
+    assert describe_failures(cases, columns=["city"]) == (
+        "  - no column 'visits'\n  - no column 'spend'")
 
 
 def test_failures_keep_pandera_order_and_show_the_first_five_values_and_rows():

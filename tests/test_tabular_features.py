@@ -166,6 +166,7 @@ def test_declared_codes_replace_the_name_rule_and_export_with_parity(codes, enco
 
 @pytest.mark.parametrize("name,message", [
     ("shop", r"codes: no column 'shop'; columns are: 'store', 'user_id', 'visits'"),
+    ("Store", r"codes: no column 'Store' \(did you mean 'store'\?\); columns are: 'store'"),
     ("bought", r"codes: 'bought' is the target column"),
     ("price", r"codes: column 'price' is numeric, not integer; declare only"),
     ("store_f", r"codes: column 'store_f' is numeric, not integer \(whole numbers stored as "

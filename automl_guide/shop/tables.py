@@ -40,7 +40,7 @@ def validate_table(name: str, frame: pd.DataFrame, day_first: bool | None = None
             # pandera's uniqueness would call the lines of different orders duplicates
             cases = cases[cases["check"] != "multiple_fields_uniqueness"]
         raise DataError(f"The {name} table does not match its schema:\n"
-                        + describe_failures(cases)) from None
+                        + describe_failures(cases, columns=frame.columns)) from None
     table.index = index
     if "quantity" in table:  # checked whole above
         table["quantity"] = table["quantity"].astype("int64")
