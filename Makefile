@@ -4,21 +4,23 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo demo-shop test browser docs bench bench-data bench-search bench-shop bench-peers bench-gpu mutation clean
+.PHONY: setup demo demo-shop test browser docs bench bench-data bench-search bench-shop bench-peers bench-gpu bench-slim mutation clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[train,test]"
 	touch $(STAMP)
 
 setup: $(STAMP)
 
 demo: setup
 	$(BIN)/automl-guide demo
+	@echo "The CLI is $(BIN)/automl-guide; 'source $(BIN)/activate' puts automl-guide on your PATH."
 
 demo-shop: setup
 	$(BIN)/automl-guide demo --shop
+	@echo "The CLI is $(BIN)/automl-guide; 'source $(BIN)/activate' puts automl-guide on your PATH."
 
 test: setup browser
 	$(BIN)/python -m pytest
@@ -54,8 +56,16 @@ bench-shop: bench-data
 bench-peers: bench-data
 	$(BIN)/python benchmarks/peers.py --csv benchmarks/results/peers.csv
 
+# GPU trials need XGBoost's CUDA build in place of xgboost-cpu (the `train` extra's).
 bench-gpu: setup
+	$(BIN)/python -m pip uninstall --quiet -y xgboost-cpu
+	$(BIN)/python -m pip install --quiet -c constraints.txt xgboost
 	$(BIN)/python benchmarks/gpu.py
+
+# The install for a service that only loads, predicts and serves, in a fresh venv: its size,
+# and a model loaded, predicting and served from it (docs/deployment.md).
+bench-slim: setup
+	$(BIN)/python benchmarks/slim_install.py
 
 # Mutation testing of the modules whose unit tests run in seconds (about 15 min; score per module
 # in docs/reliability.md). Not part of `make test`.
