@@ -35,5 +35,14 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        try:
+            module = importlib.import_module(f".{_LAZY[name]}", __name__)
+        except ModuleNotFoundError as exc:  # the base install: no training libraries
+            from .runtime import training_missing
+
+            error = training_missing(exc, name)
+            if error is None:
+                raise
+            raise error from exc
+        return getattr(module, name)
     raise AttributeError(f"module 'automl_guide' has no attribute {name!r}")

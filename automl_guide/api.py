@@ -11,6 +11,7 @@ from . import engine
 from .engine import FitResult
 from .options import DEFAULTS, FitConfig, make_config
 from .registry import load_registry
+from .runtime import require_training
 
 __all__ = ["FitConfig", "FitResult", "fit_and_export"]
 
@@ -79,4 +80,5 @@ def fit_and_export(data: pd.DataFrame | str | os.PathLike, target: str, *, task:
     :param plugins: extra plugin objects registered in-process beside the installed ones.
     """
     options = {name: value for name, value in locals().items() if name in DEFAULTS}
+    require_training("fit_and_export")
     return engine.fit(data, make_config(target, **options), load_registry(plugins))

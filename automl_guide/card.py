@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from .options import FitConfig
 
 FORMAT_VERSION = 1
-_LIBRARIES = ("automl-guide", "numpy", "pandas", "scikit-learn", "xgboost", "ray", "onnx",
-              "onnxruntime", "skl2onnx", "onnxmltools", "pluggy")
+_LIBRARIES = ("automl-guide", "numpy", "pandas", "scikit-learn", "xgboost", "xgboost-cpu", "ray",
+              "onnx", "onnxruntime", "skl2onnx", "onnxmltools", "pluggy")  # those installed
 
 
 def library_versions() -> dict[str, str]:

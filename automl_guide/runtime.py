@@ -12,7 +12,9 @@ import contextlib
 import ctypes
 import functools
 from contextvars import ContextVar
-from typing import Iterator
+from typing import Iterator, Sequence
+
+from .errors import AutoMLGuideError
 
 _DEVICE: ContextVar[str] = ContextVar("automl_guide_device", default="cpu")
 
@@ -61,3 +63,32 @@ def choose_device(gpu_ids: list) -> tuple[str, str]:
     if count:
         return "cuda", ""
     return "cpu", f"GPU trials ran on the CPU: {why} (Ray assigned GPU {gpu_ids})"
+
+
+# What fitting imports beyond the base install (load, predict, serve): the `train` extra.
+TRAINING_MODULES = ("sklearn", "ray", "onnx", "skl2onnx", "onnxmltools", "pyarrow", "jsonschema",
+                    "xgboost", "lightgbm", "optuna", "keras", "torch")
+
+
+def training_error(what: str, missing: Sequence[str]) -> AutoMLGuideError:
+    """The error for ``what`` (fitting) in an install without the `train` extra."""
+    return AutoMLGuideError(
+        f"{what} needs the training libraries, which this install lacks ({', '.join(missing)}): "
+        "pip install 'automl-guide[train]'. The base install loads, predicts and serves "
+        "exported models.")
+
+
+def training_missing(exc: ModuleNotFoundError, what: str) -> AutoMLGuideError | None:
+    """:func:`training_error` when ``exc`` is a training library's absence, else None."""
+    name = (exc.name or "").partition(".")[0]
+    return training_error(what, [name]) if name in TRAINING_MODULES else None
+
+
+def require_training(what: str) -> None:
+    """Refuse ``what`` before any work in an install that lacks one of the training libraries
+    (one missing only at export would end a run after its search)."""
+    import importlib.util
+
+    missing = [name for name in TRAINING_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise training_error(what, missing)

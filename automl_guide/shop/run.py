@@ -30,6 +30,7 @@ import pandas as pd
 from ..errors import DataError, ExportError
 from ..options import make_config
 from ..progress import Progress
+from ..runtime import require_training
 from .evaluate import days_text, purchase_leaderboard, rank_leaderboard
 from .load import load_shop
 from .snapshot import SNAPSHOT, check_count, recommend, write_snapshot
@@ -158,6 +159,7 @@ def fit_shop(data: Any, *, task: str = "rank", horizon: Any = 30, cutoffs: Seque
     whole run.
     """
     start = time.monotonic()
+    require_training("fit_shop")
     time_budget = None if time_budget == 0 else time_budget  # 0: no limit, as in fit
     out = Path(out) if out is not None else None
     registry = _check_before_work(task, k, negatives, plugins, out, overwrite)
