@@ -21,7 +21,9 @@ def fit_and_export(data: pd.DataFrame | str | os.PathLike, target: str, *, task:
                    models: Sequence[str] | None = None, searcher: str = "random",
                    metric: str | None = None, out: str | os.PathLike | None = "automl_guide_run",
                    seed: int = 0, validation: str = "auto", folds: int = 5,
-                   test_size: float = 0.2, address: str | None = None,
+                   test_size: float = 0.2, group_column: str | None = None,
+                   time_column: str | None = None, time_gap: str | float | None = None,
+                   time_column_not_feature: bool = False, address: str | None = None,
                    cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.0,
                    scheduler: str = "none", trial_time_limit: float | None = None,
                    schema: Any = None, overwrite: bool = False, quiet: bool = False,
@@ -48,6 +50,21 @@ def fit_and_export(data: pd.DataFrame | str | os.PathLike, target: str, *, task:
     :param test_size: share of rows held out before the search for the final test metrics; 0
         when you test on data of your own: every row then trains the exported model, the card
         has no test metrics, and parity is checked on (up to 2,000) training rows.
+    :param group_column: a column of groups (customers, stores, sessions): a group's rows all
+        land on one side of the test split and of every validation split, so the scores are
+        those of groups the model has not seen. The column is not a feature. Without it, a
+        column named like an identifier whose values repeat across the split gets a warning.
+    :param time_column: a column of times (datetimes, or numbers such as a month index): the
+        test rows are the latest ``test_size`` of the rows, the holdout the latest 20 % of the
+        rest, and k-fold validation chains forward (``folds`` periods after the first, each
+        validated with every earlier row as training). Rows of one instant stay together. With
+        ``group_column`` too, the later side of each split keeps only the groups that have no
+        earlier rows (new groups, later). A feature too unless ``time_column_not_feature``.
+    :param time_gap: rows within this time before the later side of each split are left out
+        of its training side (a duration such as ``"7 days"``; a number for a numeric time
+        column).
+    :param time_column_not_feature: the time column only splits the rows; the model does not
+        see it.
     :param address: a Ray cluster to join (else ``RAY_ADDRESS``, else a local Ray).
     :param cpus_per_trial: CPUs each trial reserves; as many trials run at once as fit.
     :param gpus_per_trial: GPUs each trial of a GPU-capable family (XGBoost, ANN) reserves;

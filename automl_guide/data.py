@@ -1,4 +1,4 @@
-"""Load a table, separate the target, infer the task and make the splits."""
+"""Separate the target, infer the task, drop unusable columns (the splits: :mod:`splits`)."""
 from __future__ import annotations
 
 import warnings
@@ -10,10 +10,8 @@ import pandas as pd
 
 from .columns import ColumnInfo, holds_decimals, infer_kind, profile_columns, python_value
 from .errors import DataError, did_you_mean
-from .options import spelled
 
 TASKS = ("binary", "multiclass", "regression")
-CV_MAX_ROWS = 3000  # below this, k-fold CV; above, one stratified holdout
 MIN_ROWS = 20  # fewer cannot be split into training, validation and test rows
 
 
@@ -29,6 +27,7 @@ class Dataset:
     classes: tuple[Any, ...] = ()
     dropped: tuple[tuple[str, str], ...] = ()
     codes: frozenset[str] | None = None  # ONNX names of integer columns declared codes
+    rows: np.ndarray | None = None  # positions of the table's rows kept (those with a target)
 
 
 def infer_task(y: pd.Series) -> str:
@@ -87,7 +86,8 @@ def prepare(frame: pd.DataFrame, target: str, task: str | None = None,
     columns = profile_columns(features)
     declared = None if codes is None else _checked_codes(codes, features, columns, target,
                                                          dropped)
-    return Dataset(features, y, task, target, columns, classes, dropped, declared)
+    return Dataset(features, y, task, target, columns, classes, dropped, declared,
+                   np.flatnonzero(keep))
 
 
 def _checked_codes(codes: Sequence[str], features: pd.DataFrame, columns: Sequence[ColumnInfo],
@@ -238,76 +238,3 @@ def _warn_about_values(name: str, series: pd.Series) -> None:
             warnings.warn(f"Column {name!r} holds numbers written as text (e.g. {text!r}); it is "
                           "treated as categorical: make it numeric if it is an amount.",
                           UserWarning, stacklevel=4)
-
-
-def test_split(y: np.ndarray, task: str, test_size: float, seed: int,
-               groups: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-    """Indices of the train and test rows; stratified for classification where possible. With
-    ``groups`` (e.g. customer ids) a group's rows all land on one side."""
-    from sklearn.model_selection import GroupShuffleSplit
-
-    if not 0 <= test_size < 1:
-        raise DataError(f"{spelled('test_size')} is {test_size!r}; give a share of the rows in "
-                        "[0, 1).")
-    index = np.arange(len(y))
-    if test_size == 0:  # the caller tests on data of their own: every row trains
-        return index, index[:0]
-    if groups is not None:
-        train, test = next(GroupShuffleSplit(1, test_size=test_size, random_state=seed)
-                           .split(index, y, groups))
-        return np.sort(train), np.sort(test)
-    return _shuffle_split(index, y, test_size, seed,
-                          task != "regression" and np.bincount(y).min() >= 2)
-
-
-def _shuffle_split(index: np.ndarray, y: np.ndarray, size: float, seed: int, stratified: bool
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """``index`` split in two, ``size`` of it on the second side. Stratified (every class has
-    two rows or more), that side gets at least a row of each class: more rows than ``size``
-    asks on a small table of many classes."""
-    from sklearn.model_selection import train_test_split
-
-    held: float | int = size
-    if stratified:
-        classes = len(np.unique(y[index]))
-        if np.ceil(size * len(index)) < classes:
-            held = classes
-    first, second = train_test_split(index, test_size=held, random_state=seed,
-                                     stratify=y[index] if stratified else None)
-    return np.sort(first), np.sort(second)
-
-
-def validation_splits(y: np.ndarray, task: str, strategy: str, folds: int, seed: int,
-                      groups: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Train/validation index pairs: one holdout (20 %) or ``folds``-fold CV, stratified; with
-    ``groups``, no group is split between training and validation rows."""
-    from sklearn.model_selection import (GroupKFold, GroupShuffleSplit, KFold, StratifiedGroupKFold,
-                                         StratifiedKFold)
-
-    if strategy == "auto":
-        strategy = "cv" if len(y) <= CV_MAX_ROWS else "holdout"
-    if strategy not in ("cv", "holdout"):
-        raise DataError(f"Unknown {spelled('validation')} {strategy!r}; choose auto, holdout "
-                        "or cv.")
-    stratified = task != "regression" and np.bincount(y).min() >= max(2, folds if strategy == "cv"
-                                                                     else 2)
-    index = np.arange(len(y))
-    if strategy == "cv":
-        units = len(y) if groups is None else len(np.unique(groups))
-        if not 2 <= folds <= units:
-            what = "training rows" if groups is None else "groups among the training rows"
-            raise DataError(f"folds is {folds}, and cross-validation needs from 2 to as many "
-                            f"folds as there are {what} ({units}); give fewer folds, or "
-                            "validation='holdout'.")
-    if groups is not None:
-        if strategy == "holdout":
-            train, val = next(GroupShuffleSplit(1, test_size=0.2, random_state=seed)
-                              .split(index, y, groups))
-            return [(np.sort(train), np.sort(val))]
-        splitter = (StratifiedGroupKFold(folds, shuffle=True, random_state=seed) if stratified
-                    else GroupKFold(folds))
-        return list(splitter.split(index, y, groups))
-    if strategy == "holdout":
-        return [_shuffle_split(index, y, 0.2, seed, stratified)]
-    splitter = (StratifiedKFold if stratified else KFold)(folds, shuffle=True, random_state=seed)
-    return list(splitter.split(np.zeros(len(y)), y))

@@ -15,8 +15,10 @@ import pandas as pd
 
 from . import card as cards
 from . import delivery, families, features, run_dir, select, tuning
+from . import splits as splits_module
 from .columns import coerce_frame, string_names
-from .data import Dataset, prepare, test_split, validation_splits
+from .data import Dataset, prepare
+from .splits import Structure, test_split, validation_splits
 from .errors import DataError, ExportError, SearchError
 from .metrics import Metric, get_metric, report
 from .options import FitConfig, check_options
@@ -80,6 +82,7 @@ class Run:
     start: float
     deadline: float | None
     queries: np.ndarray | None
+    structure: Structure = Structure()
 
 
 def fit(data: pd.DataFrame | str | Path, config: FitConfig, registry: PluginRegistry,
@@ -94,16 +97,19 @@ def fit(data: pd.DataFrame | str | Path, config: FitConfig, registry: PluginRegi
     deadline = start + config.time_budget if config.time_budget else None
     frame = string_names(data if isinstance(data, pd.DataFrame) else load_table(data))  # load
     config = run_dir.start(config, frame)
-    dataset = _validate(frame, config, groups, queries)  # validate
+    dataset, structure = _validate(frame, config, groups, queries)  # validate
     metric = get_metric(config.metric, dataset.task)
     if metric.needs_queries and queries is None:
         raise DataError(f"The metric {metric.name} judges the order within queries; it needs "
                         "the shop's rank task (fit_shop), which knows them.")
     specs = families.model_specs(registry, config.models, dataset.task, queries is not None)
     progress = Progress(metric, deadline, config.quiet)
-    train, test = test_split(dataset.y, dataset.task, config.test_size, config.seed, groups)
+    train, test = test_split(dataset.y, dataset.task, config.test_size, config.seed,
+                             structure=structure)
     splits = validation_splits(dataset.y[train], dataset.task, config.validation, config.folds,
-                               config.seed, None if groups is None else np.asarray(groups)[train])
+                               config.seed, structure=structure.subset(train))
+    if structure.groups is None and structure.times is None:  # random: says if it should not be
+        splits_module.suggest(frame, dataset, train, test)
     plan = feature_plan(registry, dataset.columns)  # features
     trial_data = features.fold_matrices(dataset, train, splits, plan, specs, metric,
                                         config.seed, ASHA_STAGES if config.scheduler == "asha"
@@ -116,7 +122,7 @@ def fit(data: pd.DataFrame | str | Path, config: FitConfig, registry: PluginRegi
     if config.out is not None and not config.resume:
         run_dir.save_run_options(config, frame)
     run = Run(config, registry, dataset, metric, specs, train, test, splits, plan, trial_data,
-              progress, start, deadline, queries)
+              progress, start, deadline, queries, structure)
     records, outputs, short = _search(run, spaces, defaults)  # search
     board = select.leaderboard(records, metric)
     if not board["status"].isin(["ok", "error"]).any() and (
@@ -135,18 +141,26 @@ def fit(data: pd.DataFrame | str | Path, config: FitConfig, registry: PluginRegi
 
 
 def _validate(frame: pd.DataFrame, config: FitConfig, groups: np.ndarray | None,
-              queries: np.ndarray | None) -> Dataset:
+              queries: np.ndarray | None) -> tuple[Dataset, Structure]:
     """The user's schema checked first (every failure in one error), then the table prepared
-    for ``config.target``; groups and queries must have one value per row."""
+    for ``config.target`` without the columns that only structure the splits; groups and
+    queries must have one value per row."""
     if config.schema is not None:
         from .schema import load_user_schema, validate_training
 
         validate_training(frame, load_user_schema(config.schema))
-    dataset = prepare(frame, config.target, config.task, config.codes)
+    named = splits_module.structure_columns(frame, config.target, config.group_column,
+                                            config.time_column)
+    split_only = [c for c in named if c != config.time_column or config.time_column_not_feature]
+    dataset = prepare(frame.drop(columns=split_only), config.target, config.task, config.codes)
     for name, values in (("groups", groups), ("queries", queries)):
         if values is not None and len(values) != len(dataset.y):
             raise DataError(f"{name} has {len(values)} values for {len(dataset.y)} rows.")
-    return dataset
+    structure = splits_module.from_columns(frame.iloc[dataset.rows], config.group_column,
+                                           config.time_column, config.time_gap)
+    if groups is not None:  # the shop's customers
+        structure = structure._replace(groups=np.asarray(groups))
+    return dataset, structure
 
 
 def _search(run: Run, spaces: Mapping[str, dict], defaults: Mapping[str, dict]
@@ -293,6 +307,11 @@ def _finish(run: Run, board: pd.DataFrame, best: select.Chosen, exported: delive
     if failed:
         card["best"]["not_exported"] = [dict(f) for f in failed]
     card["schema"] = schemas.summary(data_schema)
+    card["validation"]["structure"] = {
+        "split": run.structure.describe(config.group_column or "the shop's customers",
+                                        config.time_column),
+        "group_column": config.group_column, "time_column": config.time_column,
+        "time_gap": config.time_gap}
     if exported.ensemble_card:
         card["ensemble"] = dict(exported.ensemble_card)
     else:

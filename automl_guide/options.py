@@ -76,6 +76,17 @@ OPTIONS = (
     Option("folds", 5, "k of k-fold validation", int, int, "K", resumed=True),
     Option("test_size", 0.2, "share of rows held out for the test metrics (0: none)", float,
            float, "SHARE", resumed=True),
+    Option("group_column", None, "column of groups (customers, stores) kept whole on one side "
+           "of the test split and of every validation split; not a feature", str | None,
+           metavar="COL", resumed=True),
+    Option("time_column", None, "column of times: the latest rows are the test rows and "
+           "validation chains forward (train on the past, validate on the next period)",
+           str | None, metavar="COL", resumed=True),
+    Option("time_gap", None, "leave out of training the rows within this time before the "
+           "later rows of each split: a duration ('7 days') or, for a numeric time column, a "
+           "number", str | None, metavar="GAP", resumed=True),
+    Option("time_column_not_feature", False, "use the time column to split rows only, not as "
+           "a feature", bool, resumed=True, cli="flag"),
     Option("address", None, "Ray cluster address (default: $RAY_ADDRESS, else a local Ray)",
            str | None),
     Option("cpus_per_trial", 1.0, "CPUs each trial reserves", float, float, "N", resumed=True),

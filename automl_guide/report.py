@@ -83,6 +83,7 @@ def _page(card: Mapping[str, Any], body: str) -> str:
              (f"Validation {metric}", _number(validation.get("score"))),
              ("Validation", f"{validation.get('strategy')} ({validation.get('folds')} "
                             f"fold{'s' if validation.get('folds', 1) > 1 else ''})"),
+             ("Rows split", validation.get("structure", {}).get("split", "random rows")),
              ("Test metrics", ", ".join(f"{k} {_number(v)}" for k, v in test.items())
               or "none (no test rows)"),
              ("Rows", f"{card.get('rows', {}).get('train')} train, "

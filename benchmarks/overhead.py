@@ -53,7 +53,8 @@ def trial_data(rows: int):
     from automl_guide import load_registry
     from automl_guide.families import model_specs
     from automl_guide.features import fold_matrices
-    from automl_guide.data import prepare, validation_splits
+    from automl_guide.data import prepare
+    from automl_guide.splits import validation_splits
     from automl_guide.metrics import get_metric
     from automl_guide.pipeline import feature_plan
 

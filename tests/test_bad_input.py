@@ -213,7 +213,7 @@ def test_folds_beyond_the_training_rows_are_refused_by_name(tmp_path, capsys):
 
 
 def test_folds_beyond_the_groups_are_refused_by_name():
-    from automl_guide.data import validation_splits
+    from automl_guide.splits import validation_splits
 
     y, groups = np.arange(40) % 2, np.arange(40) // 10  # four customers of ten rows
     with pytest.raises(DataError) as caught:
@@ -227,7 +227,7 @@ def test_folds_beyond_the_groups_are_refused_by_name():
 def test_a_small_table_of_many_classes_tests_and_validates_every_class():
     """25 rows of six classes: a 20 % test split (5 rows) cannot hold each class, so it takes
     six rows; the holdout of the rest too. Stratified, every class is on both sides."""
-    from automl_guide.data import test_split, validation_splits
+    from automl_guide.splits import test_split, validation_splits
 
     y = np.repeat(np.arange(6), [5, 4, 4, 4, 4, 4])
     train, test = test_split(y, "multiclass", 0.2, seed=0)
@@ -321,7 +321,7 @@ def test_a_numeric_column_missing_in_every_training_row_still_exports(tmp_path, 
     """A sparse column whose few values all fell in the test split: the refit's imputer keeps
     it (as 0) rather than dropping it, so the graph and the model take the same columns."""
     from automl_guide import fit_and_export, load
-    from automl_guide.data import test_split
+    from automl_guide.splits import test_split
 
     frame = shop_frame(200)
     y = prepare(frame, "bought").y
@@ -477,7 +477,7 @@ def test_amounts_written_as_text_are_categories_with_a_warning_that_says_so():
 
 def test_validation_is_k_fold_up_to_3000_training_rows_then_one_holdout():
     """cli.md: --validation auto is cv up to 3,000 training rows, else a 20 % holdout."""
-    from automl_guide.data import validation_splits
+    from automl_guide.splits import validation_splits
 
     for rows, expected in ((3000, 5), (3001, 1)):
         y = np.arange(rows) % 2
@@ -496,7 +496,7 @@ def test_a_class_with_one_sample_warns_and_fits(tmp_path, capsys, ray_session):
     # not stratified: the test split and the folds are scikit-learn's plain shuffled ones
     from sklearn.model_selection import KFold, train_test_split
 
-    from automl_guide.data import test_split, validation_splits
+    from automl_guide.splits import test_split, validation_splits
 
     y = pd.factorize(frame["bought"], sort=True)[0]
     train, test = test_split(y, "multiclass", 0.2, seed=0)

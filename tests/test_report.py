@@ -216,3 +216,17 @@ def test_the_ensemble_is_shown_with_its_members_and_weights_or_why_there_is_none
             in section(report(exported, trials(), no_ensemble=no_gain)[0], "Ensemble"))
     alone = section(report(exported, trials(), no_ensemble="--no-ensemble")[0], "Ensemble")
     assert "Not tried: --no-ensemble." in alone
+
+
+def test_the_page_says_how_the_rows_were_split(exported):
+    page, _ = report(exported, trials())
+    assert "<th>Rows split</th><td>random rows</td>" in page
+    dataset, train, test, model = exported
+    card = report(exported, trials())[1]
+    card["validation"]["structure"] = {"split": "by time (date): the latest rows tested, "
+                                                "validation chained forward"}
+    board = leaderboard(trials(), get_metric(None, "binary"))
+    page = render(card=card, board=board, model_bytes=model,
+                  frame=dataset.features.iloc[test].reset_index(drop=True), y=dataset.y[test],
+                  columns=dataset.columns, metric=get_metric(None, "binary"), held_out=True)
+    assert "<td>by time (date): the latest rows tested, validation chained forward</td>" in page

@@ -200,7 +200,8 @@ def test_the_search_folds_use_the_declared_codes_too():
     every validation split's features (the integer block: store, user_id, visits, then those)."""
     from automl_guide import load_registry
     from automl_guide.features import fold_matrices
-    from automl_guide.data import prepare, validation_splits
+    from automl_guide.data import prepare
+    from automl_guide.splits import validation_splits
     from automl_guide.metrics import get_metric
     from automl_guide.pipeline import feature_plan
 

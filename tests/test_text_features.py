@@ -174,7 +174,7 @@ def test_trial_matrices_equal_the_pipeline_features_and_text_is_fitted_once(monk
     from automl_guide.families import model_specs
     from automl_guide.features import fold_matrices
     from automl_guide.columns import coerce_frame
-    from automl_guide.data import validation_splits
+    from automl_guide.splits import validation_splits
     from automl_guide.metrics import get_metric
     from automl_guide.pipeline import build_features
     from automl_guide.specs import FeatureContext
@@ -207,7 +207,7 @@ def test_two_plugins_with_alike_transformers_on_other_columns_are_not_confused()
     from automl_guide.families import model_specs
     from automl_guide.features import fold_matrices, same_estimator
     from automl_guide.columns import coerce_frame
-    from automl_guide.data import validation_splits
+    from automl_guide.splits import validation_splits
     from automl_guide.metrics import get_metric
     from automl_guide.pipeline import build_features
     from automl_guide.specs import FeatureContext
