@@ -14,6 +14,7 @@ from typing import Sequence
 from . import options
 from .errors import AutoMLGuideError, ExportError
 from .limits import SERVE_MAX_BODY_BYTES, SERVE_MAX_ROWS
+from .runtime import training_missing
 
 
 class UsageError(AutoMLGuideError):
@@ -48,7 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
                          "existing file is refused without --overwrite")
     predict.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     predict.add_argument("--strict", action="store_true",
-                         help="refuse categories and ranges unseen in training (default: warn)")
+                         help="refuse categories and ranges unseen in training, and missing "
+                         "values where training had none (default: warn and score them)")
+    predict.add_argument("--id-column", metavar="COL",
+                         help="a column of DATA written first in the output, beside each "
+                         "row's prediction (an order or customer id, kept as written)")
     serve = sub.add_parser("serve", help="score JSON rows over HTTP with an exported model")
     serve.add_argument("model", help="model.onnx, or the run directory holding it")
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (127.0.0.1)")
@@ -58,7 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-rows", type=int, default=SERVE_MAX_ROWS, metavar="N",
                        help=f"most rows per request ({SERVE_MAX_ROWS})")
     serve.add_argument("--strict", action="store_true",
-                       help="refuse categories and ranges unseen in training (default: warn)")
+                       help="refuse categories and ranges unseen in training, and missing "
+                       "values where training had none (default: warn and score them)")
+    serve.add_argument("--id-column", metavar="COL",
+                       help="a key each row must carry (a string or an integer), echoed in "
+                       "the answer's ids in row order")
+    serve.add_argument("--workers", type=_workers, default=1, metavar="N",
+                       help="processes serving requests, each with its own copy of the model "
+                       "(1); more than one uses more cores")
     sub.add_parser("plugins", help="list every plugin: name, kind, distribution, version")
     shop = sub.add_parser("shop", help="purchase or ranking model from a shop's tables")
     shop.add_argument("data", help="directory of orders/events/products/customers CSV or Parquet")
@@ -110,6 +122,13 @@ def _flag(key: str) -> str:
     return option.flag if option is not None else f"--{key.replace('_', '-')}"
 
 
+def _workers(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is no number of workers: give a whole "
+                                         "number of at least 1")
+    return int(text)
+
+
 def _port(text: str) -> int:
     try:
         port = int(text)
@@ -140,6 +159,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AutoMLGuideError as exc:
         print(f"automl-guide: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except ModuleNotFoundError as exc:  # the base install: no training libraries
+        error = training_missing(exc, f"automl-guide {args.command}")
+        if error is None:
+            raise
+        print(f"automl-guide: error: {error}", file=sys.stderr)
+        return error.exit_code
     except OSError as exc:  # a path the system refuses (a file as a directory, no permission,
         # a full disk): the user's to mend, not a bug
         print(f"automl-guide: error: {exc}", file=sys.stderr)
@@ -287,7 +312,14 @@ def _predict(args: argparse.Namespace) -> int:
                           "replace it.")
     predictor = load(args.model, strict=args.strict)
     dates = [c.name for c in predictor.columns if c.kind == "datetime"]
-    predictions = predictor.predict_frame(load_table(args.data, dates=dates))
+    frame = load_table(args.data, dates=dates, text=[args.id_column] if args.id_column else [])
+    ids = _id_values(frame, args.id_column) if args.id_column else None
+    predictions = predictor.predict_frame(frame)
+    if ids is not None:
+        if args.id_column in predictions.columns:
+            raise UsageError(f"--id-column {args.id_column!r} is also the name of an output "
+                             "column; rename it in the data.")
+        predictions.insert(0, args.id_column, ids)
     if out is not None:  # written whole, then moved: the old file stays if writing fails
         from .files import write_atomic
 
@@ -297,14 +329,24 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _id_values(frame, column: str) -> object:
+    """The --id-column's values of ``frame``; a column it lacks is an error naming it."""
+    if column not in frame.columns:
+        shown = ", ".join(map(repr, [str(c) for c in frame.columns][:20]))
+        raise UsageError(f"--id-column {column!r} is not a column of the data; it has {shown}.")
+    return frame[column].to_numpy()
+
+
 def _serve(args: argparse.Namespace) -> int:
     from .predictor import load
+    from .serve import SESSION_THREADS, serve
 
-    predictor = load(args.model, strict=args.strict)  # a bad path fails here, in one line
-    from .serve import serve
-
-    serve(predictor, args.host, args.port, max_body_bytes=args.max_body_bytes,
-          max_rows=args.max_rows, strict=args.strict)
+    model = load(args.model, args.strict, SESSION_THREADS)  # a bad path fails here, in one line
+    if args.workers > 1:  # each worker loads its own; this process only watches over them
+        model = args.model
+    serve(model, args.host, args.port, max_body_bytes=args.max_body_bytes,
+          max_rows=args.max_rows, strict=args.strict, id_column=args.id_column,
+          workers=args.workers)
     return 0
 
 

@@ -3,91 +3,66 @@
 ``POST /predict`` takes ``{"rows": [{column: value, ...}, ...]}`` (one row or a batch) and answers
 the predictions of the ONNX graph, exactly as :meth:`automl_guide.Predictor.predict` would. The
 request body is described column by column from the model card, so the OpenAPI document at
-``/openapi.json`` says what each row needs; a row that does not fit gets a 422 naming the row and
-the column, a body over the size limit a 413, a body that is not JSON a 415. ``GET /health``
-answers while the model is loaded.
+``/openapi.json`` says what each row needs (categories as an ``enum``, the columns that may be
+missing as optional) and what each error looks like. ``GET /health`` answers while the model is
+loaded.
+
+``POST /predict`` is answered in front of FastAPI (:class:`_Front`, which also enforces the body
+limits), its body read, checked and scored by :class:`automl_guide.scoring.Scorer`: plain rows
+straight into the graph's input arrays, anything else through the request model that names each
+row and column at fault; bodies up to ``INLINE_BYTES`` on the event loop (a thread hop costs
+more than scoring a row), larger ones in a worker thread. FastAPI answers the rest: ``/health``,
+``/openapi.json``, ``/docs``, wrong paths. Every error has one body,
+``{"message": ..., "detail": [{"loc", "msg", "type"}, ...]}``: 400 for a body that is not JSON,
+413 for one over the size limit, 415 for one not sent as JSON, 422 for rows the model cannot
+take, 404 and 405 for a wrong path or method. Every answer carries ``X-Request-ID`` (the
+client's, or a new one) and ``Server-Timing: app;dur=<ms>``, the application's own time.
 
 Imported only by this command: fastapi and uvicorn stay out of ``import automl_guide``. No
-``from __future__ import annotations`` here: FastAPI reads the request model, made at run time from
-the model card, from the endpoint's annotations.
+``from __future__ import annotations`` here: FastAPI reads the endpoint's annotations.
 """
 
-import datetime as dt
 import errno
-import math
+import json
+import logging
+import os
+import re
 import socket
+import time
+import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import pandas as pd
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict,
-                      WithJsonSchema, create_model)
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .columns import EPOCH_SECONDS_LIMIT, ColumnInfo, coerce_column, python_value
-from .errors import DataError
 from .limits import SERVE_MAX_BODY_BYTES, SERVE_MAX_ROWS
 from .predictor import Predictor, load
+from .scoring import Prediction, Refusal, Scorer
 
 MAX_BODY_BYTES, MAX_ROWS = SERVE_MAX_BODY_BYTES, SERVE_MAX_ROWS
-MAX_DETAILS = 100  # errors listed in a 422's detail; the rest are counted
-INT_CELL_LIMIT = 9_223_372_036_854_000_000  # |integer cell| at most: just inside int64
+INLINE_BYTES = 32_768  # smaller bodies are scored on the event loop, larger in a thread
+ENVIRONMENT = "AUTOML_GUIDE_SERVE"  # the model and options uvicorn's workers read
+# onnxruntime threads per request: a row or a batch gains nothing from more, and idle threads
+# spinning for work took the CPU from the event loop; --workers N uses more cores
+SESSION_THREADS = 1
+_REQUEST_ID = re.compile(rb"[\w.:/+=-]{1,128}")
 
 
-def _date_cell(value: Any) -> Any:
-    """A datetime cell: text is checked here as pandas will read it (so "2024" is the year, as
-    ``load(...).predict`` reads it, not 2024 seconds after 1970); a number is seconds since the
-    epoch, which the model's input check reads the same way."""
-    if isinstance(value, str):
-        try:  # the usual ISO text, at a fraction of pandas' cost per cell
-            dt.datetime.fromisoformat(value)
-            return value
-        except ValueError:
-            pass
-        try:  # the parser load(...).predict uses, so both read the cell alike
-            coerce_column(pd.Series([value], dtype=object), ColumnInfo("cell", "cell", "datetime"))
-        except DataError:
-            raise ValueError("needs a date or datetime (2024-01-31, 2024-01-31T08:00:00) or "
-                             "seconds since the epoch") from None
-    return value
+class ErrorDetail(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
 
 
-def _number_cell(value: Any) -> Any:
-    """pydantic's lax mode reads ``true`` as 1: in a number column it is a client's mistake."""
-    if isinstance(value, bool):
-        raise ValueError("needs a number, not true or false")
-    return value
+class ErrorBody(BaseModel):
+    """Every error answer: one message naming the rows and columns at fault, and details."""
 
-
-# The JSON a column's cells may hold, by column kind (None where training had missing values).
-_CELL_TYPES: dict[str, Any] = {
-    "numeric": Annotated[float | None, BeforeValidator(_number_cell)],
-    # within what the graph's int64 holds, by bounds that JSON numbers written as floats keep
-    # exactly (2**63 itself prints as 9223372036854775808 or 9.223372036854776e18)
-    "integer": Annotated[int, Field(ge=-INT_CELL_LIMIT, le=INT_CELL_LIMIT),
-                         BeforeValidator(_number_cell)],
-    "boolean": bool,
-    "datetime": Annotated[
-        Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
-        | Annotated[float, Strict(), Field(ge=-EPOCH_SECONDS_LIMIT, le=EPOCH_SECONDS_LIMIT)]
-        | None,
-        AfterValidator(_date_cell)],
-    "categorical": str | bool | int | float | None,
-    "text": str | None,
-}
-
-
-class Prediction(BaseModel):
-    """Labels (classification) or values (regression), one per row, in request order."""
-
-    predictions: list[str | int | float | bool | None]  # None: a non-finite value
-    probabilities: list[list[float]] | None = Field(
-        None, description="per row, one probability per class in the order of `classes`")
-    classes: list[str | int | float | bool] | None = None
+    message: str
+    detail: list[ErrorDetail]
 
 
 class Health(BaseModel):
@@ -97,180 +72,211 @@ class Health(BaseModel):
     inputs: int
 
 
-def _row_model(predictor: Predictor) -> type[BaseModel]:
-    """One request row: a field per raw input column, under its original name."""
-    fields: dict[str, Any] = {}
-    for i, column in enumerate(predictor.columns):
-        kind = _CELL_TYPES[column.kind]
-        if column.kind == "categorical" and column.categories:
-            description = f"categorical; seen in training: {', '.join(column.categories[:10])}"
-        elif column.kind == "datetime":
-            description = "datetime: ISO 8601 text, or seconds since the epoch"
-            if column.minimum is not None:
-                description += (f"; training range {_date(column.minimum)} to "
-                                f"{_date(column.maximum)}")
-        elif column.minimum is not None:
-            description = f"{column.kind}; training range {column.minimum:g} to {column.maximum:g}"
-        else:
-            description = column.kind
-        fields[f"c{i}"] = (kind, Field(alias=column.name, description=description))
-    config = ConfigDict(extra="ignore", populate_by_name=False)
-    return create_model("Row", __config__=config, **fields)
-
-
 def create_app(model: str | Path | Predictor, *, max_body_bytes: int = MAX_BODY_BYTES,
-               max_rows: int = MAX_ROWS, strict: bool = False) -> Any:
+               max_rows: int = MAX_ROWS, strict: bool = False,
+               id_column: str | None = None) -> Any:
     """The ASGI application for ``model`` (a run directory, a ``.onnx`` file or a loaded
     :class:`~automl_guide.Predictor`). ``strict`` refuses rows with categories or ranges unseen
-    in training, as ``automl-guide predict --strict`` does."""
-    predictor = model if isinstance(model, Predictor) else load(model, strict=strict)
-    row_model = _row_model(predictor)
-    request_model = create_model(
-        "PredictRequest", __config__=ConfigDict(extra="forbid"),
-        rows=(list[row_model], Field(min_length=1, max_length=max_rows,
-                                     description="rows to score (one or a batch)")))
-    card = predictor.card
+    in training, and missing values where training had none, as ``automl-guide predict
+    --strict`` does; ``id_column``: each row's value of it comes back in the answer's ``ids``."""
+    predictor = model if isinstance(model, Predictor) else load(model, strict, SESSION_THREADS)
+    scorer, card = Scorer(predictor, max_rows, id_column), predictor.card
     app = FastAPI(title=f"automl-guide model: {card['target']} ({card['task']})",
                   version=str(card.get("created", "")),
                   description="Scores rows with the exported ONNX model (onnxruntime).")
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [{"loc": list(e.get("loc", ())), "msg": _message(e), "type": e.get("type", "")}
-                   for e in exc.errors()]
-        message = "; ".join(d["msg"] if d["type"] == "json_invalid" else
-                            f"{_where(d['loc'])}: {d['msg']}" for d in details[:10])
-        if len(details) > MAX_DETAILS:  # an answer no larger than the request
-            details = details[:MAX_DETAILS] + [{
-                "loc": ["body", "rows"], "type": "too_many_errors",
-                "msg": f"and {len(details) - MAX_DETAILS} more errors like these"}]
-        return _error(422, message, details)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _unreadable(request: Request, exc: StarletteHTTPException) -> Any:
-        if exc.status_code == 400:  # JSON that json.loads gives up on (nested too deep)
-            return _error(422, f"request body could not be read ({exc.detail}): send "
-                          '{"rows": [{column: value, ...}, ...]}',
-                          [{"loc": ["body"], "msg": str(exc.detail), "type": "body_unreadable"}])
-        return await http_exception_handler(request, exc)  # 404, 405: FastAPI's own answer
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _server_error)
 
     @app.get("/health", response_model=Health)
-    def health() -> Health:
+    async def health() -> Health:
         return Health(status="ok", task=predictor.task, target=card["target"],
                       inputs=len(predictor.columns))
 
-    @app.post("/predict", response_model=Prediction, responses={
-        413: {"description": f"body over {max_body_bytes} bytes"},
-        415: {"description": "body not sent as JSON (Content-Type: application/json)"},
-        422: {"description": "rows that do not fit the model's inputs"}})
-    def predict(body: request_model) -> Any:  # type: ignore[valid-type]
-        names = [c.name for c in predictor.columns]
-        frame = pd.DataFrame([row.model_dump(by_alias=True) for row in body.rows],
-                             columns=names)
-        try:
-            out = predictor.predict_frame(frame)
-        except DataError as exc:
-            return _error(422, str(exc), [{"loc": ["body", "rows"], "msg": str(exc),
-                                           "type": "data_error"}])
-        labels = [_json_value(v) for v in out["prediction"]]
-        if predictor.task == "regression":
-            return Prediction(predictions=labels)
-        proba = out[[f"proba_{c}" for c in predictor.classes]].to_numpy().tolist()
-        return Prediction(predictions=labels, probabilities=proba,
-                          classes=[_json_value(c) for c in predictor.classes])
-
-    return _RequestGuard(app, max_body_bytes)
+    _document_predict(app, scorer.model, max_body_bytes)
+    return _Front(app, scorer, max_body_bytes)
 
 
-def _date(seconds: float) -> str:
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+def _document_predict(app: FastAPI, request: type[BaseModel], max_body_bytes: int) -> None:
+    """``POST /predict`` in the OpenAPI document: :class:`_Front` answers it before FastAPI's
+    middleware and routing (30 of the 230 µs a one-row request took in the application), so
+    FastAPI has no route for it."""
+    make = app.openapi
+    errors = {400: "body not valid JSON", 413: f"body over {max_body_bytes} bytes",
+              415: "body not sent as JSON (Content-Type: application/json)",
+              422: "rows the model cannot take (the message names rows and columns)"}
+
+    def body(name: str, description: str) -> dict:
+        return {"description": description, "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{name}"}}}}
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = make()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, model in (("PredictRequest", request), ("Prediction", Prediction),
+                                ("ErrorBody", ErrorBody)):
+                described = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(described.pop("$defs", {}))
+                components[name] = described
+            schema["paths"]["/predict"] = {"post": {
+                "summary": "Predict", "operationId": "predict",
+                "description": "Scores one row or a batch, in request order.",
+                "requestBody": {"required": True, **body("PredictRequest", "rows to score")},
+                "responses": {"200": body("Prediction", "predictions, in row order"), **{
+                    str(status): body("ErrorBody", text) for status, text in errors.items()}}}}
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
-def _where(loc: list) -> str:
-    """``["body", "rows", 0, "Age"]`` as ``rows[0].Age``."""
-    text = ""
-    for part in loc[1:] if loc and loc[0] == "body" else loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "body"
+def _wrong_route(status: int, detail: str, method: str, path: str,
+                 headers: Any = None) -> JSONResponse:
+    message = (f"{detail}: {method} {path}; this service answers POST /predict, GET /health, "
+               "GET /openapi.json and GET /docs")
+    kind = detail.lower().replace(" ", "_")
+    return _error(status, message, [{"loc": ["path"], "msg": message, "type": kind}], headers)
 
 
-def _message(error: dict) -> str:
-    if error.get("type") == "json_invalid":  # loc holds the character position
-        position = error.get("loc", ("body", "?"))[-1]
-        reason = error.get("ctx", {}).get("error", "")
-        return f"request body is not valid JSON (at character {position}: {reason})"
-    return error.get("msg", "")
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """404, 405 and the like in the one error body, saying what the service answers."""
+    return _wrong_route(exc.status_code, str(exc.detail), request.method, request.url.path,
+                        getattr(exc, "headers", None))
 
 
-def _error(status: int, message: str, details: list) -> JSONResponse:
-    return JSONResponse({"message": message, "detail": details}, status_code=status)
+async def _server_error(request: Request, exc: Exception) -> JSONResponse:
+    return _bug(exc)
 
 
-def _json_value(value: Any) -> Any:
-    """numpy scalars as JSON values (a non-finite number as None)."""
-    value = python_value(value)
-    return None if isinstance(value, float) and not math.isfinite(value) else value
+def _bug(exc: Exception) -> JSONResponse:
+    message = f"internal error ({type(exc).__name__}): a bug; the service's log has its traceback"
+    return _error(500, message, [{"loc": [], "msg": message, "type": "internal_error"}])
 
 
-class _RequestGuard:
-    """ASGI wrapper: a request body over ``limit`` bytes gets a 413 before any parsing, whether
-    the client declared its length or streamed it in chunks; a body sent as anything but JSON
-    (curl's ``-d`` without a header sends a form) gets a 415 that says which header to send."""
+def _error(status: int, message: str, details: list, headers: Any = None) -> JSONResponse:
+    return JSONResponse({"message": message, "detail": details}, status_code=status,
+                        headers=headers)
 
-    def __init__(self, app: Any, limit: int):
-        self.app, self.limit = app, limit
+
+class _Front:
+    """The ASGI application in front of FastAPI. It answers ``POST /predict`` itself: a body
+    over ``limit`` bytes gets a 413 before any parsing, whether the client declared its length
+    or streamed it in chunks; a body sent as anything but JSON (curl's ``-d`` without a header
+    sends a form) a 415 that says which header to send; the rest goes to the :class:`Scorer`.
+    Everything else goes to FastAPI. Every answer gets ``X-Request-ID`` and ``Server-Timing``
+    (see the module's docstring)."""
+
+    def __init__(self, app: Any, scorer: Scorer, limit: int):
+        self.app, self.scorer, self.limit = app, scorer, limit
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        headers = dict(scope.get("headers", []))
+        start, headers = time.perf_counter(), dict(scope.get("headers", []))
+        given = headers.get(b"x-request-id", b"")
+        stamp = [(b"x-request-id", given if _REQUEST_ID.fullmatch(given)
+                  else uuid.uuid4().hex.encode())]
+
+        async def stamped(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                took = f"app;dur={(time.perf_counter() - start) * 1000:.3f}".encode()
+                message = {**message, "headers": [*message.get("headers", ()), *stamp,
+                                                  (b"server-timing", took)]}
+            await send(message)
+
+        if scope["path"] != "/predict":
+            return await self.app(scope, receive, stamped)
+        if scope["method"] != "POST":
+            answer = _wrong_route(405, "Method Not Allowed", scope["method"], "/predict",
+                                  {"allow": "POST"})
+        else:
+            answer = await self._predict(receive, headers)
+        if answer is not None:  # None: the client went away
+            await answer(scope, receive, stamped)
+
+    async def _predict(self, receive: Any, headers: dict) -> Response | None:
         media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if (scope["path"] == "/predict" and media != b"application/json"
-                and not media.endswith(b"+json")):
+        if media != b"application/json" and not media.endswith(b"+json"):
             shown = media.decode("latin-1") or "none"
             message = (f"The body must be JSON, sent with Content-Type: application/json (this "
                        f"request's Content-Type: {shown}); with curl, add "
                        "-H 'content-type: application/json'.")
-            return await _error(415, message, [{"loc": ["header", "content-type"], "msg": message,
-                                                "type": "unsupported_media_type"}])(
-                scope, receive, send)
+            return _error(415, message, [{"loc": ["header", "content-type"], "msg": message,
+                                          "type": "unsupported_media_type"}])
         declared = headers.get(b"content-length", b"0")
-        if not declared.isdigit() or int(declared) > self.limit:
-            return await self._refuse(scope, receive, send)
+        body = (await self._body(receive) if declared.isdigit() and int(declared) <= self.limit
+                else b"")
+        if body is None:
+            return None
+        if len(body) > self.limit or not declared.isdigit() or int(declared) > self.limit:
+            message = f"Request body over the limit of {self.limit} bytes; send fewer rows."
+            return _error(413, message, [{"loc": ["body"], "msg": message, "type": "too_large"}])
+        try:
+            answer = (self.scorer.answer(body) if len(body) <= INLINE_BYTES
+                      else await run_in_threadpool(self.scorer.answer, body))
+        except Refusal as refusal:
+            return _error(refusal.status, refusal.message, refusal.details)
+        except Exception as exc:  # a bug: the log has it, the client the one error body
+            logging.getLogger("uvicorn.error").exception("POST /predict failed")
+            return _bug(exc)
+        return Response(answer, media_type="application/json")
+
+    async def _body(self, receive: Any) -> bytes | None:
+        """The body, read until it passes the limit (then what was read); None on a
+        disconnect."""
         body, more = b"", True
-        while more:
+        while more and len(body) <= self.limit:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return
+                return None
             body += message.get("body", b"")
-            if len(body) > self.limit:
-                return await self._refuse(scope, receive, send)
             more = message.get("more_body", False)
-        replay = [{"type": "http.request", "body": body, "more_body": False}]
-
-        async def again() -> dict:
-            return replay.pop() if replay else await receive()
-
-        await self.app(scope, again, send)
-
-    async def _refuse(self, scope: dict, receive: Any, send: Any) -> None:
-        message = f"Request body over the limit of {self.limit} bytes; send fewer rows."
-        await _error(413, message, [{"loc": ["body"], "msg": message, "type": "too_large"}])(
-            scope, receive, send)
+        return body
 
     def __getattr__(self, name: str) -> Any:  # app.openapi() and friends, for tests and tools
         return getattr(self.app, name)
 
 
+def app_from_environment() -> Any:
+    """The application of each of uvicorn's worker processes (``serve --workers N``): the
+    model and the options come from the environment variable ``AUTOML_GUIDE_SERVE`` (JSON)."""
+    settings = json.loads(os.environ[ENVIRONMENT])
+    return create_app(settings.pop("model"), **settings)
+
+
 def serve(model: str | Path | Predictor, host: str = "127.0.0.1", port: int = 8000, *,
           max_body_bytes: int = MAX_BODY_BYTES, max_rows: int = MAX_ROWS,
-          strict: bool = False) -> None:
-    """Run the scoring service until interrupted."""
+          strict: bool = False, id_column: str | None = None, workers: int = 1) -> None:
+    """Run the scoring service until interrupted; ``workers`` > 1 runs that many processes
+    (uvicorn's workers, each with its own onnxruntime session), which needs the model's path."""
     import uvicorn
 
-    app = create_app(model, max_body_bytes=max_body_bytes, max_rows=max_rows, strict=strict)
+    settings = {"max_body_bytes": max_body_bytes, "max_rows": max_rows, "strict": strict,
+                "id_column": id_column}
     _check_free(host, port)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    if workers == 1:
+        uvicorn.run(create_app(model, **settings), host=host, port=port, log_level="info")
+        return
+    if isinstance(model, Predictor):
+        raise ValueError("serve with workers > 1 needs the model's path: each worker loads it")
+    os.environ[ENVIRONMENT] = json.dumps({"model": str(Path(model).resolve()), **settings})
+    _run_workers(uvicorn.Config(f"{__name__}:app_from_environment", factory=True,
+                                workers=workers, host=host, port=port, log_level="info"))
+
+
+def _run_workers(config: Any) -> None:
+    """uvicorn's worker processes (what ``uvicorn.run`` does for ``workers`` > 1), on a listening
+    socket declared TCP: uvicorn binds it with protocol 0, which accepted connections inherit,
+    and asyncio then leaves Nagle's algorithm on, so each keep-alive request after the first
+    waited some 40 ms for a delayed ACK (uvicorn issue #3149; measured here: 21 requests/s)."""
+    from uvicorn.supervisors import Multiprocess
+
+    bound = config.bind_socket()
+    listener = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
+    listener.set_inheritable(True)
+    try:
+        Multiprocess(config, sockets=[listener]).run()
+    except KeyboardInterrupt:  # as uvicorn.run: Ctrl-C ends the service quietly
+        pass
 
 
 def _check_free(host: str, port: int) -> None:

@@ -731,7 +731,7 @@ def test_the_compiled_input_check_matches_pandera_on_every_call():
                           "x": [0.5, np.nan, 1.5, 2.0]})
     columns = profile_columns(frame)
     check = InputCheck(infer_schema(coerce_frame(frame, columns, by="name"), columns))
-    assert check.fast and check._strings == ["city"]
+    assert check.fast and check._string_set == {"city"}
     good = coerce_frame(frame, columns, by="name")
     calls = []
     validate = check._validate
