@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from .errors import DataError, did_you_mean
 
 ONNX_TYPES = {"numeric": "float", "integer": "int64", "boolean": "int64", "datetime": "int64",
               "categorical": "string", "text": "string"}
@@ -395,8 +395,9 @@ def check_columns_present(frame: pd.DataFrame, columns: Iterable[ColumnInfo]) ->
     if missing:
         extra = sorted(names - {c.name for c in columns})
         hint = f" The data has other columns: {', '.join(map(repr, extra[:10]))}." if extra else ""
-        raise DataError(f"Missing column(s) {', '.join(map(repr, missing))} that the model needs."
-                        f"{hint} Rename them back or refit the model.")
+        named = ", ".join(f"{name!r}{did_you_mean(name, extra)}" for name in missing)
+        raise DataError(f"Missing column(s) {named} that the model needs.{hint} Rename them "
+                        "back or refit the model.")
 
 
 def coerce_frame(frame: pd.DataFrame, columns: Sequence[ColumnInfo],

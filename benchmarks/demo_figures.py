@@ -25,11 +25,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=1, help="runs of each demo")
     parser.add_argument("--skip-shop", action="store_true")
+    parser.add_argument("--only-shop", action="store_true")
     args = parser.parse_args()
     print(f"{time.strftime('%Y-%m-%d')}, {_cpus()} CPUs")
     for run in range(args.runs):
         with tempfile.TemporaryDirectory() as work:
-            print(demo(Path(work) / "demo"))
+            if not args.only_shop:
+                print(demo(Path(work) / "demo"))
             if not args.skip_shop:
                 print(shop_demo(Path(work) / "shop"))
 
@@ -43,7 +45,7 @@ def _cpus() -> int:
 def _timed(*args: str) -> tuple[float, str]:
     began = time.monotonic()
     done = subprocess.run([CLI, *args], capture_output=True, text=True, check=True)
-    return time.monotonic() - began, done.stdout
+    return time.monotonic() - began, done.stdout + done.stderr  # progress goes to stderr
 
 
 def demo(out: Path) -> str:

@@ -54,26 +54,6 @@ def test_fit_and_export_every_task(task, tmp_path):
 
 
 @pytest.mark.slow
-def test_the_seeds_ann_example_digits_exports_one_graph_with_parity(tmp_path):
-    """The seed's example of an ANN (a dense network on pixel inputs, ten digit classes) on
-    scikit-learn's small version of it: a table of integers only, the case whose feature graph
-    skl2onnx writes at an older opset than the network's (docs/getting-started.md)."""
-    from sklearn.datasets import load_digits
-
-    X, y = load_digits(return_X_y=True, as_frame=True)
-    with pytest.warns(UserWarning, match="holds a single value"):  # three blank pixels
-        result = fit_and_export(X.assign(digit=y.astype(str)), "digit", models=["ann"],
-                                max_trials=1, time_budget=None, out=tmp_path / "run",
-                                quiet=True)
-    card = result.card
-    assert card["best"]["model"] == "ann" and card["class_labels"] == [str(d) for d in range(10)]
-    assert card["parity"]["max_abs_diff"] <= 1e-4 and card["parity"]["label_agreement"] >= 0.999
-    assert card["parity"]["rows"] == card["rows"]["test"] == 360
-    assert card["test_metrics"]["accuracy"] > 0.9  # ten classes: chance is 0.1
-    served = load(tmp_path / "run").predict(X.head(200))
-    assert np.mean(served == y.head(200).astype(str).to_numpy()) > 0.9
-
-
 def test_labels_keep_their_original_values(tmp_path):
     frame = shop_frame(200, "binary", seed=2)
     result = fit_and_export(frame, "bought", models=["linear"], max_trials=2, time_budget=None,

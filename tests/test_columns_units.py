@@ -525,6 +525,10 @@ def test_missing_columns_are_named_with_the_data_s_other_columns():
         "Rename them back or refit the model.")
     assert _error(lambda: check_columns_present(pd.DataFrame(), COLUMNS)) == (
         "Missing column(s) 'a', 'b' that the model needs. Rename them back or refit the model.")
+    renamed = pd.DataFrame([[1, 2]], columns=["A", "b"])  # as another tool wrote the header
+    assert _error(lambda: check_columns_present(renamed, COLUMNS)) == (
+        "Missing column(s) 'a' (did you mean 'A'?) that the model needs. The data has other "
+        "columns: 'A'. Rename them back or refit the model.")
 
 
 def test_at_most_ten_other_columns_are_suggested():

@@ -172,6 +172,19 @@ def test_every_command_in_the_page_runs_as_written_on_the_bundled_data(page, clo
     if page == "README.md":  # the service answered the curl line's row
         assert len(session.answer["predictions"]) == 1
         assert (clone_layout / "runs" / "shop" / "model.onnx").exists()
+    else:  # the seed's ANN example, a table of integers only: one graph, with parity
+        _check_digits(session.namespace["result"].card)
+
+
+def _check_digits(card: dict) -> None:
+    """The seed's example of an ANN (a dense network on pixel inputs, ten digit classes) on
+    scikit-learn's small version of it: the case whose feature graph skl2onnx writes at an
+    older opset than the network's; three blank pixels are left out."""
+    assert card["best"]["model"] == "ann" and card["class_labels"] == [str(d) for d in range(10)]
+    assert len(card["inputs"]) == 61 and len(card["dropped_columns"]) == 3
+    assert card["parity"]["max_abs_diff"] <= 1e-4 and card["parity"]["label_agreement"] >= 0.999
+    assert card["parity"]["rows"] == card["rows"]["test"] == 360
+    assert card["test_metrics"]["accuracy"] > 0.9  # ten classes: chance is 0.1
 
 
 def test_the_runner_refuses_what_it_cannot_run():
