@@ -12,7 +12,7 @@ from typing import Any
 from .errors import (AutoMLGuideError, DataError, DriftWarning, ExportError, ParityError,
                      PluginError, SearchError)
 from .hookspecs import hookimpl
-from .runtime import trial_device
+from .runtime import fit_structure, trial_device
 from .specs import (FamilyScores, FeatureContext, FeatureSpec, ModelSpec, SearcherSpec,
                     SearchProblem, ShopFeatureSpec)
 
@@ -22,13 +22,14 @@ _LAZY = {"fit_and_export": "api", "FitResult": "api", "load": "predictor",
          "Predictor": "predictor", "load_registry": "registry", "PluginRegistry": "registry",
          "fit_shop": "shop.run", "recommend": "shop.snapshot", "ShopResult": "shop.run",
          "ShopData": "shop.history", "ShopHistory": "shop.history", "AutoMLClassifier": "estimators",
-         "AutoMLRegressor": "estimators"}
+         "AutoMLRegressor": "estimators", "holdout_rows": "splits"}
 
 __all__ = ["AutoMLClassifier", "AutoMLRegressor", "AutoMLGuideError", "DataError", "DriftWarning", "ExportError", "FamilyScores", "FeatureContext",
            "FeatureSpec", "FitResult", "ModelSpec", "ParityError", "PluginError",
            "PluginRegistry", "Predictor", "SearchError", "SearchProblem", "SearcherSpec",
-           "ShopData", "ShopFeatureSpec", "ShopHistory", "ShopResult", "fit_and_export", "fit_shop",
-           "recommend", "hookimpl", "load", "load_registry", "trial_device", "__version__"]
+           "ShopData", "ShopFeatureSpec", "ShopHistory", "ShopResult", "fit_and_export", "fit_shop", "fit_structure",
+           "recommend", "hookimpl", "holdout_rows", "load", "load_registry", "trial_device",
+           "__version__"]
 
 
 def __getattr__(name: str) -> Any:

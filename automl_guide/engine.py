@@ -113,7 +113,7 @@ def fit(data: pd.DataFrame | str | Path, config: FitConfig, registry: PluginRegi
     plan = feature_plan(registry, dataset.columns)  # features
     trial_data = features.fold_matrices(dataset, train, splits, plan, specs, metric,
                                         config.seed, ASHA_STAGES if config.scheduler == "asha"
-                                        else 1, queries)
+                                        else 1, queries, _structured(structure, train))
     specs, spaces, defaults = families.searchable(specs, dataset.task, trial_data.n_fit_rows)
     progress.say(f"automl-guide: {dataset.task} on {len(dataset.y)} rows x "
                  f"{len(dataset.columns)} columns; {len(specs)} model "
@@ -163,6 +163,13 @@ def _validate(frame: pd.DataFrame, config: FitConfig, groups: np.ndarray | None,
     return dataset, structure
 
 
+def _structured(structure: Structure, rows: np.ndarray | None = None) -> Structure | None:
+    """``structure`` (of ``rows``) where it has groups or times; None for a random split."""
+    if structure.groups is None and structure.times is None:
+        return None
+    return structure if rows is None else structure.subset(rows)
+
+
 def _search(run: Run, spaces: Mapping[str, dict], defaults: Mapping[str, dict]
             ) -> tuple[list, dict[str, np.ndarray]]:
     """The search stage; on Ctrl-C, what was found is kept (the leaderboard, and the searcher
@@ -193,7 +200,8 @@ def _export_first(run: Run, board: pd.DataFrame, outputs: Mapping[str, np.ndarra
         run.progress.say(select.why_not_first(board, best.rank, metric, config.max_predict_us))
     failed: list[dict[str, Any]] = []  # trials whose export failed, in rank order
     left_out: set[str] = set()  # ensemble members whose export failed
-    refits = Refits(run.dataset, run.train, run.plan, run.specs, config.seed, run.queries)
+    refits = Refits(run.dataset, run.train, run.plan, run.specs, config.seed, run.queries,
+                    _structured(run.structure))
     converter = delivery.Converter(run.dataset, run.specs, _parity_frame(run))
     ensembles = config.ensemble and not metric.needs_queries
     why = ("--no-ensemble" if not config.ensemble

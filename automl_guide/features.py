@@ -16,11 +16,13 @@ from .records import Fold, TrialData
 
 def fold_matrices(dataset: Dataset, train: np.ndarray, splits: Sequence, plan: Mapping,
                   specs: Mapping[str, ModelSpec], metric: Metric, seed: int,
-                  stages: int = 1, queries: np.ndarray | None = None) -> TrialData:
+                  stages: int = 1, queries: np.ndarray | None = None,
+                  structure: Any = None) -> TrialData:
     """Each validation split of the ``train`` rows preprocessed by the feature plugins of
     ``plan``, once per scaling variant the families of ``specs`` need, with what a trial needs
     besides (``stages`` > 1: iterative families report after each share of their training;
-    ``queries``: the query of each row, for ranking families)."""
+    ``queries``: the query of each row, for ranking families; ``structure``: the
+    ``splits.Structure`` of the ``train`` rows, whose groups and times early stopping keeps)."""
     typed = coerce_frame(dataset.features.iloc[train], dataset.columns)
     y = dataset.y[train]
     q = None if queries is None else np.asarray(queries)[train]
@@ -46,7 +48,8 @@ def fold_matrices(dataset: Dataset, train: np.ndarray, splits: Sequence, plan: M
             folds[scaled].append(Fold(np.hstack([b[0] for b in blocks]), y[fit_rows],
                                       np.hstack([b[1] for b in blocks]), y[val_rows],
                                       None if q is None else q[fit_rows],
-                                      None if q is None else q[val_rows]))
+                                      None if q is None else q[val_rows],
+                                      None if structure is None else structure.subset(fit_rows)))
     return TrialData(folds, dict(specs), dataset.task, dataset.classes, metric, seed, stages)
 
 

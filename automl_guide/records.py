@@ -17,8 +17,9 @@ BUDGET_RAN_OUT = "stopped when the search's time budget ran out"
 
 @dataclass(frozen=True)
 class Fold:
-    """Preprocessed matrices of one train/validation split, and the query ids of both sides
-    when the run ranks (None otherwise)."""
+    """Preprocessed matrices of one train/validation split, the query ids of both sides when
+    the run ranks (None otherwise), and the groups and times of its training rows (early
+    stopping holds out as the run splits)."""
 
     X_train: np.ndarray
     y_train: np.ndarray
@@ -26,6 +27,7 @@ class Fold:
     y_val: np.ndarray
     q_train: np.ndarray | None = None
     q_val: np.ndarray | None = None
+    structure: Any = None  # splits.Structure of the training rows, when the run has one
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import contextlib
 import ctypes
 import functools
 from contextvars import ContextVar
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from .errors import AutoMLGuideError
 
@@ -63,6 +63,26 @@ def choose_device(gpu_ids: list) -> tuple[str, str]:
     if count:
         return "cuda", ""
     return "cpu", f"GPU trials ran on the CPU: {why} (Ray assigned GPU {gpu_ids})"
+
+
+_ROWS: ContextVar[Any] = ContextVar("automl_guide_rows", default=None)
+
+
+def fit_structure() -> Any:
+    """The structure (:class:`automl_guide.splits.Structure`: groups, times, gap) of the rows a
+    model is being fitted on in a trial or the refit, one entry per row in the order given to
+    ``fit``; None when the run splits its rows at random. :func:`automl_guide.holdout_rows`
+    reads it."""
+    return _ROWS.get()
+
+
+@contextlib.contextmanager
+def fitting_rows(structure: Any) -> Iterator[None]:
+    token = _ROWS.set(structure)
+    try:
+        yield
+    finally:
+        _ROWS.reset(token)
 
 
 # What fitting imports beyond the base install (load, predict, serve): the `train` extra.

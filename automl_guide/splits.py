@@ -294,3 +294,27 @@ def suggest(frame: pd.DataFrame, dataset: Any, train: np.ndarray, test: np.ndarr
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=3)
     return notes
+
+
+def holdout_rows(y: Any, share: float, seed: Any, stratify: bool = False
+                 ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows to fit on and the ``share`` held out, for a model plugin that stops early on
+    held-out rows: as the run splits (:func:`automl_guide.runtime.fit_structure`): the latest
+    rows when it splits by time, whole groups when by group, else at random (stratified with
+    ``stratify``). None when no such split exists (a class too rare, one instant)."""
+    from sklearn.model_selection import GroupShuffleSplit, train_test_split
+
+    from .runtime import fit_structure
+
+    structure, index = fit_structure(), np.arange(len(y))
+    try:
+        if structure is not None and structure.times is not None and len(structure.times) == len(y):
+            return later_split(structure, share, "held-out")
+        if structure is not None and structure.groups is not None and len(structure.groups) == len(y):
+            fit, held = next(GroupShuffleSplit(1, test_size=share, random_state=seed)
+                             .split(index, groups=structure.groups))
+            return np.sort(fit), np.sort(held)
+        return tuple(train_test_split(index, test_size=share, random_state=seed,
+                                      stratify=y if stratify else None))
+    except (ValueError, DataError):
+        return None

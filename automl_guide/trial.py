@@ -14,7 +14,7 @@ import numpy as np
 from .metrics import defined_score
 from .pipeline import LabelledClassifier, build_model, fit_params, model_output, train_rows
 from .records import Fold, TrialData
-from .runtime import using_device
+from .runtime import fitting_rows, using_device
 from .specs import ModelSpec
 
 Report = Callable[[dict[str, Any]], None]
@@ -49,8 +49,9 @@ def evaluate_config(config: Mapping[str, Any], data: TrialData, report: Report |
         if spec.fit_stages is None or data.stages <= 1 or spec.needs_queries:
             for model, fold in zip(models, folds):
                 rows = train_rows(spec, len(fold.y_train), data.seed)
-                model.fit(fold.X_train[rows], fold.y_train[rows],
-                          **fit_params(spec, fold.q_train, rows))
+                with fitting_rows(_rows_structure(fold, rows)):
+                    model.fit(fold.X_train[rows], fold.y_train[rows],
+                              **fit_params(spec, fold.q_train, rows))
             score = _score(models, folds, data, detail)
         else:
             runs = [_staged(spec, model, fold, data) for model, fold in zip(models, folds)]
@@ -76,10 +77,22 @@ def evaluate_config(config: Mapping[str, Any], data: TrialData, report: Report |
 def _staged(spec: ModelSpec, model: Any, fold: Fold, data: TrialData) -> Iterator[Any]:
     rows = train_rows(spec, len(fold.y_train), data.seed)
     X, y = fold.X_train[rows], fold.y_train[rows]
-    if isinstance(model, LabelledClassifier):
-        yield from model.fit_stages(spec.fit_stages, X, y, data.stages)
-    else:
-        yield from spec.fit_stages(model, X, y, data.stages)
+    steps = (model.fit_stages(spec.fit_stages, X, y, data.stages)
+             if isinstance(model, LabelledClassifier)
+             else spec.fit_stages(model, X, y, data.stages))
+    structure = _rows_structure(fold, rows)
+    while True:  # the folds step in turn: each step sees its own fold's rows
+        with fitting_rows(structure):
+            step = next(steps, _DONE)
+        if step is _DONE:
+            return
+        yield step
+
+
+def _rows_structure(fold: Fold, rows: np.ndarray) -> Any:
+    """The groups and times of the fold's training ``rows``, for early stopping to hold out
+    as the run splits; None when it splits at random."""
+    return None if fold.structure is None else fold.structure.subset(rows)
 
 
 def _score(models: Sequence[Any], folds: Sequence[Fold], data: TrialData,

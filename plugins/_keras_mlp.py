@@ -16,6 +16,8 @@ from typing import Any, Iterator
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from automl_guide import fit_structure, holdout_rows
+
 VALIDATION_SHARE = 0.1
 MIN_VALIDATION_ROWS = 20
 
@@ -77,6 +79,10 @@ class KerasMLP(BaseEstimator):
         order = rng.permutation(len(X))
         n_val = int(len(X) * VALIDATION_SHARE) if len(X) * VALIDATION_SHARE >= MIN_VALIDATION_ROWS else 0
         val, fit = order[:n_val], order[n_val:]
+        if n_val and fit_structure() is not None:  # held out as the run splits: later, or groups
+            rows = holdout_rows(target, VALIDATION_SHARE, self.seed)
+            if rows is not None:
+                fit, val = rows
         self.n_features_in_ = X.shape[1]
         # keras.utils.set_random_seed seeds Python's, numpy's and torch's global generators,
         # which Keras draws from while building and training (initializers, dropout,

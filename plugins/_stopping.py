@@ -47,15 +47,11 @@ def patience(rounds: int) -> int:
 
 
 def holdout(y: Any, seed: Any, stratify: bool) -> tuple[np.ndarray, np.ndarray] | None:
-    """The rows to fit on and the tenth held out (stratified for classes); None when a class
-    is too rare to split."""
-    from sklearn.model_selection import train_test_split
+    """The rows to fit on and the tenth held out: as the run splits its rows (the latest, or
+    whole groups; else at random, stratified for classes); None when no such split exists."""
+    from automl_guide import holdout_rows
 
-    try:
-        return tuple(train_test_split(np.arange(len(y)), test_size=HOLDOUT, random_state=seed,
-                                      stratify=y if stratify else None))
-    except ValueError:
-        return None
+    return holdout_rows(y, HOLDOUT, seed, stratify)
 
 
 def take(values: Any, rows: np.ndarray) -> Any:

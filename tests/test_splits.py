@@ -153,3 +153,58 @@ def test_structure_columns_are_read_and_bad_ones_named():
                        r"\(did you mean 'shopper'\?\)"):
         fit_and_export(frame.assign(bought=[0, 1, 0, 1]), "bought", group_column="Shopper",
                        out=None)
+
+
+def test_early_stopping_holds_out_as_the_run_splits():
+    """`holdout_rows`, which the boosting and ANN plugins stop on: the latest rows, or whole
+    groups, of the rows being fitted; at random (the split it always made) otherwise."""
+    from sklearn.model_selection import train_test_split
+
+    from automl_guide import holdout_rows
+    from automl_guide.runtime import fitting_rows
+
+    y = np.arange(100) % 2
+    fit, held = holdout_rows(y, 0.1, 7, stratify=True)
+    assert [list(a) for a in (fit, held)] == [list(a) for a in train_test_split(
+        np.arange(100), test_size=0.1, random_state=7, stratify=y)]
+    times = np.repeat(np.arange(20.0), 5)[::-1]  # the latest rows first: order is no clue
+    with fitting_rows(Structure(times=times)):
+        fit, held = holdout_rows(y, 0.1, 7)
+    assert times[held].min() > times[fit].max() and len(held) == 10
+    groups = np.arange(100) // 4
+    with fitting_rows(Structure(groups=groups)):
+        fit, held = holdout_rows(y, 0.1, 7)
+    assert not set(groups[fit]) & set(groups[held])
+
+
+def test_trials_and_the_refit_fit_with_their_rows_structure(ray_session, tmp_path):
+    """A model plugin sees, while fitting (in the trials' workers and in the refit), the
+    groups of exactly the rows it is given."""
+    from sklearn.linear_model import LogisticRegression
+
+    from automl_guide import ExportError, ModelSpec, fit_structure, hookimpl
+
+    log = tmp_path / "seen.txt"
+
+    class Recording(LogisticRegression):
+        def fit(self, X, y, **kwargs):
+            structure = fit_structure()
+            with open(log, "a") as out:
+                out.write(f"{len(X)} {-1 if structure is None else len(structure.groups)}\n")
+            return super().fit(X, y, **kwargs)
+
+    class Plugin:
+        @hookimpl
+        def automl_guide_register_models(self, register):
+            register(ModelSpec("recording", ("binary",), lambda p, task, seed: Recording(),
+                               lambda task, n: {"C": __import__("ray").tune.choice([1.0])},
+                               lambda task, n: {"C": 1.0}))
+
+    frame = customers(40, 5, seed=3)
+    with pytest.raises(ExportError):  # no ONNX converter: the fits are what is looked at
+        fit_and_export(frame, "bought", models=["recording"], max_trials=1, time_budget=None,
+                       out=None, quiet=True, plugins=[Plugin()], group_column="customer_id",
+                       ensemble=False, validation="cv", folds=3)
+    fits = [tuple(map(int, line.split())) for line in log.read_text().splitlines()]
+    assert len(fits) == 4  # three folds in a worker, and the refit
+    assert all(rows == groups for rows, groups in fits), fits
