@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import options
-from .errors import AutoMLGuideError, ExportError
+from .errors import AutoMLGuideError, ExportError, did_you_mean
 from .limits import SERVE_MAX_BODY_BYTES, SERVE_MAX_ROWS
 from .runtime import training_missing
 
@@ -333,7 +333,8 @@ def _id_values(frame, column: str) -> object:
     """The --id-column's values of ``frame``; a column it lacks is an error naming it."""
     if column not in frame.columns:
         shown = ", ".join(map(repr, [str(c) for c in frame.columns][:20]))
-        raise UsageError(f"--id-column {column!r} is not a column of the data; it has {shown}.")
+        raise UsageError(f"--id-column {column!r} is not a column of the data"
+                         f"{did_you_mean(column, frame.columns)}; it has {shown}.")
     return frame[column].to_numpy()
 
 

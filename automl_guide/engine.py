@@ -317,7 +317,8 @@ def _finish(run: Run, board: pd.DataFrame, best: select.Chosen, exported: delive
     card["schema"] = schemas.summary(data_schema)
     card["validation"]["structure"] = {
         "split": run.structure.describe(config.group_column or "the shop's customers",
-                                        config.time_column),
+                                        config.time_column, len(run.splits) > 1,
+                                        bool(len(test))),
         "group_column": config.group_column, "time_column": config.time_column,
         "time_gap": config.time_gap}
     if exported.ensemble_card:

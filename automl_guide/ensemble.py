@@ -20,9 +20,10 @@ import numpy as np
 import pandas as pd
 
 from .metrics import Metric
-from .pipeline import build_model, model_output, train_rows
+from .pipeline import build_model, model_output
 from .specs import ModelSpec
 from .records import TrialData
+from .trial import fit_fold
 
 MAX_MEMBERS = 5
 ROUNDS = 20
@@ -56,10 +57,9 @@ def validation_outputs(members: Sequence[Member], data: TrialData,
             continue
         spec = data.models[member.model]
         parts = []
-        for fold in data.folds[spec.needs_scaling]:
+        for fold in data.folds[spec.needs_scaling]:  # as the trial fitted it
             model = build_model(spec, member.config, data.task, data.seed, data.classes)
-            rows = train_rows(spec, len(fold.y_train), data.seed)
-            model.fit(fold.X_train[rows], fold.y_train[rows])
+            fit_fold(spec, model, fold, data.seed)
             parts.append(model_output(model, fold.X_val, data.task))
         outputs.append(np.concatenate(parts))
     first = data.folds[next(iter(data.folds))]

@@ -229,6 +229,10 @@ def check_options(config: FitConfig, registry: PluginRegistry) -> FitConfig:
             raise SearchError(f"{spelled(name)} must be a whole number of at least {least}, "
                               f"not {value!r}.")
         config = replace(config, **{name: int(value)})
+    if config.time_column is None and (config.time_gap or config.time_column_not_feature):
+        given = "time_gap" if config.time_gap else "time_column_not_feature"
+        raise DataError(f"{spelled(given)} needs {spelled('time_column')}: the column of times "
+                        "it applies to.")
     registry.searcher(config.searcher)  # an unknown searcher is named before the data is read
     if config.out is not None and Path(config.out).exists() and not Path(config.out).is_dir():
         raise ExportError(f"{config.out} is a file; --out names a directory for the run's "

@@ -25,7 +25,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       ValidationError, WithJsonSchema, create_model)
 
 from .columns import EPOCH_SECONDS_LIMIT, ColumnInfo, coerce_column
-from .errors import DataError
+from .errors import DataError, did_you_mean
 from .limits import SERVE_MAX_ROWS
 from .predictor import INT_CELL_LIMIT, Predictor
 
@@ -169,7 +169,7 @@ def request_model(predictor: Predictor, max_rows: int = SERVE_MAX_ROWS,
     if id_column is not None and id_column not in {c.name for c in predictor.columns}:
         fields["row_id"] = (str | int, Field(alias=id_column, description=(
             "the row's id, echoed in the answer's `ids`")))
-    row = create_model("Row", __config__=ConfigDict(extra="ignore", populate_by_name=False),
+    row = create_model("Row", __config__=ConfigDict(extra="forbid", populate_by_name=False),
                        **fields)
     return create_model(
         "PredictRequest", __config__=ConfigDict(extra="forbid"),
@@ -190,6 +190,7 @@ class Scorer:
     def answer(self, body: bytes) -> bytes:
         data = _parse(body)
         rows = self._plain_rows(data)
+        self._check_keys(rows if rows is not None else _dict_rows(data))
         typed = None if rows is None else self.predictor.typed_records(rows)
         if typed is None or not self._plain_ids(rows):
             typed, rows = self._validated(data), data["rows"]
@@ -219,6 +220,21 @@ class Scorer:
         return self.id_column is None or self.id_column in self.names or all(
             type(row.get(self.id_column)) in (str, int) for row in rows)
 
+    def _check_keys(self, rows: list) -> None:
+        """A key that is no input of the model (nor the id column) is refused, with the
+        closest input's name: a misspelled column left out would be scored with its fill."""
+        known = {*self.names, self.id_column}
+        unknown = [(i, key) for i, row in enumerate(rows) for key in row.keys() - known]
+        if not unknown:
+            return
+        details = [{"loc": ["body", "rows", i, key], "type": "unknown_column",
+                    "msg": f"not an input of the model{did_you_mean(key, self.names)}"}
+                   for i, key in unknown[:20]]
+        i, key = unknown[0]
+        raise Refusal(422, f"rows[{i}] has {key!r}, which is not an input of the model"
+                      f"{did_you_mean(key, self.names)} ({len(unknown)} such key(s) in all; "
+                      "/openapi.json lists the inputs).", details)
+
     def _validated(self, data: Any) -> dict[str, np.ndarray]:
         """The typed inputs by the slow path: the request model names every bad cell."""
         try:
@@ -245,6 +261,12 @@ class Scorer:
         if ids is not None:
             answer["ids"] = ids
         return json.dumps(answer, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _dict_rows(data: Any) -> list:
+    """The rows of a body that are JSON objects (the request model refuses the rest)."""
+    rows = data.get("rows") if isinstance(data, dict) else None
+    return [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
 
 
 def _refused(exc: DataError) -> Refusal:

@@ -43,9 +43,14 @@ class Structure(NamedTuple):
         return Structure(None if self.groups is None else np.asarray(self.groups)[rows],
                          None if self.times is None else np.asarray(self.times)[rows], self.gap)
 
-    def describe(self, group_column: str | None, time_column: str | None) -> str:
-        parts = ([f"by time ({time_column}): the latest rows tested, validation chained "
-                  "forward"] if self.times is not None else []) + (
+    def describe(self, group_column: str | None, time_column: str | None,
+                 chained: bool = True, tested: bool = True) -> str:
+        """How the rows were split, for the card and the report (``chained``: k-fold
+        validation, else a holdout; ``tested``: test rows were held out)."""
+        timed = (f"by time ({time_column}): "
+                 + ("the latest rows tested, " if tested else "")
+                 + ("validation chained forward" if chained else "validation on the latest 20 %"))
+        parts = ([timed] if self.times is not None else []) + (
             [f"by group ({group_column}): no group on both sides"]
             if self.groups is not None else [])
         return "; ".join(parts) or "random rows"
@@ -171,20 +176,37 @@ def validation_splits(y: np.ndarray, task: str, strategy: str, folds: int, seed:
                             f"folds as there are {what} ({units}); give fewer folds, or "
                             "validation='holdout'.")
     if structure.times is not None:
-        return (forward_splits(structure, folds) if strategy == "cv"
-                else [later_split(structure, HOLDOUT, "validation")])
+        return _two_classes(y, task, forward_splits(structure, folds) if strategy == "cv"
+                            else [later_split(structure, HOLDOUT, "validation")])
     if groups is not None:
         if strategy == "holdout":
             train, val = next(GroupShuffleSplit(1, test_size=HOLDOUT, random_state=seed)
                               .split(index, y, groups))
-            return [(np.sort(train), np.sort(val))]
+            return _two_classes(y, task, [(np.sort(train), np.sort(val))])
         splitter = (StratifiedGroupKFold(folds, shuffle=True, random_state=seed) if stratified
                     else GroupKFold(folds))
-        return list(splitter.split(index, y, groups))
+        return _two_classes(y, task, list(splitter.split(index, y, groups)))
     if strategy == "holdout":
         return [_shuffle_split(index, y, HOLDOUT, seed, stratified)]
     splitter = (StratifiedKFold if stratified else KFold)(folds, shuffle=True, random_state=seed)
     return list(splitter.split(np.zeros(len(y)), y))
+
+
+def _two_classes(y: np.ndarray, task: str, pairs: list) -> list:
+    """``pairs`` of a split by time or group, each side with two classes or more: a side of
+    one class (a rare class, a target that drifts) cannot be fitted or scored, and every
+    trial would fail for it."""
+    if task == "regression":
+        return pairs
+    for k, (fit, val) in enumerate(pairs, 1):
+        for side, rows in (("training", fit), ("validation", val)):
+            if len(np.unique(y[rows])) < 2:
+                where = (f"validation split {k} of {len(pairs)}" if len(pairs) > 1
+                         else "the holdout")
+                raise DataError(f"The {side} rows of {where} hold a single class (split by time "
+                                "or group, they cannot be stratified); give fewer folds, or "
+                                "validation='holdout', or a larger test share.")
+    return pairs
 
 
 def from_columns(frame: pd.DataFrame, group_column: str | None, time_column: str | None,
@@ -232,6 +254,9 @@ def order_keys(values: pd.Series, name: str) -> tuple[np.ndarray, bool]:
 def _gap(gap: Any, numeric: bool) -> float:
     if gap is None or gap == "" or gap == 0:
         return 0.0
+    if not numeric and _is_number(gap):  # pandas would read 7 as 7 nanoseconds
+        raise DataError(f"{spelled('time_gap')} {gap!r} has no unit, and the time column holds "
+                        "dates: give one, such as '7 days' or '12h'.")
     try:
         value = float(gap) if numeric else float(pd.Timedelta(gap).value)
     except (TypeError, ValueError):
@@ -260,22 +285,27 @@ def structure_columns(frame: pd.DataFrame, target: str, group_column: str | None
     return [name for _, name in named]
 
 
-ID_WORDS = frozenset({"id", "ids", "customer", "user", "client", "member", "account", "buyer",
-                      "shopper", "visitor", "session", "household", "patient"})
+ID_WORDS = frozenset({"id", "ids", "key", "no", "nr", "number", "code"})
+ENTITY_WORDS = frozenset({"customer", "user", "client", "member", "account", "buyer", "shopper",
+                          "visitor", "session", "household", "patient", "store", "shop"})
+MIN_GROUPS = 20  # fewer distinct values are categories (a member flag), not groups
 
 
 def suggest(frame: pd.DataFrame, dataset: Any, train: np.ndarray, test: np.ndarray) -> list[str]:
     """Warnings for a table split at random whose rows look grouped (a column named like an
-    identifier whose values repeat, shared by most test rows with training rows) or ordered
-    (a datetime column), each naming the option that would respect it."""
+    identifier, ``Clothing ID``, ``customer``, of at least :data:`MIN_GROUPS` values that
+    mostly repeat, shared by most test rows with training rows) or ordered (a datetime
+    column), each naming the option that would respect it."""
     notes = []
     rows = frame.iloc[dataset.rows].reset_index(drop=True)
     for name in rows.columns:
         words = {w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", str(name))}
         values = rows[name]
-        if name == dataset.target or not words & ID_WORDS or not len(test):
+        named = bool(words & ID_WORDS) or bool(words) and words <= ENTITY_WORDS  # Clothing ID,
+        if name == dataset.target or not named or not len(test):  # customer (not customer_age)
             continue
-        if values.nunique() >= 0.9 * len(values):  # one row each: no groups to keep whole
+        counts = values.value_counts()
+        if len(counts) < MIN_GROUPS or counts.median() < 2:  # a flag, or mostly one row each
             continue
         shared = float(np.isin(values.iloc[test].astype(str), values.iloc[train].astype(str))
                        .mean())
@@ -318,3 +348,11 @@ def holdout_rows(y: Any, share: float, seed: Any, stratify: bool = False
                                       stratify=y if stratify else None))
     except (ValueError, DataError):
         return None
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True

@@ -31,7 +31,7 @@ def load_table(path: str | Path, dates: Sequence[str] = (), text: Sequence[str] 
     suffixes = "".join(path.suffixes).lower()
     try:
         if ".parquet" in suffixes or suffixes.endswith(".pq"):
-            return pd.read_parquet(path)
+            return _parquet(path)
         with _opened(path) as handle:
             sample = handle.read(ENCODING_SAMPLE)
         encoding = _encoding(path, sample)
@@ -140,3 +140,14 @@ def _years_as_text(frame: pd.DataFrame, dates: Sequence[str]) -> pd.DataFrame:
         if len(values) and ((values % 1 == 0) & values.between(1000, 9999)).all():
             frame[name] = frame[name].map(lambda v: None if pd.isna(v) else str(int(v)))
     return frame
+
+
+def _parquet(path: Path) -> pd.DataFrame:
+    """A Parquet file; without pyarrow (the slim install) an error saying what to install."""
+    try:
+        return pd.read_parquet(path)
+    except ImportError as exc:
+        if "pyarrow" not in str(exc) and "fastparquet" not in str(exc):
+            raise
+        raise DataError(f"Reading {path.name} needs pyarrow, which this install lacks: pip "
+                        "install pyarrow (or read the file as CSV).") from None

@@ -48,10 +48,7 @@ def evaluate_config(config: Mapping[str, Any], data: TrialData, report: Report |
         # a ranker trains in one go: fit_stages has no way to pass it the query ids
         if spec.fit_stages is None or data.stages <= 1 or spec.needs_queries:
             for model, fold in zip(models, folds):
-                rows = train_rows(spec, len(fold.y_train), data.seed)
-                with fitting_rows(_rows_structure(fold, rows)):
-                    model.fit(fold.X_train[rows], fold.y_train[rows],
-                              **fit_params(spec, fold.q_train, rows))
+                fit_fold(spec, model, fold, data.seed)
             score = _score(models, folds, data, detail)
         else:
             runs = [_staged(spec, model, fold, data) for model, fold in zip(models, folds)]
@@ -72,6 +69,15 @@ def evaluate_config(config: Mapping[str, Any], data: TrialData, report: Report |
                 "error": f"{type(exc).__name__}: {exc}", "fit_seconds": time.perf_counter() - start,
                 "traceback": traceback.format_exc(limit=4)}
     return row(score, data.stages)
+
+
+def fit_fold(spec: ModelSpec, model: Any, fold: Fold, seed: int) -> Any:
+    """``model`` fitted on the fold's training rows (those the family trains on), with the
+    query ids of a ranker, and the rows' groups and times for its early stopping."""
+    rows = train_rows(spec, len(fold.y_train), seed)
+    with fitting_rows(_rows_structure(fold, rows)):
+        return model.fit(fold.X_train[rows], fold.y_train[rows],
+                         **fit_params(spec, fold.q_train, rows))
 
 
 def _staged(spec: ModelSpec, model: Any, fold: Fold, data: TrialData) -> Iterator[Any]:

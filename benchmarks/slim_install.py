@@ -24,11 +24,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from automl_guide.runtime import TRAINING_MODULES
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "automl_guide" / "datasets" / "clothing_reviews.csv"
 TARGET = "Recommended IND"
-TRAINING = ("torch", "keras", "ray", "sklearn", "scipy", "xgboost", "lightgbm", "onnx", "skl2onnx",
-            "onnxmltools", "optuna", "pyarrow")
+TRAINING = (*TRAINING_MODULES, "scipy")  # the train extra's modules, and what they bring
 
 
 def main() -> int:

@@ -332,6 +332,24 @@ def test_a_row_not_wrapped_in_rows_gets_one_hint(service, shape, what):
     assert len(answer.json()["detail"]) == 1
 
 
+def test_a_misspelled_column_is_refused_with_the_closest_input_not_filled(service):
+    """A column the graph can fill may be left out, so a key the model does not know is
+    refused: else a misspelled "categroy" would be scored silently as a missing category."""
+    rows = _sample(2)
+    rows[1]["categroy"] = rows[1].pop("category")
+    answer = httpx.post(f"{service}/predict", json={"rows": rows}, timeout=30)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["message"] == (
+        "rows[1] has 'categroy', which is not an input of the model (did you mean "
+        "'category'?) (1 such key(s) in all; /openapi.json lists the inputs).")
+    assert answer.json()["detail"] == [{"loc": ["body", "rows", 1, "categroy"],
+                                        "type": "unknown_column",
+                                        "msg": "not an input of the model (did you mean "
+                                               "'category'?)"}]
+    rows[1]["category"] = rows[1].pop("categroy")  # the same rows, spelled right: scored
+    assert httpx.post(f"{service}/predict", json={"rows": rows}, timeout=30).status_code == 200
+
+
 def test_the_openapi_document_has_categories_as_an_enum_and_the_error_bodies(service):
     doc = httpx.get(f"{service}/openapi.json", timeout=10).json()
     row = doc["components"]["schemas"]["Row"]

@@ -12,11 +12,11 @@ import textwrap
 import pytest
 
 from automl_guide import AutoMLGuideError, fit_and_export
+from automl_guide.runtime import TRAINING_MODULES
 from conftest import shop_frame
 
-# What the `train` extra brings (pyproject.toml); the base install has none of them.
-TRAINING = ("torch", "keras", "ray", "sklearn", "scipy", "xgboost", "lightgbm", "onnx",
-            "skl2onnx", "onnxmltools", "optuna", "pyarrow", "jsonschema", "cloudpickle")
+# What the `train` extra brings (pyproject.toml), and what those bring: not in the base install.
+TRAINING = (*TRAINING_MODULES, "scipy", "cloudpickle")
 
 BLOCKED = textwrap.dedent(f"""
     import sys
@@ -114,3 +114,16 @@ def test_the_cli_names_the_extra_for_fit_in_the_base_install(run_dir):
     assert done.stderr.startswith("automl-guide: error: automl-guide fit needs the training "
                                   "libraries, which this install lacks (")
     assert "pip install 'automl-guide[train]'" in done.stderr
+
+
+def test_a_parquet_file_in_the_base_install_says_to_install_pyarrow(run_dir, tmp_path):
+    import pandas as pd
+
+    pd.read_csv(run_dir.parent / "rows.csv").to_parquet(tmp_path / "rows.parquet")
+    done = _without_training("""
+        import sys
+        from automl_guide import cli
+        sys.exit(cli.main(["predict", sys.argv[1], sys.argv[2]]))
+    """, str(run_dir), str(tmp_path / "rows.parquet"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "needs pyarrow, which this install lacks: pip install pyarrow" in done.stderr

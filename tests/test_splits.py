@@ -149,6 +149,10 @@ def test_structure_columns_are_read_and_bad_ones_named():
     assert days_.gap == pd.Timedelta(days=1).value and days_.times[1] < days_.times[0]
     with pytest.raises(DataError, match=r"time_gap 'a week' is not a duration such as '7 days'"):
         from_columns(frame.drop(index=2), None, "when", "a week")
+    for bare in (7, "7"):  # pandas reads a bare 7 as 7 nanoseconds: no gap, silently
+        with pytest.raises(DataError, match=r"time_gap .?7.? has no unit, and the time column "
+                           r"holds dates: give one, such as '7 days'"):
+            from_columns(frame.drop(index=2), None, "when", bare)
     with pytest.raises(DataError, match=r"group_column 'Shopper' is not a column of the data "
                        r"\(did you mean 'shopper'\?\)"):
         fit_and_export(frame.assign(bought=[0, 1, 0, 1]), "bought", group_column="Shopper",
@@ -208,3 +212,54 @@ def test_trials_and_the_refit_fit_with_their_rows_structure(ray_session, tmp_pat
     fits = [tuple(map(int, line.split())) for line in log.read_text().splitlines()]
     assert len(fits) == 4  # three folds in a worker, and the refit
     assert all(rows == groups for rows, groups in fits), fits
+
+
+def test_the_suggestion_names_identifiers_not_columns_that_mention_a_customer():
+    """Only a column named like an identifier whose many values repeat is taken for groups:
+    not customer_age, a VisitorType of three values or a member flag."""
+    from automl_guide.data import prepare
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"customer_id": np.repeat(np.arange(60), 5),
+                          "customer_age": rng.integers(18, 80, 300),
+                          "VisitorType": rng.choice(["new", "returning", "other"], 300),
+                          "member": rng.random(300) < 0.5, "bought": rng.integers(0, 2, 300)})
+    dataset = prepare(frame, "bought")
+    train, test = splits.test_split(dataset.y, "binary", 0.2, 0)
+    with pytest.warns(UserWarning) as caught:
+        notes = splits.suggest(frame, dataset, train, test)
+    assert len(notes) == 1 and notes[0].startswith("Column 'customer_id' looks like an "
+                                                   "identifier whose values repeat")
+    assert [str(w.message) for w in caught] == notes
+
+
+def test_a_time_split_whose_side_holds_one_class_is_named_not_left_to_fail_every_trial():
+    times = np.arange(100.0)
+    y = (times >= 70).astype(int)  # the class appears only late: early periods hold one class
+    with pytest.raises(DataError, match=r"The training rows of validation split 1 of 3 hold a "
+                       r"single class \(split by time or group, they cannot be stratified\)"):
+        validation_splits(y, "binary", "cv", 3, 0, structure=Structure(times=times))
+    [(fit, val)] = validation_splits(y, "regression", "holdout", 3, 0,
+                                     structure=Structure(times=times))  # no classes to keep
+    assert times[val].min() == 80.0
+
+
+def test_the_description_says_how_validation_went():
+    timed = Structure(times=np.arange(5.0))
+    assert timed.describe(None, "date") == (
+        "by time (date): the latest rows tested, validation chained forward")
+    assert timed.describe(None, "date", chained=False, tested=False) == (
+        "by time (date): validation on the latest 20 %")
+    both = Structure(np.arange(5), np.arange(5.0))
+    assert both.describe("user", "date", chained=False) == (
+        "by time (date): the latest rows tested, validation on the latest 20 %; by group "
+        "(user): no group on both sides")
+    assert Structure().describe(None, None) == "random rows"
+
+
+def test_time_options_without_a_time_column_are_refused_by_name():
+    frame = customers(5, 4, seed=0)
+    for option in ({"time_gap": "7 days"}, {"time_column_not_feature": True}):
+        name = next(iter(option))
+        with pytest.raises(DataError, match=rf"{name} needs time_column: the column of times"):
+            fit_and_export(frame, "bought", out=None, **option)
