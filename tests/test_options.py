@@ -261,3 +261,13 @@ def test_a_comma_separated_flag_is_a_list_of_names():
     assert split_names(None) is None
     assert split_names(" linear, xgboost ,, ") == ["linear", "xgboost"]
     assert split_names("") == [] and split_names("a b") == ["a b"]
+
+
+@pytest.mark.parametrize("option", [{"time_gap": "7 days"}, {"time_column_not_feature": True}])
+def test_time_options_need_the_time_column(option):
+    name = next(iter(option))
+    with pytest.raises(DataError) as caught:
+        check_options(FitConfig("t", **option), load_registry())
+    assert str(caught.value) == (f"{name} needs time_column: the column of times it applies to.")
+    assert check_options(FitConfig("t", time_column="day", **option), load_registry())
+    assert check_options(FitConfig("t", time_gap=""), load_registry())  # no gap: nothing asked

@@ -195,6 +195,11 @@ def test_the_training_data_is_checked_against_the_users_schema_with_every_failur
         "  - column 'a': greater_than_or_equal_to(0): 2 failure(s), e.g. -1, -3 (rows 0, 2)\n"
         "  - column 'b': not_nullable: 1 failure(s), e.g. nan (rows 1)")
     validate_training(frame.assign(a=[1, 2, 3], b=["x", "y", "z"]), USER_SCHEMA)  # no error
+    renamed = pd.DataFrame({"A": [1, 2], "b": ["x", "y"]})  # a column spelled otherwise
+    with pytest.raises(DataError) as caught:
+        validate_training(renamed, USER_SCHEMA)
+    assert str(caught.value) == ("The training data does not match the schema you gave:\n"
+                                 "  - no column 'a' (did you mean 'A'?)")
 
 
 def test_a_dataframe_model_class_can_be_the_users_schema():
@@ -272,6 +277,9 @@ def test_a_missing_column_is_named_with_the_closest_of_the_tables():
         "  - no column 'spend' (did you mean 'spent'?)")
     assert describe_failures(cases, columns=["city"]) == (
         "  - no column 'visits'\n  - no column 'spend'")
+    later = pd.concat([cases, failure_cases(("price", "ge(0)", -1.0, 3.0))], ignore_index=True)
+    assert describe_failures(later).splitlines()[-1] == (
+        "  - column 'price': ge(0): 1 failure(s), e.g. -1.0 (rows 3)")
 
 
 def test_failures_keep_pandera_order_and_show_the_first_five_values_and_rows():
@@ -409,3 +417,12 @@ def test_a_regex_column_of_a_user_schema_is_checked_on_every_request():
     assert check({"tag_a": np.array(["x", "y"], dtype=object)}) == {}
     with pytest.raises(DataError, match=r"^The input does not match the model's schema:\n"):
         check({"tag_a": np.array(["x", 5], dtype=object)})
+
+
+def test_values_at_the_training_bounds_are_no_drift():
+    """A request's few rows are checked against the ranges in Python: the bounds are in."""
+    check = InputCheck(run_schema())
+    assert check(scoring_frame(visits=np.array([1, 6, 1, 6], dtype=np.int64),
+                               price=np.float32([0.5, 2.0, 0.5, 2.0]))) == {}
+    notes = check(scoring_frame(visits=np.array([0, 6, 1, 7], dtype=np.int64)))
+    assert list(notes) == ["visits"]
