@@ -108,7 +108,7 @@ def fit(data: pd.DataFrame | str | Path, config: FitConfig, registry: PluginRegi
                              structure=structure)
     splits = validation_splits(dataset.y[train], dataset.task, config.validation, config.folds,
                                config.seed, structure=structure.subset(train))
-    if structure.groups is None and structure.times is None:  # random: says if it should not be
+    if structure.random:  # a random split says when the table looks as if it should not be
         splits_module.suggest(frame, dataset, train, test)
     plan = feature_plan(registry, dataset.columns)  # features
     trial_data = features.fold_matrices(dataset, train, splits, plan, specs, metric,
@@ -165,7 +165,7 @@ def _validate(frame: pd.DataFrame, config: FitConfig, groups: np.ndarray | None,
 
 def _structured(structure: Structure, rows: np.ndarray | None = None) -> Structure | None:
     """``structure`` (of ``rows``) where it has groups or times; None for a random split."""
-    if structure.groups is None and structure.times is None:
+    if structure.random:
         return None
     return structure if rows is None else structure.subset(rows)
 

@@ -26,12 +26,18 @@ def trial_device() -> str:
 
 
 @contextlib.contextmanager
-def using_device(device: str) -> Iterator[None]:
-    token = _DEVICE.set(device)
+def _set(variable: ContextVar, value: Any) -> Iterator[None]:
+    """``variable`` holds ``value`` inside the block, and what it held before after it."""
+    token = variable.set(value)
     try:
         yield
     finally:
-        _DEVICE.reset(token)
+        variable.reset(token)
+
+
+def using_device(device: str) -> contextlib.AbstractContextManager:
+    """The device :func:`trial_device` returns inside the block."""
+    return _set(_DEVICE, device)
 
 
 @functools.lru_cache(maxsize=None)
@@ -76,13 +82,9 @@ def fit_structure() -> Any:
     return _ROWS.get()
 
 
-@contextlib.contextmanager
-def fitting_rows(structure: Any) -> Iterator[None]:
-    token = _ROWS.set(structure)
-    try:
-        yield
-    finally:
-        _ROWS.reset(token)
+def fitting_rows(structure: Any) -> contextlib.AbstractContextManager:
+    """The structure :func:`fit_structure` returns inside the block."""
+    return _set(_ROWS, structure)
 
 
 # What fitting imports beyond the base install (load, predict, serve): the `train` extra.

@@ -38,6 +38,11 @@ class Structure(NamedTuple):
     times: np.ndarray | None = None
     gap: float = 0.0
 
+    @property
+    def random(self) -> bool:
+        """Neither groups nor times: rows are split at random."""
+        return self.groups is None and self.times is None
+
     def subset(self, rows: np.ndarray) -> Structure:
         """The structure of ``rows`` (positions) of the rows it describes."""
         return Structure(None if self.groups is None else np.asarray(self.groups)[rows],
@@ -62,8 +67,6 @@ def test_split(y: np.ndarray, task: str, test_size: float, seed: int,
     """Indices of the train and test rows; stratified for classification where possible. With
     ``groups`` (e.g. customer ids) a group's rows all land on one side; with the
     ``structure``'s times, the test rows are the latest ``test_size`` of them."""
-    from sklearn.model_selection import GroupShuffleSplit
-
     if not 0 <= test_size < 1:
         raise DataError(f"{spelled('test_size')} is {test_size!r}; give a share of the rows in "
                         "[0, 1).")
@@ -74,9 +77,7 @@ def test_split(y: np.ndarray, task: str, test_size: float, seed: int,
     if structure.times is not None:
         return later_split(structure, test_size, "test")
     if structure.groups is not None:
-        train, test = next(GroupShuffleSplit(1, test_size=test_size, random_state=seed)
-                           .split(index, y, structure.groups))
-        return np.sort(train), np.sort(test)
+        return _group_split(index, structure.groups, test_size, seed)
     return _shuffle_split(index, y, test_size, seed,
                           task != "regression" and np.bincount(y).min() >= 2)
 
@@ -95,6 +96,16 @@ def _shuffle_split(index: np.ndarray, y: np.ndarray, size: float, seed: int, str
             held = classes
     first, second = train_test_split(index, test_size=held, random_state=seed,
                                      stratify=y[index] if stratified else None)
+    return np.sort(first), np.sort(second)
+
+
+def _group_split(index: np.ndarray, groups: np.ndarray, size: float, seed: Any
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """``index`` split in two by whole groups, about ``size`` of them on the second side."""
+    from sklearn.model_selection import GroupShuffleSplit
+
+    first, second = next(GroupShuffleSplit(1, test_size=size, random_state=seed)
+                         .split(index, groups=groups))
     return np.sort(first), np.sort(second)
 
 
@@ -155,8 +166,7 @@ def validation_splits(y: np.ndarray, task: str, strategy: str, folds: int, seed:
     """Train/validation index pairs: one holdout (20 %) or ``folds``-fold CV, stratified; with
     ``groups``, no group is split between training and validation rows; with the
     ``structure``'s times, the holdout is the latest 20 % and the folds chain forward."""
-    from sklearn.model_selection import (GroupKFold, GroupShuffleSplit, KFold, StratifiedGroupKFold,
-                                         StratifiedKFold)
+    from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
     structure = structure or Structure(groups)
     groups = structure.groups
@@ -180,9 +190,7 @@ def validation_splits(y: np.ndarray, task: str, strategy: str, folds: int, seed:
                             else [later_split(structure, HOLDOUT, "validation")])
     if groups is not None:
         if strategy == "holdout":
-            train, val = next(GroupShuffleSplit(1, test_size=HOLDOUT, random_state=seed)
-                              .split(index, y, groups))
-            return _two_classes(y, task, [(np.sort(train), np.sort(val))])
+            return _two_classes(y, task, [_group_split(index, groups, HOLDOUT, seed)])
         splitter = (StratifiedGroupKFold(folds, shuffle=True, random_state=seed) if stratified
                     else GroupKFold(folds))
         return _two_classes(y, task, list(splitter.split(index, y, groups)))
@@ -332,7 +340,7 @@ def holdout_rows(y: Any, share: float, seed: Any, stratify: bool = False
     held-out rows: as the run splits (:func:`automl_guide.runtime.fit_structure`): the latest
     rows when it splits by time, whole groups when by group, else at random (stratified with
     ``stratify``). None when no such split exists (a class too rare, one instant)."""
-    from sklearn.model_selection import GroupShuffleSplit, train_test_split
+    from sklearn.model_selection import train_test_split
 
     from .runtime import fit_structure
 
@@ -341,9 +349,7 @@ def holdout_rows(y: Any, share: float, seed: Any, stratify: bool = False
         if structure is not None and structure.times is not None and len(structure.times) == len(y):
             return later_split(structure, share, "held-out")
         if structure is not None and structure.groups is not None and len(structure.groups) == len(y):
-            fit, held = next(GroupShuffleSplit(1, test_size=share, random_state=seed)
-                             .split(index, groups=structure.groups))
-            return np.sort(fit), np.sort(held)
+            return _group_split(index, structure.groups, share, seed)
         return tuple(train_test_split(index, test_size=share, random_state=seed,
                                       stratify=y if stratify else None))
     except (ValueError, DataError):
